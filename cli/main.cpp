@@ -1,0 +1,87 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/common.hpp"
+#include "core/config/reader.hpp"
+#include "core/error.hpp"
+#include "core/version.hpp"
+
+namespace {
+
+using gdprctl::cli::GlobalOptions;
+
+struct Command {
+    const char* name;
+    void (*add)(CLI::App&, GlobalOptions&);
+};
+
+// Every subcommand, in the order --help lists them.
+constexpr Command k_commands[] = {
+    {"scan", &gdprctl::cli::add_scan_command},
+    {"journal", &gdprctl::cli::add_journal_command},
+};
+
+void configure_logging(const GlobalOptions& options) {
+    auto logger = spdlog::stderr_color_mt("gdprctl");
+    logger->set_pattern("gdprctl: %l: %v");
+    logger->set_level(options.quiet ? spdlog::level::err
+                      : options.verbosity >= 2 ? spdlog::level::debug
+                      : options.verbosity == 1 ? spdlog::level::info
+                                               : spdlog::level::warn);
+    spdlog::set_default_logger(logger);
+}
+
+void report_error(const std::string& what, const std::string& hint) {
+    std::cerr << "gdprctl: error: " << what << "\n";
+    if (!hint.empty()) std::cerr << "gdprctl: hint: " << hint << "\n";
+}
+
+std::vector<std::string> command_names() {
+    std::vector<std::string> names;
+    for (const auto& command : k_commands) names.emplace_back(command.name);
+    return names;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    GlobalOptions options;
+    CLI::App app{"gdprctl: keep a live-streaming platform GDPR-compliant over the whole life of its data"};
+    app.set_version_flag("--version", std::string("gdprctl ") + gdprctl::k_version);
+    app.require_subcommand(1);
+    app.fallthrough();
+    app.add_option("--config", options.config, "Workspace config (data map and sources)")->capture_default_str();
+    app.add_option("--format", options.format, "Output for people (text) or programs (json)")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    app.add_flag("-v,--verbose", options.verbosity, "More diagnostics on stderr (repeat for debug)");
+    app.add_flag("-q,--quiet", options.quiet, "Only errors on stderr; no text report on stdout");
+    app.footer("Exit codes: 0 ok, 1 findings, 2 usage or config error, 3 runtime failure,\n"
+               "4 integrity failure, 130 interrupted. See gdprctl(1).");
+    for (const auto& command : k_commands) command.add(app, options);
+    // Runs once the global options are parsed and before any subcommand's callback.
+    app.parse_complete_callback([&options] { configure_logging(options); });
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ExtrasError& e) {
+        std::string word = argc > 1 ? argv[1] : "";
+        auto near = gdprctl::config::closest_match(word, command_names());
+        report_error(e.what(), near ? "did you mean \"" + *near + "\"?" : "run 'gdprctl --help' for the commands");
+        return static_cast<int>(gdprctl::ErrorKind::usage);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        std::string help = app.get_subcommands().empty() ? "gdprctl --help" : "gdprctl <command> --help";
+        report_error(e.what(), "run '" + help + "' for the options");
+        return static_cast<int>(gdprctl::ErrorKind::usage);
+    } catch (const gdprctl::Error& e) {
+        report_error(e.what(), e.hint());
+        return e.exit_code();
+    } catch (const std::exception& e) {
+        report_error(std::string("unexpected failure: ") + e.what(), "please report this with the command you ran");
+        return static_cast<int>(gdprctl::ErrorKind::runtime);
+    }
+    return options.exit_code;
+}

@@ -1,0 +1,102 @@
+#include "connectors/connector.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "core/pii/detect.hpp"
+
+namespace gdprctl::connectors {
+
+namespace {
+
+std::string lower_ascii(std::string text) {
+    for (auto& c : text)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c | 0x20);
+    return text;
+}
+
+}  // namespace
+
+Identifier parse_identifier(const std::string& text) {
+    auto colon = text.find(':');
+    if (colon == std::string::npos || colon + 1 == text.size())
+        throw Error::usage("subject \"" + text + "\" is not KIND:VALUE", "write e.g. email:ann@example.org, ip:192.0.2.7, user:42");
+    Identifier id{text.substr(0, colon), text.substr(colon + 1)};
+    const auto& kinds = config::identifier_kinds();
+    if (std::find(kinds.begin(), kinds.end(), id.kind) == kinds.end())
+        throw Error::usage("unknown identifier kind \"" + id.kind + "\"", "use one of: email, ip, user, phone, stream_key");
+    if (id.kind == "email") id.value = lower_ascii(id.value);
+    if (id.kind == "ip") {
+        auto canonical = pii::canonical_ip(id.value);
+        if (!canonical) throw Error::usage("\"" + id.value + "\" is not an IPv4 or IPv6 address");
+        id.value = *canonical;
+    }
+    return id;
+}
+
+bool Selector::wants_category(const std::string& category) const {
+    return categories.empty() || std::find(categories.begin(), categories.end(), category) != categories.end();
+}
+
+bool Selector::matches_subject(const std::string& kind, std::string_view value) const {
+    for (const auto& subject : subjects) {
+        if (subject.kind != kind) continue;
+        if (kind == "email" ? lower_ascii(std::string(value)) == subject.value : value == subject.value) return true;
+        if (kind == "ip") {
+            auto canonical = pii::canonical_ip(value);
+            if (canonical && *canonical == subject.value) return true;
+        }
+    }
+    return false;
+}
+
+bool Selector::has_subjects_of(const std::vector<config::SubjectField>& fields) const {
+    for (const auto& subject : subjects)
+        for (const auto& field : fields)
+            if (field.kind == subject.kind) return true;
+    return false;
+}
+
+nlohmann::json Selector::to_json() const {
+    nlohmann::json out = nlohmann::json::object();
+    if (tenant) out["tenant"] = *tenant;
+    if (!subjects.empty()) out["subjects"] = subjects.size();
+    if (!categories.empty()) out["categories"] = categories;
+    if (older_than) out["older_than"] = util::format_iso8601(*older_than);
+    return out;
+}
+
+config::JsonReader source_reader(const config::Source& source) {
+    config::JsonReader reader(source.spec, source.pointer, source.file);
+    reader.optional_string("name");
+    reader.optional_string("kind");
+    reader.optional_string("path");
+    return reader;
+}
+
+void InventoryTally::add(const config::Dataset& dataset, std::string_view tenant, std::uint64_t bytes,
+                         std::optional<util::UnixTime> time) {
+    // Consecutive records mostly share dataset and tenant; check the last row before searching.
+    auto same = [&](const InventoryRow& row) {
+        return row.tenant == tenant && row.dataset == dataset.name;
+    };
+    if (m_last >= m_rows.size() || !same(m_rows[m_last])) {
+        auto it = std::find_if(m_rows.begin(), m_rows.end(), same);
+        if (it == m_rows.end()) {
+            m_rows.push_back(InventoryRow{dataset.name, dataset.category, std::string(tenant), 0, 0, {}, {}});
+            it = m_rows.end() - 1;
+        }
+        m_last = static_cast<std::size_t>(it - m_rows.begin());
+    }
+    auto& row = m_rows[m_last];
+    ++row.records;
+    row.bytes += bytes;
+    if (time) {
+        if (!row.oldest || *time < *row.oldest) row.oldest = time;
+        if (!row.newest || *time > *row.newest) row.newest = time;
+    }
+}
+
+std::vector<InventoryRow> InventoryTally::rows() const { return m_rows; }
+
+}  // namespace gdprctl::connectors

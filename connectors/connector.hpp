@@ -1,0 +1,174 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config/workspace.hpp"
+#include "core/pii/matcher.hpp"
+#include "core/util/time.hpp"
+
+// The one seam between gdprctl's domain and the platform's stores (ARCHITECTURE.md).
+// core/ includes this header and never a concrete connector.
+namespace gdprctl::connectors {
+
+// A person's identifier, normalised: e-mails lower-cased, IPs in canonical text.
+struct Identifier {
+    std::string kind;   // email, ip, user, phone, stream_key
+    std::string value;
+    std::string text() const { return kind + ":" + value; }
+};
+
+// Parses "email:x@y", "ip:2001:db8::1", "user:42". Throws Error::usage naming what is wrong.
+Identifier parse_identifier(const std::string& text);
+
+// What an operation is about. An empty selector is everything the data map declares.
+struct Selector {
+    std::optional<std::string> tenant;
+    std::vector<Identifier> subjects;
+    std::vector<std::string> categories;          // empty: every category
+    std::optional<util::UnixTime> older_than;     // only records with a timestamp before this
+
+    bool wants_category(const std::string& category) const;
+    // True when value (of identifier kind) equals one of the subjects.
+    bool matches_subject(const std::string& kind, std::string_view value) const;
+    bool has_subjects_of(const std::vector<config::SubjectField>& fields) const;
+    nlohmann::json to_json() const;
+};
+
+// Personal data found in one dataset for one tenant ("" = platform-wide data).
+struct InventoryRow {
+    std::string dataset;
+    std::string category;
+    std::string tenant;
+    std::uint64_t records = 0;
+    std::uint64_t bytes = 0;
+    std::optional<util::UnixTime> oldest;
+    std::optional<util::UnixTime> newest;
+};
+
+// A column or field the data map does not declare, in which sampled values look personal.
+struct UndeclaredFinding {
+    std::string location;   // "table.column" or "field"
+    std::string detector;   // email, ipv4, ipv6, phone
+    std::uint64_t hits = 0;
+    std::uint64_t sampled = 0;
+};
+
+struct SourceInventory {
+    std::vector<InventoryRow> rows;
+    std::vector<UndeclaredFinding> undeclared;
+    std::uint64_t malformed = 0;
+    std::string first_malformed;   // "file:line" of the first malformed record
+    std::uint64_t bytes_read = 0;
+};
+
+struct InventoryOptions {
+    std::size_t sample_size = 1000;   // values sampled per undeclared column or field
+};
+
+// Receives what collect() finds. record() gets one row or log line as JSON; blob() one file.
+class RecordSink {
+public:
+    virtual ~RecordSink() = default;
+    virtual void record(const config::Dataset& dataset, const std::string& tenant, const nlohmann::json& record) = 0;
+    virtual void blob(const config::Dataset& dataset, const std::string& tenant, const std::filesystem::path& file,
+                      const std::string& relative_path) = 0;
+};
+
+// Something verify() found still present.
+struct Residue {
+    std::string location;
+    std::uint64_t matches = 0;
+};
+
+struct VerifyReport {
+    std::vector<Residue> residue;
+    std::uint64_t records_scanned = 0;
+    std::uint64_t bytes_scanned = 0;
+};
+
+// What erase or a retention rule asks a connector to do to the records of a selector.
+struct Action {
+    enum class Kind { erase, delete_expired, anonymise };
+    Kind kind = Kind::erase;
+    std::string method;   // for anonymise: ip-truncate, hmac, null
+};
+
+struct PlanItem {
+    std::string dataset;
+    std::string what;     // "delete" or "anonymise"
+    std::uint64_t records = 0;
+    std::uint64_t bytes = 0;
+};
+
+struct Plan {
+    std::string source;
+    Action action;
+    Selector selector;
+    std::vector<PlanItem> items;
+};
+
+struct ApplyReport {
+    std::uint64_t records_changed = 0;
+    std::uint64_t bytes_changed = 0;
+};
+
+// One store of the platform, opened through its data map. Every operation streams: memory
+// does not grow with the size of the store. Operations throw Error::runtime when the store
+// cannot be read (naming the source and file) and Error::config when it does not match the
+// data map. Not thread-safe: use one instance per thread.
+class Connector {
+public:
+    virtual ~Connector() = default;
+
+    // Checks the data map against the store (tables, columns, fields, paths exist) without
+    // reading any personal data. Throws Error::config with the JSON pointer of the problem.
+    virtual void validate() = 0;
+    // What personal data is here, per dataset and tenant, and what looks personal undeclared.
+    virtual SourceInventory inventory(const Selector& selector, const InventoryOptions& options) = 0;
+    // Every record and blob matching selector, to sink.
+    virtual void collect(const Selector& selector, RecordSink& sink) = 0;
+    // What action would change for selector, changing nothing.
+    virtual Plan plan(const Selector& selector, const Action& action) = 0;
+    // Carries out plan idempotently; a killed run resumes from the progress it recorded.
+    virtual ApplyReport apply(const Plan& plan) = 0;
+    // Rescans for records of selector and for any text occurrence of identifiers.
+    virtual VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) = 0;
+
+    virtual const config::Source& source() const = 0;
+    virtual const std::vector<config::Dataset>& datasets() const = 0;
+};
+
+// Opens the connector for source.kind, reading (and validating the keys of) its part of the
+// config. Throws Error::config for an unknown kind ("did you mean") or a malformed data map.
+std::unique_ptr<Connector> open_connector(const config::Source& source, const config::Workspace& workspace);
+
+// A reader over source.spec with the keys every source has (name, kind, path) already taken,
+// so a connector reads its own keys and finish() rejects the rest.
+config::JsonReader source_reader(const config::Source& source);
+
+// Records per (dataset, tenant) while a connector streams through a store.
+class InventoryTally {
+public:
+    void add(const config::Dataset& dataset, std::string_view tenant, std::uint64_t bytes,
+             std::optional<util::UnixTime> time);
+    std::vector<InventoryRow> rows() const;
+
+private:
+    std::vector<InventoryRow> m_rows;
+    std::size_t m_last = static_cast<std::size_t>(-1);
+};
+
+// Opens every source of workspace, then validates them all, before any of them is read.
+std::vector<std::unique_ptr<Connector>> open_all_connectors(const config::Workspace& workspace);
+
+// The kinds the registry knows, in registry order.
+std::vector<std::string> connector_kinds();
+
+}  // namespace gdprctl::connectors

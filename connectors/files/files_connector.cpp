@@ -1,0 +1,193 @@
+#include "connectors/files/files_connector.hpp"
+
+#include <fnmatch.h>
+
+#include <fstream>
+
+#include "core/error.hpp"
+#include "core/util/regex.hpp"
+
+namespace gdprctl::connectors::files {
+
+namespace {
+
+// Text objects that may carry identifiers inside (captions, playlists, metadata); media is
+// matched by path only.
+bool is_text_object(const std::filesystem::path& path) {
+    auto ext = path.extension().string();
+    return ext == ".vtt" || ext == ".srt" || ext == ".m3u8" || ext == ".txt" || ext == ".json" || ext == ".csv";
+}
+
+std::uint64_t count_in_file(const std::filesystem::path& path, const pii::IdentifierMatcher& identifiers,
+                            std::uint64_t& bytes) {
+    std::ifstream in(path, std::ios::binary);
+    std::string line;
+    std::uint64_t matches = 0;
+    while (std::getline(in, line)) {
+        bytes += line.size() + 1;
+        matches += identifiers.count(line);
+    }
+    return matches;
+}
+
+class FilesConnector final : public Connector {
+public:
+    FilesConnector(const config::Source& source, const config::Workspace& workspace) : m_source(source) {
+        auto reader = source_reader(source);
+        m_include = reader.string_list("include");
+        auto dataset = config::read_dataset(reader, workspace, "");
+        dataset.name = source.name;
+        reader.finish();
+        if (dataset.tenant) m_tenant_regex.emplace(compile(reader, dataset.tenant->regex, "tenant/regex"));
+        if (dataset.timestamp && !dataset.timestamp->regex.empty())
+            m_time_regex.emplace(compile(reader, dataset.timestamp->regex, "timestamp/regex"));
+        m_datasets.push_back(std::move(dataset));
+    }
+
+    const config::Source& source() const override { return m_source; }
+    const std::vector<config::Dataset>& datasets() const override { return m_datasets; }
+
+    void validate() override {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(m_source.path, ec))
+            throw Error::config(m_source.file + ": " + m_source.pointer + "/path: directory " + m_source.path.string() +
+                                    " does not exist",
+                                "correct \"path\" (relative paths start at the config file's directory)");
+    }
+
+    SourceInventory inventory(const Selector& selector, const InventoryOptions&) override {
+        SourceInventory result;
+        const auto& dataset = m_datasets.front();
+        if (!selector.wants_category(dataset.category) || !selector.subjects.empty()) return result;
+        InventoryTally tally;
+        for_each_object(result, [&](const Object& object) {
+            if (!in_selector(object, selector)) return;
+            tally.add(dataset, object.tenant, object.size, object.time);
+            result.bytes_read += object.size;
+        });
+        result.rows = tally.rows();
+        return result;
+    }
+
+    void collect(const Selector& selector, RecordSink& sink) override {
+        SourceInventory ignored;
+        const auto& dataset = m_datasets.front();
+        if (!selector.wants_category(dataset.category) || !selector.subjects.empty()) return;
+        for_each_object(ignored, [&](const Object& object) {
+            if (in_selector(object, selector)) sink.blob(dataset, object.tenant, object.path, object.relative);
+        });
+    }
+
+    Plan plan(const Selector&, const Action&) override {
+        throw Error::unsupported("source \"" + m_source.name + "\": plan is not implemented for files yet");
+    }
+    ApplyReport apply(const Plan&) override {
+        throw Error::unsupported("source \"" + m_source.name + "\": apply is not implemented for files yet");
+    }
+
+    VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
+        VerifyReport report;
+        SourceInventory ignored;
+        const auto& dataset = m_datasets.front();
+        if (!selector.wants_category(dataset.category)) return report;
+        std::uint64_t selected = 0;
+        for_each_object(ignored, [&](const Object& object) {
+            ++report.records_scanned;
+            if (selector.subjects.empty() && in_selector(object, selector)) ++selected;
+            if (identifiers.empty()) return;
+            std::uint64_t in_name = identifiers.count(object.relative);
+            std::uint64_t in_body = is_text_object(object.path) ? count_in_file(object.path, identifiers, report.bytes_scanned) : 0;
+            if (in_name + in_body) report.residue.push_back({object.relative, in_name + in_body});
+        });
+        if (selected) report.residue.push_back({m_source.name + " (files of the selector)", selected});
+        return report;
+    }
+
+private:
+    struct Object {
+        std::filesystem::path path;
+        std::string relative;
+        std::string tenant;
+        std::uint64_t size = 0;
+        std::optional<util::UnixTime> time;
+    };
+
+    static util::Regex compile(const config::JsonReader& reader, const std::string& pattern, const std::string& key) {
+        try {
+            return util::Regex(pattern);
+        } catch (const std::invalid_argument& e) {
+            reader.fail(key, std::string("invalid regex: ") + e.what());
+        }
+    }
+
+    bool included(const std::string& relative) const {
+        if (m_include.empty()) return true;
+        for (const auto& pattern : m_include)
+            if (::fnmatch(pattern.c_str(), relative.c_str(), 0) == 0) return true;
+        return false;
+    }
+
+    bool in_selector(const Object& object, const Selector& selector) const {
+        if (selector.tenant && object.tenant != *selector.tenant) return false;
+        if (selector.older_than && (!object.time || *object.time >= *selector.older_than)) return false;
+        return true;
+    }
+
+    std::optional<util::UnixTime> time_of(const std::filesystem::directory_entry& entry, const std::string& relative) {
+        const auto& spec = m_datasets.front().timestamp;
+        if (!spec || spec->format == config::TimeFormat::mtime) {
+            auto mtime = entry.last_write_time();
+            auto system = std::chrono::file_clock::to_sys(mtime);
+            return std::chrono::duration_cast<std::chrono::seconds>(system.time_since_epoch()).count();
+        }
+        auto text = m_time_regex->first_group(relative);
+        if (!text) return std::nullopt;
+        switch (spec->format) {
+        case config::TimeFormat::pattern: return util::parse_with_pattern(*text, spec->pattern);
+        case config::TimeFormat::unix_seconds: return util::parse_unix(*text, false);
+        case config::TimeFormat::unix_millis: return util::parse_unix(*text, true);
+        default: return util::parse_iso8601(*text);
+        }
+    }
+
+    template <typename F>
+    void for_each_object(SourceInventory& result, F&& on_object) {
+        std::error_code ec;
+        std::filesystem::recursive_directory_iterator it(m_source.path, ec), end;
+        if (ec)
+            throw Error::runtime("source \"" + m_source.name + "\": cannot read directory " + m_source.path.string() +
+                                 ": " + ec.message());
+        for (; it != end; it.increment(ec)) {
+            if (ec)
+                throw Error::runtime("source \"" + m_source.name + "\": cannot walk " + m_source.path.string() + ": " +
+                                     ec.message());
+            if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+            Object object;
+            object.path = it->path();
+            object.relative = object.path.lexically_relative(m_source.path).string();
+            if (!included(object.relative)) continue;
+            if (m_tenant_regex) object.tenant = std::string(m_tenant_regex->first_group(object.relative).value_or(""));
+            object.size = it->file_size(ec);
+            object.time = time_of(*it, object.relative);
+            // An object whose name carries no readable date is still counted (it is personal
+            // data all the same) and reported as malformed.
+            if (!object.time && m_datasets.front().timestamp && !result.malformed++)
+                result.first_malformed = object.relative;
+            on_object(object);
+        }
+    }
+
+    config::Source m_source;
+    std::vector<config::Dataset> m_datasets;
+    std::vector<std::string> m_include;
+    std::optional<util::Regex> m_tenant_regex;
+    std::optional<util::Regex> m_time_regex;
+};
+
+}  // namespace
+
+std::unique_ptr<Connector> open(const config::Source& source, const config::Workspace& workspace) {
+    return std::make_unique<FilesConnector>(source, workspace);
+}
+
+}  // namespace gdprctl::connectors::files

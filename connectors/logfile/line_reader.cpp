@@ -1,0 +1,102 @@
+#include "connectors/logfile/line_reader.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace gdprctl::connectors::logfile {
+
+namespace {
+
+constexpr std::size_t k_buffer_size = 1 << 20;
+
+// Reads raw or gzip bytes into a buffer; returns 0 at the end.
+class ByteSource {
+public:
+    explicit ByteSource(const std::filesystem::path& file) : m_file(file) {
+        if (file.extension() == ".gz") {
+            m_gz = gzopen(file.c_str(), "rb");
+            if (!m_gz) fail(errno ? std::strerror(errno) : "cannot open");
+            gzbuffer(m_gz, 256 * 1024);
+        } else {
+            m_fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+            if (m_fd < 0) fail(std::strerror(errno));
+            ::posix_fadvise(m_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        }
+    }
+    ~ByteSource() {
+        if (m_gz) gzclose(m_gz);
+        if (m_fd >= 0) ::close(m_fd);
+    }
+    ByteSource(const ByteSource&) = delete;
+    ByteSource& operator=(const ByteSource&) = delete;
+
+    std::size_t read(char* buffer, std::size_t size) {
+        if (m_gz) {
+            int n = gzread(m_gz, buffer, static_cast<unsigned>(size));
+            int code = Z_OK;
+            const char* message = gzerror(m_gz, &code);
+            if (n < 0 || (code != Z_OK && code != Z_STREAM_END))
+                fail(std::string(code == Z_BUF_ERROR ? "gzip data is truncated" : "gzip data is corrupt") + " (" +
+                     message + ")");
+            return static_cast<std::size_t>(n);
+        }
+        while (true) {
+            ssize_t n = ::read(m_fd, buffer, size);
+            if (n >= 0) return static_cast<std::size_t>(n);
+            if (errno != EINTR) fail(std::strerror(errno));
+        }
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& why) {
+        throw Error::runtime("cannot read " + m_file.string() + ": " + why,
+                             "check the file; a truncated rotated log can be restored from backup or removed");
+    }
+
+    std::filesystem::path m_file;
+    gzFile m_gz = nullptr;
+    int m_fd = -1;
+};
+
+}  // namespace
+
+std::uint64_t for_each_line(const std::filesystem::path& file,
+                            const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
+    ByteSource source(file);
+    std::vector<char> buffer(k_buffer_size);
+    std::size_t kept = 0;  // bytes of an unfinished line at the start of buffer
+    std::uint64_t number = 0, total = 0;
+    while (true) {
+        if (kept == buffer.size()) buffer.resize(buffer.size() * 2);  // a line longer than the buffer
+        std::size_t n = source.read(buffer.data() + kept, buffer.size() - kept);
+        total += n;
+        std::size_t end = kept + n;
+        const char* data = buffer.data();
+        std::size_t start = 0;
+        while (start < end) {
+            const void* newline = std::memchr(data + start, '\n', end - start);
+            if (!newline) break;
+            std::size_t stop = static_cast<std::size_t>(static_cast<const char*>(newline) - data);
+            std::string_view line(data + start, stop - start);
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            if (!on_line(line, ++number)) return total;
+            start = stop + 1;
+        }
+        if (n == 0) {
+            if (start < end) on_line(std::string_view(data + start, end - start), ++number);
+            return total;
+        }
+        kept = end - start;
+        std::memmove(buffer.data(), data + start, kept);
+    }
+}
+
+}  // namespace gdprctl::connectors::logfile

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string_view>
+
+namespace gdprctl::connectors::logfile {
+
+// Streams the lines of a plain or gzip-compressed file (by its ".gz" suffix) through a fixed
+// buffer: memory does not depend on the file's size. The callback gets each line without its
+// "\n" (and "\r") and its 1-based number; returning false stops early. Returns the bytes read.
+// Throws Error::runtime naming the file when it cannot be read or the gzip data is truncated
+// or corrupt.
+std::uint64_t for_each_line(const std::filesystem::path& file,
+                            const std::function<bool(std::string_view line, std::uint64_t number)>& on_line);
+
+}  // namespace gdprctl::connectors::logfile

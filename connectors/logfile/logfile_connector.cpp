@@ -1,0 +1,356 @@
+#include "connectors/logfile/logfile_connector.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "connectors/logfile/line_format.hpp"
+#include "connectors/logfile/line_reader.hpp"
+#include "core/error.hpp"
+#include "core/pii/detect.hpp"
+#include "core/util/fs.hpp"
+#include "core/util/regex.hpp"
+
+namespace gdprctl::connectors::logfile {
+
+namespace {
+
+constexpr std::size_t k_no_field = static_cast<std::size_t>(-1);
+
+// What one line says once parsed: its fields (by index into the connector's field names),
+// its tenant and its time.
+struct LineView {
+    std::vector<std::string_view> fields;
+    std::vector<std::string> owned;   // JSON lines: field values rendered as text
+    std::string_view tenant;
+    std::optional<util::UnixTime> time;
+};
+
+// Parsing "23/Nov/2026:15:25:10 +0000" is cheap, but most neighbouring lines share the second.
+class TimeCache {
+public:
+    std::optional<util::UnixTime> parse(std::string_view text, const config::TimestampSpec& spec) {
+        if (text == m_text && !m_text.empty()) return m_value;
+        m_text.assign(text);
+        switch (spec.format) {
+        case config::TimeFormat::nginx: m_value = util::parse_nginx_time(text); break;
+        case config::TimeFormat::unix_seconds: m_value = util::parse_unix(text, false); break;
+        case config::TimeFormat::unix_millis: m_value = util::parse_unix(text, true); break;
+        case config::TimeFormat::pattern: m_value = util::parse_with_pattern(text, spec.pattern); break;
+        default: m_value = util::parse_iso8601(text); break;
+        }
+        return m_value;
+    }
+
+private:
+    std::string m_text;
+    std::optional<util::UnixTime> m_value;
+};
+
+std::string json_text(const nlohmann::json& value) {
+    return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+class LogfileConnector final : public Connector {
+public:
+    LogfileConnector(const config::Source& source, const config::Workspace& workspace) : m_source(source) {
+        auto reader = source_reader(source);
+        auto format_text = reader.required_string("format");
+        m_sample_override = reader.optional_integer("sample");
+        auto dataset = config::read_dataset(reader, workspace, "field");
+        dataset.name = source.name;
+        reader.finish();
+        compile_format(reader, format_text);
+        default_timestamp(dataset);
+        m_datasets.push_back(std::move(dataset));
+        resolve_fields(reader);
+    }
+
+    const config::Source& source() const override { return m_source; }
+    const std::vector<config::Dataset>& datasets() const override { return m_datasets; }
+
+    void validate() override {
+        auto directory = m_source.path.parent_path();
+        std::error_code ec;
+        if (!std::filesystem::is_directory(directory, ec))
+            throw Error::config(m_source.file + ": " + m_source.pointer + "/path: directory " + directory.string() +
+                                    " does not exist",
+                                "correct \"path\" (a file or glob; relative paths start at the config file's directory)");
+        bool has_wildcard = m_source.path_text.find_first_of("*?[") != std::string::npos;
+        if (!has_wildcard && !std::filesystem::exists(m_source.path, ec))
+            throw Error::config(m_source.file + ": " + m_source.pointer + "/path: log file " + m_source.path.string() +
+                                    " does not exist",
+                                "correct \"path\", or use a glob such as access.log* to include rotated files");
+    }
+
+    SourceInventory inventory(const Selector& selector, const InventoryOptions& options) override {
+        SourceInventory result;
+        const auto& dataset = m_datasets.front();
+        if (!selector.wants_category(dataset.category)) return result;
+        if (!selector.subjects.empty() && !selector.has_subjects_of(dataset.subjects)) return result;
+        InventoryTally tally;
+        Sampler sampler(*this, m_sample_override ? static_cast<std::size_t>(*m_sample_override) : options.sample_size);
+        for_each_view(result, [&](std::string_view line, LineView& view, const std::filesystem::path&, std::uint64_t) {
+            sampler.take(view);
+            if (in_selector(view, selector)) tally.add(dataset, view.tenant, line.size() + 1, view.time);
+        });
+        result.rows = tally.rows();
+        result.undeclared = sampler.findings();
+        return result;
+    }
+
+    void collect(const Selector& selector, RecordSink& sink) override {
+        SourceInventory ignored;
+        const auto& dataset = m_datasets.front();
+        if (!selector.wants_category(dataset.category)) return;
+        if (!selector.subjects.empty() && !selector.has_subjects_of(dataset.subjects)) return;
+        for_each_view(ignored, [&](std::string_view line, LineView& view, const std::filesystem::path& file,
+                                   std::uint64_t number) {
+            if (!in_selector(view, selector)) return;
+            nlohmann::json record = {{"file", file.filename().string()}, {"line", number}, {"text", std::string(line)}};
+            sink.record(dataset, std::string(view.tenant), record);
+        });
+    }
+
+    Plan plan(const Selector&, const Action&) override {
+        throw Error::unsupported("source \"" + m_source.name + "\": plan is not implemented for logfile yet");
+    }
+    ApplyReport apply(const Plan&) override {
+        throw Error::unsupported("source \"" + m_source.name + "\": apply is not implemented for logfile yet");
+    }
+
+    VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
+        VerifyReport report;
+        SourceInventory ignored;
+        const auto& dataset = m_datasets.front();
+        if (!selector.wants_category(dataset.category)) return report;
+        bool by_selector = selector.subjects.empty() || selector.has_subjects_of(dataset.subjects);
+        std::map<std::string, std::uint64_t> selected, occurrences;
+        for_each_view(ignored, [&](std::string_view line, LineView& view, const std::filesystem::path& file,
+                                   std::uint64_t) {
+            ++report.records_scanned;
+            report.bytes_scanned += line.size() + 1;
+            if (by_selector && in_selector(view, selector)) ++selected[file.filename().string()];
+            if (!identifiers.empty())
+                if (auto n = identifiers.count(line)) occurrences[file.filename().string()] += n;
+        });
+        for (const auto& [file, n] : selected) report.residue.push_back({file + " (lines of the selector)", n});
+        for (const auto& [file, n] : occurrences) report.residue.push_back({file + " (identifier occurrences)", n});
+        return report;
+    }
+
+private:
+    // Samples the fields the data map does not declare, looking for personal data.
+    class Sampler {
+    public:
+        Sampler(const LogfileConnector& owner, std::size_t limit) : m_owner(owner), m_limit(limit) {}
+        void take(const LineView& view) {
+            if (m_taken >= m_limit) return;
+            ++m_taken;
+            for (std::size_t i = 0; i < view.fields.size(); ++i) {
+                if (m_owner.m_declared.count(m_owner.m_names[i])) continue;
+                auto& stats = m_stats[i];
+                ++stats.sampled;
+                if (auto detector = pii::detect(view.fields[i])) {
+                    ++stats.hits;
+                    ++stats.by_detector[*detector];
+                }
+            }
+        }
+        std::vector<UndeclaredFinding> findings() const {
+            std::vector<UndeclaredFinding> out;
+            for (const auto& [index, stats] : m_stats) {
+                if (!stats.hits) continue;
+                auto top = std::max_element(stats.by_detector.begin(), stats.by_detector.end(),
+                                            [](const auto& a, const auto& b) { return a.second < b.second; });
+                out.push_back({m_owner.m_names[index], pii::detector_name(top->first), stats.hits, stats.sampled});
+            }
+            return out;
+        }
+
+    private:
+        struct Stats {
+            std::uint64_t hits = 0, sampled = 0;
+            std::map<pii::Detector, std::uint64_t> by_detector;
+        };
+        const LogfileConnector& m_owner;
+        std::size_t m_limit;
+        std::size_t m_taken = 0;
+        std::map<std::size_t, Stats> m_stats;
+    };
+
+    void compile_format(config::JsonReader& reader, const std::string& format_text) {
+        if (format_text == "jsonl") {
+            m_jsonl = true;
+            return;
+        }
+        auto named = LineFormat::named_format(format_text);
+        if (!named && format_text.find('$') == std::string::npos)
+            reader.fail("format", "unknown log format \"" + format_text + "\"",
+                        "use combined, rtmp, jsonl, or an nginx log_format string with $variables");
+        try {
+            m_format.emplace(named ? *named : format_text);
+        } catch (const std::invalid_argument& e) {
+            reader.fail("format", std::string("cannot use this log_format: ") + e.what(),
+                        "separate every two $variables by at least one literal character");
+        }
+        m_names = m_format->variables();
+    }
+
+    void default_timestamp(config::Dataset& dataset) {
+        if (dataset.timestamp || m_jsonl) return;
+        if (m_format->variable_index("time_local"))
+            dataset.timestamp = config::TimestampSpec{"time_local", config::TimeFormat::nginx, "", "", m_source.pointer};
+        else if (m_format->variable_index("time_iso8601"))
+            dataset.timestamp = config::TimestampSpec{"time_iso8601", config::TimeFormat::iso8601, "", "", m_source.pointer};
+    }
+
+    std::size_t field_index(const config::JsonReader& reader, const std::string& name, const std::string& key) {
+        auto it = std::find(m_names.begin(), m_names.end(), name);
+        if (it != m_names.end()) return static_cast<std::size_t>(it - m_names.begin());
+        if (m_jsonl) {
+            m_names.push_back(name);
+            return m_names.size() - 1;
+        }
+        auto near = config::closest_match(name, m_names);
+        reader.fail(key, "field \"" + name + "\" is not in the log format",
+                    near ? "did you mean \"" + *near + "\"?" : "the format's fields are its $variables, without the $");
+    }
+
+    void resolve_fields(const config::JsonReader& reader) {
+        const auto& dataset = m_datasets.front();
+        for (const auto& field : dataset.personal) {
+            m_declared.insert(field);
+            field_index(reader, field, "personal");
+        }
+        for (const auto& subject : dataset.subjects)
+            m_subjects.emplace_back(subject.kind, field_index(reader, subject.field, "subjects/" + subject.kind));
+        for (const auto& field : dataset.ignore) {
+            m_declared.insert(field);
+            field_index(reader, field, "ignore");
+        }
+        if (dataset.tenant) {
+            m_tenant_field = field_index(reader, dataset.tenant->field, "tenant/field");
+            m_declared.insert(dataset.tenant->field);
+            if (!dataset.tenant->regex.empty()) {
+                try {
+                    m_tenant_regex.emplace(dataset.tenant->regex);
+                } catch (const std::invalid_argument& e) {
+                    reader.fail("tenant/regex", std::string("invalid regex: ") + e.what());
+                }
+            }
+        }
+        if (dataset.timestamp && !dataset.timestamp->field.empty()) {
+            m_time_field = field_index(reader, dataset.timestamp->field, "timestamp/field");
+            m_declared.insert(dataset.timestamp->field);
+        }
+        m_last_needed = 0;
+        for (std::size_t index : {m_tenant_field, m_time_field})
+            if (index != k_no_field) m_last_needed = std::max(m_last_needed, index);
+        for (const auto& [kind, index] : m_subjects) m_last_needed = std::max(m_last_needed, index);
+        for (const auto& field : dataset.personal) m_last_needed = std::max(m_last_needed, *index_of(field));
+        if (!m_jsonl) m_last_needed = m_names.size() - 1;  // sampling reads every field
+    }
+
+    std::optional<std::size_t> index_of(const std::string& name) const {
+        auto it = std::find(m_names.begin(), m_names.end(), name);
+        if (it == m_names.end()) return std::nullopt;
+        return static_cast<std::size_t>(it - m_names.begin());
+    }
+
+    bool parse_line(std::string_view line, LineView& view) {
+        if (m_jsonl) return parse_json_line(line, view);
+        return m_format->parse(line, view.fields, m_last_needed);
+    }
+
+    bool parse_json_line(std::string_view line, LineView& view) {
+        auto object = nlohmann::json::parse(line, nullptr, false);
+        if (object.is_discarded() || !object.is_object()) return false;
+        // Keys the data map does not name get an index too, so that sampling can look at them.
+        for (const auto& item : object.items())
+            if (!index_of(item.key())) m_names.push_back(item.key());
+        view.owned.assign(m_names.size(), std::string());
+        for (const auto& item : object.items())
+            if (!item.value().is_null()) view.owned[*index_of(item.key())] = json_text(item.value());
+        view.fields.assign(view.owned.begin(), view.owned.end());
+        return true;
+    }
+
+    // Fills tenant and time; false when the line's time cannot be read.
+    bool interpret(LineView& view) {
+        view.tenant = {};
+        if (m_tenant_field != k_no_field) {
+            std::string_view raw = view.fields[m_tenant_field];
+            if (m_tenant_regex) view.tenant = m_tenant_regex->first_group(raw).value_or(std::string_view());
+            else if (raw != "-") view.tenant = raw;
+        }
+        view.time.reset();
+        if (m_time_field != k_no_field) {
+            view.time = m_time_cache.parse(view.fields[m_time_field], *m_datasets.front().timestamp);
+            if (!view.time) return false;
+        }
+        return true;
+    }
+
+    bool in_selector(const LineView& view, const Selector& selector) const {
+        if (selector.tenant && view.tenant != *selector.tenant) return false;
+        if (selector.older_than && (!view.time || *view.time >= *selector.older_than)) return false;
+        if (selector.subjects.empty()) return true;
+        for (const auto& [kind, index] : m_subjects) {
+            std::string_view value = view.fields[index];
+            if (kind == "ip") {
+                bool hit = false;
+                pii::for_each_ip(value, [&](const std::string& ip) { hit = hit || selector.matches_subject("ip", ip); });
+                if (hit) return true;
+            } else if (selector.matches_subject(kind, value)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    template <typename F>
+    void for_each_view(SourceInventory& result, F&& on_line) {
+        LineView view;
+        for (const auto& file : util::expand_glob(m_source.path.parent_path(), m_source.path.filename().string())) {
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(file, ec)) continue;
+            try {
+                result.bytes_read += for_each_line(file, [&](std::string_view line, std::uint64_t number) {
+                    if (line.empty()) return true;
+                    if (!parse_line(line, view) || !interpret(view)) {
+                        if (!result.malformed++)
+                            result.first_malformed = file.filename().string() + ":" + std::to_string(number);
+                        return true;
+                    }
+                    on_line(line, view, file, number);
+                    return true;
+                });
+            } catch (const Error& e) {
+                throw Error::runtime("source \"" + m_source.name + "\": " + e.what(), e.hint());
+            }
+        }
+    }
+
+    config::Source m_source;
+    std::vector<config::Dataset> m_datasets;
+    std::optional<std::int64_t> m_sample_override;
+    bool m_jsonl = false;
+    std::optional<LineFormat> m_format;
+    std::vector<std::string> m_names;        // field names by index
+    std::set<std::string> m_declared;        // fields the data map accounts for
+    std::vector<std::pair<std::string, std::size_t>> m_subjects;
+    std::size_t m_tenant_field = k_no_field;
+    std::size_t m_time_field = k_no_field;
+    std::size_t m_last_needed = 0;
+    std::optional<util::Regex> m_tenant_regex;
+    TimeCache m_time_cache;
+};
+
+}  // namespace
+
+std::unique_ptr<Connector> open(const config::Source& source, const config::Workspace& workspace) {
+    return std::make_unique<LogfileConnector>(source, workspace);
+}
+
+}  // namespace gdprctl::connectors::logfile

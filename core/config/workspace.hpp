@@ -1,0 +1,94 @@
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config/reader.hpp"
+
+namespace gdprctl::config {
+
+enum class TimeFormat { iso8601, unix_seconds, unix_millis, nginx, mtime, pattern };
+
+// Where a record's time comes from.
+struct TimestampSpec {
+    std::string field;      // column or log field; empty for mtime / a file-name pattern
+    TimeFormat format = TimeFormat::iso8601;
+    std::string pattern;    // strptime pattern, for TimeFormat::pattern
+    std::string regex;      // for files: a regex whose first group is the date text in the path
+    std::string pointer;
+};
+
+// One hop from the current table towards the table that holds the tenant:
+// JOIN table ON <previous>.from = table.to
+struct JoinStep {
+    std::string table;
+    std::string from;
+    std::string to;
+};
+
+// How a record's tenant is found. Absent on a dataset means platform-wide data.
+struct TenantSpec {
+    std::string field;            // column / log field holding the tenant (or text the regex runs on)
+    std::vector<JoinStep> via;    // SQL only: joins that reach the table holding `field`
+    std::string regex;            // optional: the first capture group of this regex is the tenant
+    std::string pointer;
+};
+
+struct SubjectField {
+    std::string kind;   // email, ip, user, phone, stream_key
+    std::string field;
+};
+
+// One place in a source where personal data lives: a table, a log set, a file tree.
+struct Dataset {
+    std::string name;                     // "source" or "source:table", set by the connector
+    std::string locator;                  // SQL table name; empty for logs and files
+    std::string category;
+    std::vector<std::string> personal;    // fields that hold personal data
+    std::vector<SubjectField> subjects;   // fields that identify a person, by identifier kind
+    std::vector<std::string> ignore;      // fields known not to be personal (skipped by detection)
+    std::optional<TenantSpec> tenant;
+    std::optional<TimestampSpec> timestamp;
+    std::string pointer;
+};
+
+struct Source {
+    std::string name;
+    std::string kind;
+    std::string path_text;               // as written in the config
+    std::filesystem::path path;          // resolved against the config's directory
+    nlohmann::json spec;                 // the whole source object, for the connector to read
+    std::string pointer;
+    std::string file;                    // config file name, for error messages
+};
+
+struct Workspace {
+    std::filesystem::path config_path;
+    std::filesystem::path base_dir;
+    std::filesystem::path state_dir;
+    std::string platform;
+    std::vector<std::string> categories;
+    std::vector<Source> sources;
+
+    const Source* find_source(const std::string& name) const;
+};
+
+const std::vector<std::string>& standard_categories();
+const std::vector<std::string>& identifier_kinds();
+
+// Loads and validates the workspace file (the generic part: platform, state dir, categories,
+// source names and kinds). Connectors validate their own part of each source when opened.
+// Throws Error::config naming the file and JSON pointer of the first problem.
+Workspace load_workspace(const std::filesystem::path& config_path);
+
+// Reads the data-map keys shared by every connector kind from reader. field_key names the key
+// that holds a field ("column" for SQL, "field" for logs); files have no fields.
+Dataset read_dataset(JsonReader& reader, const Workspace& workspace, const std::string& field_key);
+
+// Same check, for connectors that know their workspace only through a Source.
+void check_category(const JsonReader& reader, const std::string& category, const std::vector<std::string>& known);
+
+}  // namespace gdprctl::config

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gdprctl::pii {
+
+enum class Detector { email, ipv4, ipv6, phone };
+
+const char* detector_name(Detector detector);
+
+// The first kind of personal data found in text, checked in the order e-mail, IPv4, IPv6, phone.
+std::optional<Detector> detect(std::string_view text);
+
+// Calls found(ip) with the canonical text of every IPv4/IPv6 address in text, in order
+// (an X-Forwarded-For value yields each hop).
+void for_each_ip(std::string_view text, const std::function<void(const std::string&)>& found);
+
+// Canonical text of one address ("2001:DB8:0::1" -> "2001:db8::1"); nullopt when text is not one.
+std::optional<std::string> canonical_ip(std::string_view text);
+
+bool contains_email(std::string_view text);
+bool contains_ipv4(std::string_view text);
+bool contains_ipv6(std::string_view text);
+bool contains_phone(std::string_view text);
+
+}  // namespace gdprctl::pii

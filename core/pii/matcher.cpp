@@ -1,0 +1,104 @@
+#include "core/pii/matcher.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <deque>
+#include <map>
+
+namespace gdprctl::pii {
+
+namespace {
+
+unsigned char fold(unsigned char c) { return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c | 0x20) : c; }
+bool is_word(unsigned char c) { return std::isalnum(c) || c == '_' || c >= 0x80; }
+
+}  // namespace
+
+IdentifierMatcher::IdentifierMatcher(const std::vector<std::string>& identifiers) {
+    // Byte classes: every byte that occurs in a pattern gets its own class (case folded),
+    // all others share class 0. This keeps the DFA table small enough for the cache.
+    for (const auto& id : identifiers)
+        for (unsigned char c : id) {
+            unsigned char f = fold(c);
+            if (!m_class_of[f]) m_class_of[f] = static_cast<std::uint8_t>(m_classes++);
+        }
+    for (int c = 'A'; c <= 'Z'; ++c) m_class_of[c] = m_class_of[c | 0x20];
+
+    // Trie.
+    std::vector<std::map<std::uint32_t, std::uint32_t>> children(1);
+    std::vector<std::vector<std::uint32_t>> outputs(1);
+    for (std::size_t p = 0; p < identifiers.size(); ++p) {
+        const auto& id = identifiers[p];
+        if (id.empty()) continue;
+        std::uint32_t state = 0;
+        for (unsigned char c : id) {
+            std::uint32_t cls = m_class_of[fold(c)];
+            auto it = children[state].find(cls);
+            if (it == children[state].end()) {
+                children.emplace_back();
+                outputs.emplace_back();
+                it = children[state].emplace(cls, static_cast<std::uint32_t>(children.size() - 1)).first;
+            }
+            state = it->second;
+        }
+        outputs[state].push_back(static_cast<std::uint32_t>(p));
+    }
+    m_lengths.reserve(identifiers.size());
+    for (const auto& id : identifiers) m_lengths.push_back(static_cast<std::uint32_t>(id.size()));
+
+    // Breadth-first failure links, folded straight into the DFA table.
+    const std::size_t states = children.size();
+    m_next.assign(states * m_classes, 0);
+    std::vector<std::uint32_t> failure(states, 0);
+    std::deque<std::uint32_t> queue;
+    for (const auto& [cls, child] : children[0]) {
+        m_next[cls] = child;
+        queue.push_back(child);
+    }
+    while (!queue.empty()) {
+        std::uint32_t state = queue.front();
+        queue.pop_front();
+        auto& out = outputs[state];
+        const auto& inherited = outputs[failure[state]];
+        out.insert(out.end(), inherited.begin(), inherited.end());
+        for (std::uint32_t cls = 0; cls < m_classes; ++cls) {
+            auto it = children[state].find(cls);
+            if (it == children[state].end()) {
+                m_next[state * m_classes + cls] = m_next[failure[state] * m_classes + cls];
+            } else {
+                failure[it->second] = m_next[failure[state] * m_classes + cls];
+                m_next[state * m_classes + cls] = it->second;
+                queue.push_back(it->second);
+            }
+        }
+    }
+    m_output_start.reserve(states + 1);
+    for (std::size_t s = 0; s < states; ++s) {
+        m_output_start.push_back(static_cast<std::uint32_t>(m_outputs.size()));
+        m_outputs.insert(m_outputs.end(), outputs[s].begin(), outputs[s].end());
+    }
+    m_output_start.push_back(static_cast<std::uint32_t>(m_outputs.size()));
+}
+
+// A '.' between word characters joins one token ("1.10.1.2.3", "bob@x.com.au", "ann.bob@x.com"),
+// so a match next to such a dot is part of a longer identifier, not this one.
+bool IdentifierMatcher::bounded(std::string_view text, std::size_t start, std::size_t end) const {
+    auto at = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    if (start > 0) {
+        if (is_word(at(start - 1))) return false;
+        if (at(start - 1) == '.' && start >= 2 && is_word(at(start - 2))) return false;
+    }
+    if (end < text.size()) {
+        if (is_word(at(end))) return false;
+        if (at(end) == '.' && end + 1 < text.size() && is_word(at(end + 1))) return false;
+    }
+    return true;
+}
+
+std::size_t IdentifierMatcher::count(std::string_view text) const {
+    return for_each_match(text, [](const Match&) {});
+}
+
+bool IdentifierMatcher::contains(std::string_view text) const { return count(text) > 0; }
+
+}  // namespace gdprctl::pii

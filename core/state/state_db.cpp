@@ -1,0 +1,75 @@
+#include "core/state/state_db.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "core/util/fs.hpp"
+
+namespace gdprctl::state {
+
+namespace {
+
+// Each entry moves the schema from version i to i + 1. Never edit a shipped entry: add one.
+const char* const k_migrations[] = {
+    // 1: the journal, and the meta table that anchors its head.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE journal ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  time TEXT NOT NULL,"
+    "  command TEXT NOT NULL,"
+    "  selector TEXT NOT NULL,"
+    "  sources TEXT NOT NULL,"
+    "  counts TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  prev_hash TEXT NOT NULL,"
+    "  hash TEXT NOT NULL);",
+};
+
+void create_private_file(const std::filesystem::path& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) throw Error::runtime("cannot create " + path.string() + ": " + std::strerror(errno));
+    ::close(fd);
+}
+
+}  // namespace
+
+StateDb::StateDb(const std::filesystem::path& state_dir) {
+    util::ensure_private_directory(state_dir);
+    auto path = state_dir / "state.db";
+    try {
+        // SQLite would create the file with the process umask; it holds personal data's
+        // history, so create it 0600 first (SQLite gives its -journal/-wal files the same mode).
+        if (!std::filesystem::exists(path)) create_private_file(path);
+        m_db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE);
+        m_db->setBusyTimeout(10000);
+        m_db->exec("PRAGMA foreign_keys = ON");
+        migrate();
+    } catch (const SQLite::Exception& e) {
+        throw Error::runtime("state database " + path.string() + ": " + e.what(),
+                             "check the state directory; a corrupt state.db can be restored from backup");
+    }
+}
+
+int StateDb::current_schema_version() { return static_cast<int>(std::size(k_migrations)); }
+
+int StateDb::schema_version() { return m_db->execAndGet("PRAGMA user_version").getInt(); }
+
+void StateDb::migrate() {
+    int version = schema_version();
+    if (version > current_schema_version())
+        throw Error::runtime("state database has schema version " + std::to_string(version) + ", newer than this gdprctl (" +
+                                 std::to_string(current_schema_version()) + ")",
+                             "upgrade gdprctl; the state directory was written by a newer version");
+    for (; version < current_schema_version(); ++version) {
+        SQLite::Transaction transaction(*m_db);
+        m_db->exec(k_migrations[version]);
+        m_db->exec("PRAGMA user_version = " + std::to_string(version + 1));
+        transaction.commit();
+    }
+}
+
+}  // namespace gdprctl::state

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <filesystem>
+#include <memory>
+
+namespace gdprctl::state {
+
+// The state database (<state dir>/state.db): everything gdprctl itself remembers. Opening it
+// creates the directory (0700) and the file (0600) when missing and brings the schema up to
+// the current version inside one transaction per migration.
+class StateDb {
+public:
+    explicit StateDb(const std::filesystem::path& state_dir);
+
+    SQLite::Database& db() { return *m_db; }
+    int schema_version();
+    static int current_schema_version();
+
+private:
+    void migrate();
+    std::unique_ptr<SQLite::Database> m_db;
+};
+
+}  // namespace gdprctl::state

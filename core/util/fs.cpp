@@ -1,0 +1,101 @@
+#include "core/util/fs.hpp"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace gdprctl::util {
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string random_suffix() {
+    std::random_device device;
+    std::uniform_int_distribution<unsigned> dist(0, 0xffffff);
+    char buffer[16];
+    std::snprintf(buffer, sizeof buffer, "%06x", dist(device));
+    return buffer;
+}
+
+void write_all(int fd, std::string_view content, const std::filesystem::path& shown) {
+    while (!content.empty()) {
+        ssize_t n = ::write(fd, content.data(), content.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Error::runtime("cannot write " + shown.string() + ": " + errno_text());
+        }
+        content.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view content, unsigned mode) {
+    auto temp = path;
+    temp += ".tmp-" + random_suffix();
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) throw Error::runtime("cannot create " + temp.string() + ": " + errno_text());
+    try {
+        write_all(fd, content, temp);
+        if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0)
+            throw Error::runtime("cannot finish " + temp.string() + ": " + errno_text());
+    } catch (...) {
+        ::close(fd);
+        ::unlink(temp.c_str());
+        throw;
+    }
+    ::close(fd);
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+        int saved = errno;
+        ::unlink(temp.c_str());
+        throw Error::runtime("cannot rename into " + path.string() + ": " + std::strerror(saved));
+    }
+}
+
+void ensure_private_directory(const std::filesystem::path& dir) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec)) return;
+    if (dir.has_parent_path() && !dir.parent_path().empty()) std::filesystem::create_directories(dir.parent_path(), ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw Error::runtime("cannot create directory " + dir.string() + ": " + errno_text(),
+                             "check that the parent directory exists and is writable");
+}
+
+std::vector<std::filesystem::path> expand_glob(const std::filesystem::path& base, const std::string& pattern) {
+    std::filesystem::path full = std::filesystem::path(pattern).is_absolute() ? std::filesystem::path(pattern)
+                                                                              : base / pattern;
+    glob_t found{};
+    int rc = ::glob(full.c_str(), GLOB_NOSORT, nullptr, &found);
+    std::vector<std::filesystem::path> paths;
+    if (rc == 0)
+        for (std::size_t i = 0; i < found.gl_pathc; ++i) paths.emplace_back(found.gl_pathv[i]);
+    ::globfree(&found);
+    std::sort(paths.begin(), paths.end());
+    return paths;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error::runtime("cannot read " + path.string() + ": " + errno_text());
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path) {
+    std::filesystem::path p(path);
+    return p.is_absolute() ? p : (base / p).lexically_normal();
+}
+
+}  // namespace gdprctl::util

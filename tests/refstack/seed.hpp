@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace gdprctl::refstack {
+
+struct SeedOptions {
+    std::filesystem::path dir;
+    int tenants = 4;
+    int viewers = 40;
+    int days = 30;
+    std::uint64_t log_size = 2 << 20;   // bytes of HTTP access log, spread over the days
+    std::uint64_t seed = 1;
+    std::int64_t now = 0;               // unix seconds; 0 = the current hour
+    int http_port = 18080;              // written into the config, for the live stack
+    int rtmp_port = 19350;
+};
+
+// Writes a whole platform's stores under dir deterministically (same options, same bytes):
+// platform.db, logs/ (current, rotated, gzipped), events/*.jsonl, recordings/, captions/, hls/,
+// gdprctl.json mapping every store, and truth.json with the exact counts a scan must find.
+nlohmann::json seed_platform(const SeedOptions& options);
+
+// The tenant ids seed_platform uses for n tenants, in order.
+std::string tenant_id(int index);
+
+}  // namespace gdprctl::refstack

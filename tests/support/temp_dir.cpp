@@ -1,0 +1,58 @@
+#include "tests/support/temp_dir.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace gdprctl::testing {
+
+TempDir::TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "gdprctl-test-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    m_path = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+std::string shell_quote(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+int run_command(const std::string& command, std::string* out, std::string* err) {
+    char out_name[] = "/tmp/gdprctl-out-XXXXXX";
+    char err_name[] = "/tmp/gdprctl-err-XXXXXX";
+    int out_fd = ::mkstemp(out_name), err_fd = ::mkstemp(err_name);
+    ::close(out_fd);
+    ::close(err_fd);
+    int status = std::system((command + " >" + out_name + " 2>" + err_name + " </dev/null").c_str());
+    if (out) *out = read_text(out_name);
+    if (err) *err = read_text(err_name);
+    ::unlink(out_name);
+    ::unlink(err_name);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace gdprctl::testing

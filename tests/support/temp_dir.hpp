@@ -1,0 +1,32 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace gdprctl::testing {
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const std::filesystem::path& path() const { return m_path; }
+    std::filesystem::path operator/(const std::string& name) const { return m_path / name; }
+
+private:
+    std::filesystem::path m_path;
+};
+
+void write_text(const std::filesystem::path& path, const std::string& text);
+std::string read_text(const std::filesystem::path& path);
+
+// Runs a shell command line; returns its exit status and puts stdout in out, stderr in err.
+int run_command(const std::string& command, std::string* out = nullptr, std::string* err = nullptr);
+
+// Quotes text for a POSIX shell.
+std::string shell_quote(const std::string& text);
+
+}  // namespace gdprctl::testing
