@@ -116,7 +116,7 @@ private:
         try {
             return util::Regex(pattern);
         } catch (const std::invalid_argument& e) {
-            reader.fail(key, std::string("invalid regex: ") + e.what());
+            reader.fail_path(key, std::string("invalid regex: ") + e.what());
         }
     }
 

@@ -213,7 +213,7 @@ private:
             return m_names.size() - 1;
         }
         auto near = config::closest_match(name, m_names);
-        reader.fail(key, "field \"" + name + "\" is not in the log format",
+        reader.fail_path(key, "field \"" + name + "\" is not in the log format",
                     near ? "did you mean \"" + *near + "\"?" : "the format's fields are its $variables, without the $");
     }
 
@@ -236,7 +236,7 @@ private:
                 try {
                     m_tenant_regex.emplace(dataset.tenant->regex);
                 } catch (const std::invalid_argument& e) {
-                    reader.fail("tenant/regex", std::string("invalid regex: ") + e.what());
+                    reader.fail_path("tenant/regex", std::string("invalid regex: ") + e.what());
                 }
             }
         }

@@ -50,6 +50,10 @@ void JsonReader::fail(const std::string& key, const std::string& message, const 
     throw Error::config(m_file + ": " + pointer_of(key) + ": " + message, hint);
 }
 
+void JsonReader::fail_path(const std::string& path, const std::string& message, const std::string& hint) const {
+    throw Error::config(m_file + ": " + m_pointer + "/" + path + ": " + message, hint);
+}
+
 void JsonReader::fail_here(const std::string& message, const std::string& hint) const {
     throw Error::config(m_file + ": " + (m_pointer.empty() ? "/" : m_pointer) + ": " + message, hint);
 }

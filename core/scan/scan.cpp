@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <tuple>
 #include <cstdio>
 #include <sstream>
 
@@ -42,6 +44,15 @@ nlohmann::json counts_for_journal(const ScanReport& report) {
                                {"malformed", source.inventory.malformed}};
     }
     return counts;
+}
+
+// Datasets keep the data map's order; within one, tenants are sorted.
+void sort_rows(std::vector<connectors::InventoryRow>& rows) {
+    std::map<std::string, std::size_t> order;
+    for (const auto& row : rows) order.emplace(row.dataset, order.size());
+    std::stable_sort(rows.begin(), rows.end(), [&](const auto& a, const auto& b) {
+        return std::tie(order[a.dataset], a.tenant) < std::tie(order[b.dataset], b.tenant);
+    });
 }
 
 nlohmann::json source_names(const config::Workspace& workspace) {
@@ -134,8 +145,7 @@ ScanReport run_scan(const config::Workspace& workspace, const SourceOpener& open
             if (options.progress) options.progress(i, connectors.size(), connector.source().name);
             auto inventory = connector.inventory(options.selector, options.inventory);
             // Streams yield tenants in the order they meet them; people read them sorted.
-            std::stable_sort(inventory.rows.begin(), inventory.rows.end(),
-                             [](const auto& a, const auto& b) { return a.tenant < b.tenant; });
+            sort_rows(inventory.rows);
             report.sources.push_back({connector.source().name, connector.source().kind, std::move(inventory)});
         }
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

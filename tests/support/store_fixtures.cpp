@@ -1,0 +1,174 @@
+#include "tests/support/store_fixtures.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <openssl/evp.h>
+#include <sys/time.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+
+namespace gdprctl::testing {
+
+namespace {
+
+const char* const k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+std::string nginx_time(util::UnixTime t) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buffer[40];
+    std::snprintf(buffer, sizeof buffer, "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday, k_months[tm.tm_mon],
+                  tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return buffer;
+}
+
+class SqliteFixture final : public StoreFixture {
+public:
+    std::string kind() const override { return "sqlite"; }
+    bool has_subjects() const override { return true; }
+    bool detects_undeclared() const override { return true; }
+
+protected:
+    nlohmann::json write_store(const std::filesystem::path& dir) override {
+        SQLite::Database db((dir / "app.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        db.exec("CREATE TABLE tenants (id INTEGER PRIMARY KEY, slug TEXT);"
+                "CREATE TABLE rooms (id INTEGER PRIMARY KEY, tenant INTEGER REFERENCES tenants(id));"
+                "CREATE TABLE visits (id INTEGER PRIMARY KEY, room_id INTEGER, email TEXT, ip TEXT, seen_at TEXT,"
+                " notes TEXT);");
+        db.exec("INSERT INTO tenants VALUES (1, 't1'), (2, 't2');"
+                "INSERT INTO rooms VALUES (10, 1), (20, 2), (30, NULL);");
+        SQLite::Statement insert(db, "INSERT INTO visits (room_id, email, ip, seen_at, notes) VALUES (?, ?, ?, ?, ?)");
+        for (const auto& record : sample_records()) {
+            insert.bind(1, record.tenant == "t1" ? 10 : record.tenant == "t2" ? 20 : 30);
+            insert.bind(2, record.email);
+            insert.bind(3, record.ip);
+            insert.bind(4, util::format_iso8601(record.time));
+            insert.bind(5, "call me back at " + record.email);  // personal data the map does not declare
+            insert.exec();
+            insert.reset();
+        }
+        return {{"name", "app-db"},
+                {"kind", "sqlite"},
+                {"path", "app.db"},
+                {"tables",
+                 {{{"table", "visits"},
+                   {"category", "streaming-data"},
+                   {"subjects", {{"email", "email"}, {"ip", "ip"}}},
+                   {"tenant", {{"column", "slug"},
+                               {"via", {{{"table", "rooms"}, {"from", "room_id"}, {"to", "id"}},
+                                        {{"table", "tenants"}, {"from", "tenant"}, {"to", "id"}}}}}},
+                   {"timestamp", {{"column", "seen_at"}, {"format", "iso8601"}}}}}}};
+    }
+};
+
+class LogfileFixture final : public StoreFixture {
+public:
+    std::string kind() const override { return "logfile"; }
+    bool has_subjects() const override { return true; }
+    bool detects_undeclared() const override { return true; }
+
+protected:
+    nlohmann::json write_store(const std::filesystem::path& dir) override {
+        // The older half goes to a gzipped rotated file, the rest to the current file.
+        std::string current, rotated;
+        for (const auto& record : sample_records()) {
+            std::string path = record.tenant.empty() ? "/status" : "/hls/" + record.tenant + "/live-1.ts";
+            std::string line = record.ip + " - - [" + nginx_time(record.time) + "] \"GET " + path +
+                               " HTTP/1.1\" 200 512 \"https://ref.example/?from=" + record.email + "\" \"Player/1.0\" \"" +
+                               record.email + "\"\n";
+            (record.time < sample_now() - 4 * 86400 ? rotated : current) += line;
+        }
+        std::ofstream(dir / "access.log") << current;
+        gzFile gz = gzopen((dir / "access.log.1.gz").c_str(), "wb");
+        gzwrite(gz, rotated.data(), static_cast<unsigned>(rotated.size()));
+        gzclose(gz);
+        return {{"name", "access"},
+                {"kind", "logfile"},
+                {"path", "access.log*"},
+                {"format", "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+                           "\"$http_referer\" \"$http_user_agent\" \"$http_x_user_email\""},
+                {"category", "usage-data"},
+                {"personal", {"http_user_agent"}},
+                {"subjects", {{"ip", "remote_addr"}, {"email", "http_x_user_email"}}},
+                {"tenant", {{"field", "request"}, {"regex", "^GET /hls/([^/]+)/"}}}};
+    }
+};
+
+class FilesFixture final : public StoreFixture {
+public:
+    std::string kind() const override { return "files"; }
+    bool has_subjects() const override { return false; }
+    bool detects_undeclared() const override { return false; }
+
+protected:
+    nlohmann::json write_store(const std::filesystem::path& dir) override {
+        int n = 0;
+        for (const auto& record : sample_records()) {
+            auto folder = dir / "media" / (record.tenant.empty() ? "shared" : record.tenant);
+            std::filesystem::create_directories(folder);
+            auto path = folder / ("rec" + std::to_string(++n) + ".flv");
+            std::ofstream(path) << "FLV" << std::string(100 * n, 'x');
+            struct timeval times[2] = {{static_cast<time_t>(record.time), 0}, {static_cast<time_t>(record.time), 0}};
+            ::utimes(path.c_str(), times);
+        }
+        std::ofstream(dir / "media" / "t1" / "notes.txt") << "not a recording";
+        return {{"name", "media"},
+                {"kind", "files"},
+                {"path", "media"},
+                {"include", {"*.flv"}},
+                {"category", "recordings"},
+                {"tenant", {{"regex", "^(t[0-9]+)/"}}},
+                {"timestamp", {{"format", "mtime"}}}};
+    }
+};
+
+}  // namespace
+
+util::UnixTime sample_now() { return 1795000000; }  // 2026-11-18
+
+const std::vector<SampleRecord>& sample_records() {
+    static const std::vector<SampleRecord> k_records = {
+        {"t1", "alice@example.org", "192.0.2.1", sample_now() - 10 * 86400},
+        {"t1", "bob@example.org", "2001:db8::7", sample_now() - 5 * 86400},
+        {"t2", "alice@example.org", "192.0.2.1", sample_now() - 2 * 86400},
+        {"t2", "carol@example.org", "192.0.2.30", sample_now() - 1 * 86400},
+        {"", "dave@example.org", "192.0.2.44", sample_now()},
+    };
+    return k_records;
+}
+
+std::unique_ptr<connectors::Connector> StoreFixture::open() {
+    nlohmann::json config = {{"platform", "contract"}, {"sources", {write_store(m_dir.path())}}};
+    write_text(m_dir / "gdprctl.json", config.dump(2));
+    m_workspace = config::load_workspace(m_dir / "gdprctl.json");
+    auto connector = connectors::open_connector(m_workspace.sources.front(), m_workspace);
+    connector->validate();
+    return connector;
+}
+
+std::unique_ptr<StoreFixture> make_fixture(const std::string& kind) {
+    if (kind == "sqlite") return std::make_unique<SqliteFixture>();
+    if (kind == "logfile") return std::make_unique<LogfileFixture>();
+    if (kind == "files") return std::make_unique<FilesFixture>();
+    return nullptr;
+}
+
+std::vector<std::string> fixture_kinds() { return {"sqlite", "logfile", "files"}; }
+
+std::string tree_digest(const std::filesystem::path& dir) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
+        if (entry.is_regular_file()) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    std::string all;
+    for (const auto& file : files) all += file.lexically_relative(dir).string() + "\n" + read_text(file) + "\n";
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(all.data(), all.size(), digest, &length, EVP_sha256(), nullptr);
+    return std::string(reinterpret_cast<char*>(digest), length);
+}
+
+}  // namespace gdprctl::testing
