@@ -1,6 +1,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/common.hpp"
@@ -44,6 +45,29 @@ std::vector<std::string> command_names() {
     return names;
 }
 
+// The first word that is neither an option nor an option's value: what the user meant as command.
+std::string first_command_word(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string word = argv[i];
+        if (word == "--config" || word == "--format") {
+            ++i;
+            continue;
+        }
+        if (!word.empty() && word[0] != '-') return word;
+    }
+    return "";
+}
+
+// CLI11 reports an unknown command as "a subcommand is required" or as extra arguments;
+// both deserve the closest command name.
+std::string command_hint(int argc, char** argv) {
+    auto word = first_command_word(argc, argv);
+    auto names = command_names();
+    if (word.empty() || std::find(names.begin(), names.end(), word) != names.end()) return "";
+    auto near = gdprctl::config::closest_match(word, names);
+    return "unknown command \"" + word + "\"" + (near ? "; did you mean \"" + *near + "\"?" : "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,13 +90,12 @@ int main(int argc, char** argv) {
 
     try {
         app.parse(argc, argv);
-    } catch (const CLI::ExtrasError& e) {
-        std::string word = argc > 1 ? argv[1] : "";
-        auto near = gdprctl::config::closest_match(word, command_names());
-        report_error(e.what(), near ? "did you mean \"" + *near + "\"?" : "run 'gdprctl --help' for the commands");
-        return static_cast<int>(gdprctl::ErrorKind::usage);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
+        if (auto hint = command_hint(argc, argv); !hint.empty()) {
+            report_error(hint, "run 'gdprctl --help' for the commands");
+            return static_cast<int>(gdprctl::ErrorKind::usage);
+        }
         std::string help = app.get_subcommands().empty() ? "gdprctl --help" : "gdprctl <command> --help";
         report_error(e.what(), "run '" + help + "' for the options");
         return static_cast<int>(gdprctl::ErrorKind::usage);

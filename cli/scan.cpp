@@ -13,6 +13,7 @@ namespace {
 struct ScanArguments {
     std::string tenant;
     std::vector<std::string> categories;
+    std::vector<std::string> subjects;
     std::size_t sample = 1000;
 };
 
@@ -21,6 +22,8 @@ void run(const GlobalOptions& options, const ScanArguments& arguments, int& exit
     scan::ScanOptions scan_options;
     if (!arguments.tenant.empty()) scan_options.selector.tenant = arguments.tenant;
     scan_options.selector.categories = arguments.categories;
+    for (const auto& subject : arguments.subjects)
+        scan_options.selector.subjects.push_back(connectors::parse_identifier(subject));
     scan_options.inventory.sample_size = arguments.sample;
     if (::isatty(STDERR_FILENO) && !options.quiet)
         scan_options.progress = [](std::size_t index, std::size_t total, const std::string& source) {
@@ -43,6 +46,8 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
         "counts malformed records. Appends one entry to the journal. See gdprctl-scan(1).");
     command->add_option("--tenant", arguments->tenant, "Only this tenant's records");
     command->add_option("--category", arguments->categories, "Only these categories (repeatable)");
+    command->add_option("--subject", arguments->subjects,
+                        "Only this person's records: email:ADDR, ip:ADDR, user:ID, phone:NUM, stream_key:KEY (repeatable)");
     command->add_option("--sample", arguments->sample, "Values sampled per undeclared column or field")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
