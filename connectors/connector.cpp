@@ -99,4 +99,21 @@ void InventoryTally::add(const config::Dataset& dataset, std::string_view tenant
 
 std::vector<InventoryRow> InventoryTally::rows() const { return m_rows; }
 
+void InventoryTally::merge(const InventoryTally& other) {
+    for (const auto& theirs : other.m_rows) {
+        auto it = std::find_if(m_rows.begin(), m_rows.end(), [&](const InventoryRow& row) {
+            return row.tenant == theirs.tenant && row.dataset == theirs.dataset;
+        });
+        if (it == m_rows.end()) {
+            m_rows.push_back(theirs);
+            continue;
+        }
+        it->records += theirs.records;
+        it->bytes += theirs.bytes;
+        if (theirs.oldest && (!it->oldest || *theirs.oldest < *it->oldest)) it->oldest = theirs.oldest;
+        if (theirs.newest && (!it->newest || *theirs.newest > *it->newest)) it->newest = theirs.newest;
+    }
+    m_last = static_cast<std::size_t>(-1);
+}
+
 }  // namespace gdprctl::connectors

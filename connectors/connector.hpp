@@ -70,6 +70,9 @@ struct SourceInventory {
 
 struct InventoryOptions {
     std::size_t sample_size = 1000;   // values sampled per undeclared column or field
+    // Plain files at least this large are read by several threads, one byte range each.
+    std::uint64_t parallel_min_bytes = 32ull << 20;
+    unsigned threads = 0;             // 0: one per core
 };
 
 // Receives what collect() finds. record() gets one row or log line as JSON; blob() one file.
@@ -159,6 +162,8 @@ public:
     void add(const config::Dataset& dataset, std::string_view tenant, std::uint64_t bytes,
              std::optional<util::UnixTime> time);
     std::vector<InventoryRow> rows() const;
+    // Adds other's counts to this one's (for tallies kept by parallel workers).
+    void merge(const InventoryTally& other);
 
 private:
     std::vector<InventoryRow> m_rows;

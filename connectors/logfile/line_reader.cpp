@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -38,6 +39,11 @@ public:
     ByteSource(const ByteSource&) = delete;
     ByteSource& operator=(const ByteSource&) = delete;
 
+    // Plain files only: continue reading at offset.
+    void seek(std::uint64_t offset) {
+        if (::lseek(m_fd, static_cast<off_t>(offset), SEEK_SET) < 0) fail(std::strerror(errno));
+    }
+
     std::size_t read(char* buffer, std::size_t size) {
         if (m_gz) {
             int n = gzread(m_gz, buffer, static_cast<unsigned>(size));
@@ -66,14 +72,15 @@ private:
     int m_fd = -1;
 };
 
-}  // namespace
-
-std::uint64_t for_each_line(const std::filesystem::path& file,
-                            const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
-    ByteSource source(file);
+// Splits the bytes of source into lines; stops after the line that starts at or beyond
+// `limit` bytes into the stream (counted from where source stands now).
+std::uint64_t split_lines(ByteSource& source, std::uint64_t limit, bool skip_first_partial,
+                          const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
     std::vector<char> buffer(k_buffer_size);
     std::size_t kept = 0;  // bytes of an unfinished line at the start of buffer
     std::uint64_t number = 0, total = 0;
+    std::uint64_t line_start = 0;  // stream offset of the line at buffer[0]
+    bool skipping = skip_first_partial;
     while (true) {
         if (kept == buffer.size()) buffer.resize(buffer.size() * 2);  // a line longer than the buffer
         std::size_t n = source.read(buffer.data() + kept, buffer.size() - kept);
@@ -85,18 +92,44 @@ std::uint64_t for_each_line(const std::filesystem::path& file,
             const void* newline = std::memchr(data + start, '\n', end - start);
             if (!newline) break;
             std::size_t stop = static_cast<std::size_t>(static_cast<const char*>(newline) - data);
-            std::string_view line(data + start, stop - start);
-            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-            if (!on_line(line, ++number)) return total;
+            std::uint64_t offset = line_start + start;
+            if (skipping) {
+                skipping = false;
+            } else {
+                if (offset >= limit) return total;
+                std::string_view line(data + start, stop - start);
+                if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+                if (!on_line(line, ++number)) return total;
+            }
             start = stop + 1;
         }
         if (n == 0) {
-            if (start < end) on_line(std::string_view(data + start, end - start), ++number);
+            if (start < end && !skipping && line_start + start < limit)
+                on_line(std::string_view(data + start, end - start), ++number);
             return total;
         }
         kept = end - start;
+        line_start += start;
         std::memmove(buffer.data(), data + start, kept);
     }
+}
+
+}  // namespace
+
+std::uint64_t for_each_line_in_range(const std::filesystem::path& file, std::uint64_t begin, std::uint64_t end,
+                                     const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
+    ByteSource source(file);
+    if (begin == 0) return split_lines(source, end, false, on_line);
+    // Start one byte early: if that byte ends a line, the "partial" line skipped is empty and
+    // the range starts exactly at begin; otherwise the line straddling begin is skipped.
+    source.seek(begin - 1);
+    return split_lines(source, end - (begin - 1), true, on_line);
+}
+
+std::uint64_t for_each_line(const std::filesystem::path& file,
+                            const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
+    ByteSource source(file);
+    return split_lines(source, std::numeric_limits<std::uint64_t>::max(), false, on_line);
 }
 
 }  // namespace gdprctl::connectors::logfile

@@ -15,4 +15,10 @@ namespace gdprctl::connectors::logfile {
 std::uint64_t for_each_line(const std::filesystem::path& file,
                             const std::function<bool(std::string_view line, std::uint64_t number)>& on_line);
 
+// The lines of a plain (uncompressed) file that start in [begin, end): a line straddling
+// begin belongs to the range before, one straddling end to this one. Together, ranges that
+// tile the file see every line exactly once. Line numbers count from 1 within the range.
+std::uint64_t for_each_line_in_range(const std::filesystem::path& file, std::uint64_t begin, std::uint64_t end,
+                                     const std::function<bool(std::string_view line, std::uint64_t number)>& on_line);
+
 }  // namespace gdprctl::connectors::logfile

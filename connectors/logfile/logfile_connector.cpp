@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "connectors/logfile/line_format.hpp"
 #include "connectors/logfile/line_reader.hpp"
@@ -47,6 +48,21 @@ private:
     std::optional<util::UnixTime> m_value;
 };
 
+// What one thread needs to split and interpret lines: parallel workers each own one.
+struct LineContext {
+    LineView view;
+    TimeCache times;
+    std::optional<util::Regex> tenant_regex;
+};
+
+// What one worker counted in its byte range of a file.
+struct RangeCount {
+    InventoryTally tally;
+    std::uint64_t lines = 0;
+    std::uint64_t malformed = 0;
+    std::uint64_t first_malformed_line = 0;
+};
+
 std::string json_text(const nlohmann::json& value) {
     return value.is_string() ? value.get<std::string>() : value.dump();
 }
@@ -64,6 +80,7 @@ public:
         default_timestamp(dataset);
         m_datasets.push_back(std::move(dataset));
         resolve_fields(reader);
+        m_context = make_context();
     }
 
     const config::Source& source() const override { return m_source; }
@@ -88,14 +105,27 @@ public:
         const auto& dataset = m_datasets.front();
         if (!selector.wants_category(dataset.category)) return result;
         if (!selector.subjects.empty() && !selector.has_subjects_of(dataset.subjects)) return result;
+        auto files = source_files();
+        result.undeclared = sample_undeclared(
+            files, m_sample_override ? static_cast<std::size_t>(*m_sample_override) : options.sample_size);
+        // Most of a scan's time is splitting lines: split each only as far as the selector needs.
+        std::size_t enough = selector.subjects.empty() ? m_last_for_tenant_and_time : m_last_for_subjects;
         InventoryTally tally;
-        Sampler sampler(*this, m_sample_override ? static_cast<std::size_t>(*m_sample_override) : options.sample_size);
-        for_each_view(result, [&](std::string_view line, LineView& view, const std::filesystem::path&, std::uint64_t) {
-            sampler.take(view);
-            if (in_selector(view, selector)) tally.add(dataset, view.tenant, line.size() + 1, view.time);
-        });
+        for (const auto& file : files) {
+            auto counts = count_file(file, selector, m_jsonl ? all_fields() : enough, options);
+            std::uint64_t lines_before = 0;
+            for (const auto& count : counts) {
+                tally.merge(count.tally);
+                if (count.malformed && !result.malformed)
+                    result.first_malformed = file.filename().string() + ":" +
+                                             std::to_string(lines_before + count.first_malformed_line);
+                result.malformed += count.malformed;
+                lines_before += count.lines;
+            }
+            std::error_code ec;
+            result.bytes_read += std::filesystem::file_size(file, ec);
+        }
         result.rows = tally.rows();
-        result.undeclared = sampler.findings();
         return result;
     }
 
@@ -144,6 +174,7 @@ private:
     class Sampler {
     public:
         Sampler(const LogfileConnector& owner, std::size_t limit) : m_owner(owner), m_limit(limit) {}
+        bool wants_more() const { return m_taken < m_limit; }
         void take(const LineView& view) {
             if (m_taken >= m_limit) return;
             ++m_taken;
@@ -244,12 +275,11 @@ private:
             m_time_field = field_index(reader, dataset.timestamp->field, "timestamp/field");
             m_declared.insert(dataset.timestamp->field);
         }
-        m_last_needed = 0;
+        m_last_for_tenant_and_time = 0;
         for (std::size_t index : {m_tenant_field, m_time_field})
-            if (index != k_no_field) m_last_needed = std::max(m_last_needed, index);
-        for (const auto& [kind, index] : m_subjects) m_last_needed = std::max(m_last_needed, index);
-        for (const auto& field : dataset.personal) m_last_needed = std::max(m_last_needed, *index_of(field));
-        if (!m_jsonl) m_last_needed = m_names.size() - 1;  // sampling reads every field
+            if (index != k_no_field) m_last_for_tenant_and_time = std::max(m_last_for_tenant_and_time, index);
+        m_last_for_subjects = m_last_for_tenant_and_time;
+        for (const auto& [kind, index] : m_subjects) m_last_for_subjects = std::max(m_last_for_subjects, index);
     }
 
     std::optional<std::size_t> index_of(const std::string& name) const {
@@ -258,9 +288,11 @@ private:
         return static_cast<std::size_t>(it - m_names.begin());
     }
 
-    bool parse_line(std::string_view line, LineView& view) {
+    std::size_t all_fields() const { return m_names.empty() ? 0 : m_names.size() - 1; }
+
+    bool parse_line(std::string_view line, LineView& view, std::size_t limit) {
         if (m_jsonl) return parse_json_line(line, view);
-        return m_format->parse(line, view.fields, m_last_needed);
+        return m_format->parse(line, view.fields, limit);
     }
 
     bool parse_json_line(std::string_view line, LineView& view) {
@@ -277,19 +309,26 @@ private:
     }
 
     // Fills tenant and time; false when the line's time cannot be read.
-    bool interpret(LineView& view) {
+    bool interpret(LineContext& context) const {
+        auto& view = context.view;
         view.tenant = {};
         if (m_tenant_field != k_no_field) {
             std::string_view raw = view.fields[m_tenant_field];
-            if (m_tenant_regex) view.tenant = m_tenant_regex->first_group(raw).value_or(std::string_view());
+            if (context.tenant_regex) view.tenant = context.tenant_regex->first_group(raw).value_or(std::string_view());
             else if (raw != "-") view.tenant = raw;
         }
         view.time.reset();
         if (m_time_field != k_no_field) {
-            view.time = m_time_cache.parse(view.fields[m_time_field], *m_datasets.front().timestamp);
+            view.time = context.times.parse(view.fields[m_time_field], *m_datasets.front().timestamp);
             if (!view.time) return false;
         }
         return true;
+    }
+
+    LineContext make_context() const {
+        LineContext context;
+        if (m_tenant_regex) context.tenant_regex.emplace(m_tenant_regex->pattern());
+        return context;
     }
 
     bool in_selector(const LineView& view, const Selector& selector) const {
@@ -309,26 +348,110 @@ private:
         return false;
     }
 
-    template <typename F>
-    void for_each_view(SourceInventory& result, F&& on_line) {
-        LineView view;
+    std::vector<std::filesystem::path> source_files() const {
+        std::vector<std::filesystem::path> files;
         for (const auto& file : util::expand_glob(m_source.path.parent_path(), m_source.path.filename().string())) {
             std::error_code ec;
-            if (!std::filesystem::is_regular_file(file, ec)) continue;
-            try {
-                result.bytes_read += for_each_line(file, [&](std::string_view line, std::uint64_t number) {
+            if (std::filesystem::is_regular_file(file, ec)) files.push_back(file);
+        }
+        return files;
+    }
+
+    template <typename F>
+    auto reading(F&& work) const {
+        try {
+            return work();
+        } catch (const Error& e) {
+            throw Error::runtime("source \"" + m_source.name + "\": " + e.what(), e.hint());
+        }
+    }
+
+    // Splits the first `limit` well-formed lines into every field and looks for personal data
+    // in the fields the data map does not declare.
+    std::vector<UndeclaredFinding> sample_undeclared(const std::vector<std::filesystem::path>& files, std::size_t limit) {
+        Sampler sampler(*this, limit);
+        auto context = make_context();
+        for (const auto& file : files) {
+            if (!sampler.wants_more()) break;
+            reading([&] {
+                return for_each_line(file, [&](std::string_view line, std::uint64_t) {
+                    if (!line.empty() && parse_line(line, context.view, all_fields()) && interpret(context))
+                        sampler.take(context.view);
+                    return sampler.wants_more();
+                });
+            });
+        }
+        return sampler.findings();
+    }
+
+    RangeCount count_range(const std::filesystem::path& file, std::uint64_t begin, std::uint64_t end, bool whole,
+                           const Selector& selector, std::size_t limit, LineContext& context) {
+        RangeCount count;
+        const auto& dataset = m_datasets.front();
+        auto on_line = [&](std::string_view line, std::uint64_t number) {
+            count.lines = number;
+            if (line.empty()) return true;
+            if (!parse_line(line, context.view, limit) || !interpret(context)) {
+                if (!count.malformed++) count.first_malformed_line = number;
+                return true;
+            }
+            if (in_selector(context.view, selector))
+                count.tally.add(dataset, context.view.tenant, line.size() + 1, context.view.time);
+            return true;
+        };
+        reading([&] { return whole ? for_each_line(file, on_line) : for_each_line_in_range(file, begin, end, on_line); });
+        return count;
+    }
+
+    // Counts one file: gzip, JSON lines and small files in this thread; large plain files in
+    // byte ranges, one thread each. The results come in file order.
+    std::vector<RangeCount> count_file(const std::filesystem::path& file, const Selector& selector, std::size_t limit,
+                                       const InventoryOptions& options) {
+        std::error_code ec;
+        std::uint64_t size = std::filesystem::file_size(file, ec);
+        unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+        bool parallel = !m_jsonl && file.extension() != ".gz" && size >= options.parallel_min_bytes && threads > 1;
+        if (!parallel) {
+            auto context = make_context();
+            return {count_range(file, 0, size, true, selector, limit, context)};
+        }
+        threads = static_cast<unsigned>(std::min<std::uint64_t>(threads, std::max<std::uint64_t>(1, size / 4096)));
+        std::vector<RangeCount> counts(threads);
+        std::vector<std::exception_ptr> failures(threads);
+        std::vector<std::thread> workers;
+        for (unsigned i = 0; i < threads; ++i) {
+            workers.emplace_back([&, i] {
+                try {
+                    auto context = make_context();
+                    counts[i] = count_range(file, size * i / threads, size * (i + 1) / threads, false, selector, limit, context);
+                } catch (...) {
+                    failures[i] = std::current_exception();
+                }
+            });
+        }
+        for (auto& worker : workers) worker.join();
+        for (auto& failure : failures)
+            if (failure) std::rethrow_exception(failure);
+        return counts;
+    }
+
+    // Calls on_line for every well-formed line of every file of the source, in file order,
+    // split into every field.
+    template <typename F>
+    void for_each_view(SourceInventory& result, F&& on_line) {
+        for (const auto& file : source_files()) {
+            reading([&] {
+                return for_each_line(file, [&](std::string_view line, std::uint64_t number) {
                     if (line.empty()) return true;
-                    if (!parse_line(line, view) || !interpret(view)) {
+                    if (!parse_line(line, m_context.view, all_fields()) || !interpret(m_context)) {
                         if (!result.malformed++)
                             result.first_malformed = file.filename().string() + ":" + std::to_string(number);
                         return true;
                     }
-                    on_line(line, view, file, number);
+                    on_line(line, m_context.view, file, number);
                     return true;
                 });
-            } catch (const Error& e) {
-                throw Error::runtime("source \"" + m_source.name + "\": " + e.what(), e.hint());
-            }
+            });
         }
     }
 
@@ -342,9 +465,10 @@ private:
     std::vector<std::pair<std::string, std::size_t>> m_subjects;
     std::size_t m_tenant_field = k_no_field;
     std::size_t m_time_field = k_no_field;
-    std::size_t m_last_needed = 0;
+    std::size_t m_last_for_tenant_and_time = 0;
+    std::size_t m_last_for_subjects = 0;
     std::optional<util::Regex> m_tenant_regex;
-    TimeCache m_time_cache;
+    LineContext m_context;   // for the sequential paths (collect, verify)
 };
 
 }  // namespace

@@ -80,15 +80,25 @@ TEST(Cli, CorruptSqliteIsARuntimeErrorNamingTheSourceAndOnlyTheJournalIsWritten)
 }
 
 TEST(Cli, UnreadableLogFileIsARuntimeError) {
-    if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
     TempDir dir;
     write_text(dir / "access.log", "x\n");
     std::filesystem::permissions(dir / "access.log", std::filesystem::perms::none);
-    write_text(dir / "gdprctl.json", R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
-      "format": "combined", "category": "usage-data", "subjects": {"ip": "remote_addr"}}]})");
+    write_text(dir / "gdprctl.json", R"({"platform": "p", "state_dir": "state", "sources": [{"name": "web", "kind": "logfile",
+      "path": "access.log", "format": "combined", "category": "usage-data", "subjects": {"ip": "remote_addr"}}]})");
+    std::string command = std::string(GDPRCTL_BINARY) + " --config " + (dir / "gdprctl.json").string() + " scan";
+    if (::geteuid() == 0) {
+        // root reads any file: run as an unprivileged user who may write only the state dir.
+        std::filesystem::create_directory(dir / "state");
+        std::filesystem::permissions(dir / "state", std::filesystem::perms::all);
+        std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                                     std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                                     std::filesystem::perms::others_exec);
+        command = "runuser -u nobody -- " + command;
+    }
     std::string err;
-    EXPECT_EQ(gdprctl("--config " + (dir / "gdprctl.json").string() + " scan", nullptr, &err), 3);
+    EXPECT_EQ(run_command(command, nullptr, &err), 3) << err;
     EXPECT_NE(err.find("access.log"), std::string::npos) << err;
+    EXPECT_NE(err.find("Permission denied"), std::string::npos) << err;
 }
 
 TEST(Cli, JournalVerifyExitsFourOnATamperedJournal) {

@@ -139,5 +139,46 @@ TEST(LogfileConnector, TruncatedGzipIsARuntimeErrorNamingSourceAndFile) {
     }
 }
 
+TEST(LogfileConnector, ReadingInParallelRangesCountsExactlyAsOneThreadDoes) {
+    TempDir dir;
+    std::string text;
+    for (int i = 0; i < 5000; ++i) {
+        if (i % 611 == 17) {
+            text += "truncated line " + std::to_string(i) + "\n";
+            continue;
+        }
+        text += "192.0.2." + std::to_string(i % 200) + " - - [23/Nov/2026:15:" + std::to_string(10 + i % 40) +
+                ":10 +0000] \"GET /hls/t" + std::to_string(i % 7) + "/x.ts HTTP/1.1\" 200 5 \"-\" \"UA " +
+                std::string(static_cast<std::size_t>(i % 97), 'x') + "\"\n";
+    }
+    write_text(dir / "access.log", text);
+    config::Workspace workspace;
+    auto connector = open_log(dir, {{"name", "web"}, {"kind", "logfile"}, {"path", "access.log"}, {"format", "combined"},
+                                    {"category", "usage-data"}, {"subjects", {{"ip", "remote_addr"}}},
+                                    {"tenant", {{"field", "request"}, {"regex", "^GET /hls/([^/]+)/"}}}},
+                              workspace);
+    InventoryOptions one_thread;
+    one_thread.threads = 1;
+    auto expected = connector->inventory({}, one_thread);
+    ASSERT_EQ(total(expected) + expected.malformed, 5000u);
+    for (unsigned threads : {2u, 3u, 7u}) {
+        InventoryOptions split;
+        split.threads = threads;
+        split.parallel_min_bytes = 1;
+        auto got = connector->inventory({}, split);
+        EXPECT_EQ(got.malformed, expected.malformed) << threads;
+        EXPECT_EQ(got.first_malformed, expected.first_malformed) << threads;
+        ASSERT_EQ(got.rows.size(), expected.rows.size()) << threads;
+        for (const auto& row : expected.rows) {
+            auto it = std::find_if(got.rows.begin(), got.rows.end(), [&](const auto& r) { return r.tenant == row.tenant; });
+            ASSERT_NE(it, got.rows.end());
+            EXPECT_EQ(it->records, row.records) << threads << " " << row.tenant;
+            EXPECT_EQ(it->bytes, row.bytes) << threads << " " << row.tenant;
+            EXPECT_EQ(it->oldest, row.oldest);
+            EXPECT_EQ(it->newest, row.newest);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace gdprctl::connectors::logfile
