@@ -9,8 +9,8 @@ namespace gdprctl::cli {
 namespace {
 
 nlohmann::json entry_json(const journal::Entry& entry) {
-    return {{"seq", entry.seq},         {"time", entry.time},       {"command", entry.command},
-            {"selector", entry.selector}, {"sources", entry.sources}, {"counts", entry.counts},
+    return {{"seq", entry.seq},           {"time", entry.time},           {"command", entry.command},
+            {"selector", entry.selector}, {"sources", entry.sources},     {"counts", entry.counts},
             {"outcome", entry.outcome},   {"prev_hash", entry.prev_hash}, {"hash", entry.hash}};
 }
 

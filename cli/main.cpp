@@ -27,7 +27,7 @@ constexpr Command k_commands[] = {
 void configure_logging(const GlobalOptions& options) {
     auto logger = spdlog::stderr_color_mt("gdprctl");
     logger->set_pattern("gdprctl: %l: %v");
-    logger->set_level(options.quiet ? spdlog::level::err
+    logger->set_level(options.quiet            ? spdlog::level::err
                       : options.verbosity >= 2 ? spdlog::level::debug
                       : options.verbosity == 1 ? spdlog::level::info
                                                : spdlog::level::warn);
@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("-v,--verbose", options.verbosity, "More diagnostics on stderr (repeat for debug)");
     app.add_flag("-q,--quiet", options.quiet, "Only errors on stderr; no text report on stdout");
-    app.footer("Exit codes: 0 ok, 1 findings, 2 usage or config error, 3 runtime failure,\n"
-               "4 integrity failure, 130 interrupted. See gdprctl(1).");
+    app.footer(
+        "Exit codes: 0 ok, 1 findings, 2 usage or config error, 3 runtime failure,\n"
+        "4 integrity failure, 130 interrupted. See gdprctl(1).");
     for (const auto& command : k_commands) command.add(app, options);
     // Runs once the global options are parsed and before any subcommand's callback.
     app.parse_complete_callback([&options] { configure_logging(options); });

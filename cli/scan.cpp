@@ -46,8 +46,9 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
         "counts malformed records. Appends one entry to the journal. See gdprctl-scan(1).");
     command->add_option("--tenant", arguments->tenant, "Only this tenant's records");
     command->add_option("--category", arguments->categories, "Only these categories (repeatable)");
-    command->add_option("--subject", arguments->subjects,
-                        "Only this person's records: email:ADDR, ip:ADDR, user:ID, phone:NUM, stream_key:KEY (repeatable)");
+    command->add_option(
+        "--subject", arguments->subjects,
+        "Only this person's records: email:ADDR, ip:ADDR, user:ID, phone:NUM, stream_key:KEY (repeatable)");
     command->add_option("--sample", arguments->sample, "Values sampled per undeclared column or field")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));

@@ -20,11 +20,13 @@ std::string lower_ascii(std::string text) {
 Identifier parse_identifier(const std::string& text) {
     auto colon = text.find(':');
     if (colon == std::string::npos || colon + 1 == text.size())
-        throw Error::usage("subject \"" + text + "\" is not KIND:VALUE", "write e.g. email:ann@example.org, ip:192.0.2.7, user:42");
+        throw Error::usage("subject \"" + text + "\" is not KIND:VALUE",
+                           "write e.g. email:ann@example.org, ip:192.0.2.7, user:42");
     Identifier id{text.substr(0, colon), text.substr(colon + 1)};
     const auto& kinds = config::identifier_kinds();
     if (std::find(kinds.begin(), kinds.end(), id.kind) == kinds.end())
-        throw Error::usage("unknown identifier kind \"" + id.kind + "\"", "use one of: email, ip, user, phone, stream_key");
+        throw Error::usage("unknown identifier kind \"" + id.kind + "\"",
+                           "use one of: email, ip, user, phone, stream_key");
     if (id.kind == "email") id.value = lower_ascii(id.value);
     if (id.kind == "ip") {
         auto canonical = pii::canonical_ip(id.value);
@@ -77,9 +79,7 @@ config::JsonReader source_reader(const config::Source& source) {
 void InventoryTally::add(const config::Dataset& dataset, std::string_view tenant, std::uint64_t bytes,
                          std::optional<util::UnixTime> time) {
     // Consecutive records mostly share dataset and tenant; check the last row before searching.
-    auto same = [&](const InventoryRow& row) {
-        return row.tenant == tenant && row.dataset == dataset.name;
-    };
+    auto same = [&](const InventoryRow& row) { return row.tenant == tenant && row.dataset == dataset.name; };
     if (m_last >= m_rows.size() || !same(m_rows[m_last])) {
         auto it = std::find_if(m_rows.begin(), m_rows.end(), same);
         if (it == m_rows.end()) {

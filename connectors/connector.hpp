@@ -19,7 +19,7 @@ namespace gdprctl::connectors {
 
 // A person's identifier, normalised: e-mails lower-cased, IPs in canonical text.
 struct Identifier {
-    std::string kind;   // email, ip, user, phone, stream_key
+    std::string kind;  // email, ip, user, phone, stream_key
     std::string value;
     std::string text() const { return kind + ":" + value; }
 };
@@ -31,8 +31,8 @@ Identifier parse_identifier(const std::string& text);
 struct Selector {
     std::optional<std::string> tenant;
     std::vector<Identifier> subjects;
-    std::vector<std::string> categories;          // empty: every category
-    std::optional<util::UnixTime> older_than;     // only records with a timestamp before this
+    std::vector<std::string> categories;       // empty: every category
+    std::optional<util::UnixTime> older_than;  // only records with a timestamp before this
 
     bool wants_category(const std::string& category) const;
     // True when value (of identifier kind) equals one of the subjects.
@@ -54,8 +54,8 @@ struct InventoryRow {
 
 // A column or field the data map does not declare, in which sampled values look personal.
 struct UndeclaredFinding {
-    std::string location;   // "table.column" or "field"
-    std::string detector;   // email, ipv4, ipv6, phone
+    std::string location;  // "table.column" or "field"
+    std::string detector;  // email, ipv4, ipv6, phone
     std::uint64_t hits = 0;
     std::uint64_t sampled = 0;
 };
@@ -64,15 +64,15 @@ struct SourceInventory {
     std::vector<InventoryRow> rows;
     std::vector<UndeclaredFinding> undeclared;
     std::uint64_t malformed = 0;
-    std::string first_malformed;   // "file:line" of the first malformed record
+    std::string first_malformed;  // "file:line" of the first malformed record
     std::uint64_t bytes_read = 0;
 };
 
 struct InventoryOptions {
-    std::size_t sample_size = 1000;   // values sampled per undeclared column or field
+    std::size_t sample_size = 1000;  // values sampled per undeclared column or field
     // Plain files at least this large are read by several threads, one byte range each.
     std::uint64_t parallel_min_bytes = 32ull << 20;
-    unsigned threads = 0;             // 0: one per core
+    unsigned threads = 0;  // 0: one per core
 };
 
 // Receives what collect() finds. record() gets one row or log line as JSON; blob() one file.
@@ -100,12 +100,12 @@ struct VerifyReport {
 struct Action {
     enum class Kind { erase, delete_expired, anonymise };
     Kind kind = Kind::erase;
-    std::string method;   // for anonymise: ip-truncate, hmac, null
+    std::string method;  // for anonymise: ip-truncate, hmac, null
 };
 
 struct PlanItem {
     std::string dataset;
-    std::string what;     // "delete" or "anonymise"
+    std::string what;  // "delete" or "anonymise"
     std::uint64_t records = 0;
     std::uint64_t bytes = 0;
 };

@@ -96,7 +96,8 @@ public:
             if (selector.subjects.empty() && in_selector(object, selector)) ++selected;
             if (identifiers.empty()) return;
             std::uint64_t in_name = identifiers.count(object.relative);
-            std::uint64_t in_body = is_text_object(object.path) ? count_in_file(object.path, identifiers, report.bytes_scanned) : 0;
+            std::uint64_t in_body =
+                is_text_object(object.path) ? count_in_file(object.path, identifiers, report.bytes_scanned) : 0;
             if (in_name + in_body) report.residue.push_back({object.relative, in_name + in_body});
         });
         if (selected) report.residue.push_back({m_source.name + " (files of the selector)", selected});
@@ -143,10 +144,14 @@ private:
         auto text = m_time_regex->first_group(relative);
         if (!text) return std::nullopt;
         switch (spec->format) {
-        case config::TimeFormat::pattern: return util::parse_with_pattern(*text, spec->pattern);
-        case config::TimeFormat::unix_seconds: return util::parse_unix(*text, false);
-        case config::TimeFormat::unix_millis: return util::parse_unix(*text, true);
-        default: return util::parse_iso8601(*text);
+            case config::TimeFormat::pattern:
+                return util::parse_with_pattern(*text, spec->pattern);
+            case config::TimeFormat::unix_seconds:
+                return util::parse_unix(*text, false);
+            case config::TimeFormat::unix_millis:
+                return util::parse_unix(*text, true);
+            default:
+                return util::parse_iso8601(*text);
         }
     }
 

@@ -27,7 +27,8 @@ LineFormat::LineFormat(const std::string& format) {
     std::string literal;
     while (i < format.size()) {
         if (format[i] == '$' && i + 1 < format.size() && (is_name_char(format[i + 1]) || format[i + 1] == '{')) {
-            if (!literal.empty()) m_parts.push_back({false, literal});
+            if (!literal.empty())
+                m_parts.push_back({false, literal});
             else if (!m_parts.empty() && m_parts.back().variable)
                 throw std::invalid_argument("variables $" + m_parts.back().text + " and the next one touch");
             literal.clear();

@@ -22,7 +22,7 @@ constexpr std::size_t k_no_field = static_cast<std::size_t>(-1);
 // its tenant and its time.
 struct LineView {
     std::vector<std::string_view> fields;
-    std::vector<std::string> owned;   // JSON lines: field values rendered as text
+    std::vector<std::string> owned;  // JSON lines: field values rendered as text
     std::string_view tenant;
     std::optional<util::UnixTime> time;
 };
@@ -34,11 +34,21 @@ public:
         if (text == m_text && !m_text.empty()) return m_value;
         m_text.assign(text);
         switch (spec.format) {
-        case config::TimeFormat::nginx: m_value = util::parse_nginx_time(text); break;
-        case config::TimeFormat::unix_seconds: m_value = util::parse_unix(text, false); break;
-        case config::TimeFormat::unix_millis: m_value = util::parse_unix(text, true); break;
-        case config::TimeFormat::pattern: m_value = util::parse_with_pattern(text, spec.pattern); break;
-        default: m_value = util::parse_iso8601(text); break;
+            case config::TimeFormat::nginx:
+                m_value = util::parse_nginx_time(text);
+                break;
+            case config::TimeFormat::unix_seconds:
+                m_value = util::parse_unix(text, false);
+                break;
+            case config::TimeFormat::unix_millis:
+                m_value = util::parse_unix(text, true);
+                break;
+            case config::TimeFormat::pattern:
+                m_value = util::parse_with_pattern(text, spec.pattern);
+                break;
+            default:
+                m_value = util::parse_iso8601(text);
+                break;
         }
         return m_value;
     }
@@ -90,9 +100,9 @@ public:
         auto directory = m_source.path.parent_path();
         std::error_code ec;
         if (!std::filesystem::is_directory(directory, ec))
-            throw Error::config(m_source.file + ": " + m_source.pointer + "/path: directory " + directory.string() +
-                                    " does not exist",
-                                "correct \"path\" (a file or glob; relative paths start at the config file's directory)");
+            throw Error::config(
+                m_source.file + ": " + m_source.pointer + "/path: directory " + directory.string() + " does not exist",
+                "correct \"path\" (a file or glob; relative paths start at the config file's directory)");
         bool has_wildcard = m_source.path_text.find_first_of("*?[") != std::string::npos;
         if (!has_wildcard && !std::filesystem::exists(m_source.path, ec))
             throw Error::config(m_source.file + ": " + m_source.pointer + "/path: log file " + m_source.path.string() +
@@ -117,8 +127,8 @@ public:
             for (const auto& count : counts) {
                 tally.merge(count.tally);
                 if (count.malformed && !result.malformed)
-                    result.first_malformed = file.filename().string() + ":" +
-                                             std::to_string(lines_before + count.first_malformed_line);
+                    result.first_malformed =
+                        file.filename().string() + ":" + std::to_string(lines_before + count.first_malformed_line);
                 result.malformed += count.malformed;
                 lines_before += count.lines;
             }
@@ -156,14 +166,14 @@ public:
         if (!selector.wants_category(dataset.category)) return report;
         bool by_selector = selector.subjects.empty() || selector.has_subjects_of(dataset.subjects);
         std::map<std::string, std::uint64_t> selected, occurrences;
-        for_each_view(ignored, [&](std::string_view line, LineView& view, const std::filesystem::path& file,
-                                   std::uint64_t) {
-            ++report.records_scanned;
-            report.bytes_scanned += line.size() + 1;
-            if (by_selector && in_selector(view, selector)) ++selected[file.filename().string()];
-            if (!identifiers.empty())
-                if (auto n = identifiers.count(line)) occurrences[file.filename().string()] += n;
-        });
+        for_each_view(ignored,
+                      [&](std::string_view line, LineView& view, const std::filesystem::path& file, std::uint64_t) {
+                          ++report.records_scanned;
+                          report.bytes_scanned += line.size() + 1;
+                          if (by_selector && in_selector(view, selector)) ++selected[file.filename().string()];
+                          if (!identifiers.empty())
+                              if (auto n = identifiers.count(line)) occurrences[file.filename().string()] += n;
+                      });
         for (const auto& [file, n] : selected) report.residue.push_back({file + " (lines of the selector)", n});
         for (const auto& [file, n] : occurrences) report.residue.push_back({file + " (identifier occurrences)", n});
         return report;
@@ -231,9 +241,11 @@ private:
     void default_timestamp(config::Dataset& dataset) {
         if (dataset.timestamp || m_jsonl) return;
         if (m_format->variable_index("time_local"))
-            dataset.timestamp = config::TimestampSpec{"time_local", config::TimeFormat::nginx, "", "", m_source.pointer};
+            dataset.timestamp =
+                config::TimestampSpec{"time_local", config::TimeFormat::nginx, "", "", m_source.pointer};
         else if (m_format->variable_index("time_iso8601"))
-            dataset.timestamp = config::TimestampSpec{"time_iso8601", config::TimeFormat::iso8601, "", "", m_source.pointer};
+            dataset.timestamp =
+                config::TimestampSpec{"time_iso8601", config::TimeFormat::iso8601, "", "", m_source.pointer};
     }
 
     std::size_t field_index(const config::JsonReader& reader, const std::string& name, const std::string& key) {
@@ -244,8 +256,9 @@ private:
             return m_names.size() - 1;
         }
         auto near = config::closest_match(name, m_names);
-        reader.fail_path(key, "field \"" + name + "\" is not in the log format",
-                    near ? "did you mean \"" + *near + "\"?" : "the format's fields are its $variables, without the $");
+        reader.fail_path(
+            key, "field \"" + name + "\" is not in the log format",
+            near ? "did you mean \"" + *near + "\"?" : "the format's fields are its $variables, without the $");
     }
 
     void resolve_fields(const config::JsonReader& reader) {
@@ -314,8 +327,10 @@ private:
         view.tenant = {};
         if (m_tenant_field != k_no_field) {
             std::string_view raw = view.fields[m_tenant_field];
-            if (context.tenant_regex) view.tenant = context.tenant_regex->first_group(raw).value_or(std::string_view());
-            else if (raw != "-") view.tenant = raw;
+            if (context.tenant_regex)
+                view.tenant = context.tenant_regex->first_group(raw).value_or(std::string_view());
+            else if (raw != "-")
+                view.tenant = raw;
         }
         view.time.reset();
         if (m_time_field != k_no_field) {
@@ -339,7 +354,8 @@ private:
             std::string_view value = view.fields[index];
             if (kind == "ip") {
                 bool hit = false;
-                pii::for_each_ip(value, [&](const std::string& ip) { hit = hit || selector.matches_subject("ip", ip); });
+                pii::for_each_ip(value,
+                                 [&](const std::string& ip) { hit = hit || selector.matches_subject("ip", ip); });
                 if (hit) return true;
             } else if (selector.matches_subject(kind, value)) {
                 return true;
@@ -368,7 +384,8 @@ private:
 
     // Splits the first `limit` well-formed lines into every field and looks for personal data
     // in the fields the data map does not declare.
-    std::vector<UndeclaredFinding> sample_undeclared(const std::vector<std::filesystem::path>& files, std::size_t limit) {
+    std::vector<UndeclaredFinding> sample_undeclared(const std::vector<std::filesystem::path>& files,
+                                                     std::size_t limit) {
         Sampler sampler(*this, limit);
         auto context = make_context();
         for (const auto& file : files) {
@@ -399,7 +416,8 @@ private:
                 count.tally.add(dataset, context.view.tenant, line.size() + 1, context.view.time);
             return true;
         };
-        reading([&] { return whole ? for_each_line(file, on_line) : for_each_line_in_range(file, begin, end, on_line); });
+        reading(
+            [&] { return whole ? for_each_line(file, on_line) : for_each_line_in_range(file, begin, end, on_line); });
         return count;
     }
 
@@ -423,7 +441,8 @@ private:
             workers.emplace_back([&, i] {
                 try {
                     auto context = make_context();
-                    counts[i] = count_range(file, size * i / threads, size * (i + 1) / threads, false, selector, limit, context);
+                    counts[i] = count_range(file, size * i / threads, size * (i + 1) / threads, false, selector, limit,
+                                            context);
                 } catch (...) {
                     failures[i] = std::current_exception();
                 }
@@ -460,15 +479,15 @@ private:
     std::optional<std::int64_t> m_sample_override;
     bool m_jsonl = false;
     std::optional<LineFormat> m_format;
-    std::vector<std::string> m_names;        // field names by index
-    std::set<std::string> m_declared;        // fields the data map accounts for
+    std::vector<std::string> m_names;  // field names by index
+    std::set<std::string> m_declared;  // fields the data map accounts for
     std::vector<std::pair<std::string, std::size_t>> m_subjects;
     std::size_t m_tenant_field = k_no_field;
     std::size_t m_time_field = k_no_field;
     std::size_t m_last_for_tenant_and_time = 0;
     std::size_t m_last_for_subjects = 0;
     std::optional<util::Regex> m_tenant_regex;
-    LineContext m_context;   // for the sequential paths (collect, verify)
+    LineContext m_context;  // for the sequential paths (collect, verify)
 };
 
 }  // namespace

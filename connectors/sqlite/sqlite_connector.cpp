@@ -22,9 +22,12 @@ std::string quote(const std::string& identifier) {
 std::string time_expression(const config::TimestampSpec& spec) {
     std::string column = "t0." + quote(spec.field);
     switch (spec.format) {
-    case config::TimeFormat::unix_seconds: return "CAST(" + column + " AS INTEGER)";
-    case config::TimeFormat::unix_millis: return "(CAST(" + column + " AS INTEGER) / 1000)";
-    default: return "unixepoch(" + column + ")";
+        case config::TimeFormat::unix_seconds:
+            return "CAST(" + column + " AS INTEGER)";
+        case config::TimeFormat::unix_millis:
+            return "(CAST(" + column + " AS INTEGER) / 1000)";
+        default:
+            return "unixepoch(" + column + ")";
     }
 }
 
@@ -76,8 +79,8 @@ Filter filter_for(const config::Dataset& dataset, const QueryParts& parts, const
         for (const auto& subject : selector.subjects)
             for (const auto& field : dataset.subjects) {
                 if (field.kind != subject.kind) continue;
-                any += (any.empty() ? "" : " OR ") + ("t0." + quote(field.field) + " = ?" +
-                                                      (subject.kind == "email" ? " COLLATE NOCASE" : ""));
+                any += (any.empty() ? "" : " OR ") +
+                       ("t0." + quote(field.field) + " = ?" + (subject.kind == "email" ? " COLLATE NOCASE" : ""));
                 filter.values.push_back(subject.value);
             }
         filter.where += " AND (" + (any.empty() ? std::string("0") : any) + ")";
@@ -155,9 +158,13 @@ public:
                                                 " WHERE " + filter.where + " GROUP BY 1 ORDER BY 1");
                 bind(query, filter);
                 while (query.executeStep()) {
-                    InventoryRow row{dataset.name, dataset.category, query.getColumn(0).getString(),
+                    InventoryRow row{dataset.name,
+                                     dataset.category,
+                                     query.getColumn(0).getString(),
                                      static_cast<std::uint64_t>(query.getColumn(1).getInt64()),
-                                     static_cast<std::uint64_t>(query.getColumn(2).getDouble()), {}, {}};
+                                     static_cast<std::uint64_t>(query.getColumn(2).getDouble()),
+                                     {},
+                                     {}};
                     if (!query.getColumn(3).isNull()) row.oldest = query.getColumn(3).getInt64();
                     if (!query.getColumn(4).isNull()) row.newest = query.getColumn(4).getInt64();
                     result.bytes_read += row.bytes;
@@ -165,8 +172,8 @@ public:
                 }
             });
         }
-        result.undeclared = find_undeclared(db, m_sample_override ? static_cast<std::size_t>(*m_sample_override)
-                                                                   : options.sample_size);
+        result.undeclared =
+            find_undeclared(db, m_sample_override ? static_cast<std::size_t>(*m_sample_override) : options.sample_size);
         return result;
     }
 
@@ -208,8 +215,8 @@ public:
             auto filter = filter_for(dataset, parts, selector);
             guarded([&] {
                 std::uint64_t still_selected = 0, text_matches = 0;
-                SQLite::Statement query(db, "SELECT (" + filter.where + "), " +
-                                                select_personal(dataset) + " FROM " + parts.from);
+                SQLite::Statement query(
+                    db, "SELECT (" + filter.where + "), " + select_personal(dataset) + " FROM " + parts.from);
                 bind(query, filter);
                 while (query.executeStep()) {
                     ++report.records_scanned;
@@ -225,8 +232,7 @@ public:
                 }
                 if (still_selected)
                     report.residue.push_back({dataset.name + " (records of the selector)", still_selected});
-                if (text_matches)
-                    report.residue.push_back({dataset.name + " (identifier occurrences)", text_matches});
+                if (text_matches) report.residue.push_back({dataset.name + " (identifier occurrences)", text_matches});
             });
         }
         return report;
@@ -242,9 +248,9 @@ private:
             probe.executeStep();
         } catch (const SQLite::Exception& e) {
             m_db.reset();
-            throw Error::runtime("source \"" + m_source.name + "\": cannot read database " + m_source.path.string() +
-                                     ": " + e.what(),
-                                 "check that the file is a SQLite database and readable");
+            throw Error::runtime(
+                "source \"" + m_source.name + "\": cannot read database " + m_source.path.string() + ": " + e.what(),
+                "check that the file is a SQLite database and readable");
         }
         return *m_db;
     }
@@ -275,8 +281,9 @@ private:
                                     m_source.path.filename().string(),
                                 near_hint(tables(db), table, "tables"));
         if (!columns.count(column))
-            throw Error::config(m_source.file + ": " + pointer + ": column \"" + column + "\" not found in table " + table,
-                                near_hint(std::vector<std::string>(columns.begin(), columns.end()), column, "columns"));
+            throw Error::config(
+                m_source.file + ": " + pointer + ": column \"" + column + "\" not found in table " + table,
+                near_hint(std::vector<std::string>(columns.begin(), columns.end()), column, "columns"));
     }
 
     static std::string near_hint(const std::vector<std::string>& names, const std::string& wanted, const char* what) {
@@ -288,7 +295,8 @@ private:
 
     std::vector<std::string> tables(SQLite::Database& db) {
         std::vector<std::string> names;
-        SQLite::Statement query(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+        SQLite::Statement query(
+            db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
         while (query.executeStep()) names.push_back(query.getColumn(0).getString());
         return names;
     }
@@ -303,8 +311,10 @@ private:
             require_column(db, dataset.locator, column, dataset.pointer + "/personal");
         for (const auto& subject : dataset.subjects)
             require_column(db, dataset.locator, subject.field, dataset.pointer + "/subjects/" + subject.kind);
-        for (const auto& column : dataset.ignore) require_column(db, dataset.locator, column, dataset.pointer + "/ignore");
-        if (dataset.timestamp) require_column(db, dataset.locator, dataset.timestamp->field, dataset.timestamp->pointer);
+        for (const auto& column : dataset.ignore)
+            require_column(db, dataset.locator, column, dataset.pointer + "/ignore");
+        if (dataset.timestamp)
+            require_column(db, dataset.locator, dataset.timestamp->field, dataset.timestamp->pointer);
         if (dataset.tenant) {
             std::string table = dataset.locator;
             for (std::size_t i = 0; i < dataset.tenant->via.size(); ++i) {

@@ -11,9 +11,12 @@ namespace {
 std::string escape_pointer_token(const std::string& key) {
     std::string out;
     for (char c : key) {
-        if (c == '~') out += "~0";
-        else if (c == '/') out += "~1";
-        else out += c;
+        if (c == '~')
+            out += "~0";
+        else if (c == '/')
+            out += "~1";
+        else
+            out += c;
     }
     return out;
 }
@@ -85,7 +88,8 @@ std::vector<std::string> JsonReader::string_list(const std::string& key) {
     const auto* value = take(key);
     if (!value) return {};
     if (value->is_string()) return {value->get<std::string>()};
-    if (!value->is_array()) fail(key, std::string("expected a string or an array of strings, found ") + type_name(*value));
+    if (!value->is_array())
+        fail(key, std::string("expected a string or an array of strings, found ") + type_name(*value));
     std::vector<std::string> items;
     for (std::size_t i = 0; i < value->size(); ++i) {
         const auto& item = (*value)[i];
@@ -119,7 +123,8 @@ std::vector<JsonReader> JsonReader::object_list(const std::string& key, bool req
     if (!value->is_array()) fail(key, std::string("expected an array, found ") + type_name(*value));
     if (required && value->empty()) fail(key, "must list at least one entry");
     std::vector<JsonReader> items;
-    for (std::size_t i = 0; i < value->size(); ++i) items.emplace_back((*value)[i], pointer_of(key) + "/" + std::to_string(i), m_file);
+    for (std::size_t i = 0; i < value->size(); ++i)
+        items.emplace_back((*value)[i], pointer_of(key) + "/" + std::to_string(i), m_file);
     return items;
 }
 
@@ -155,9 +160,10 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& file)
         }
         std::string what = e.what();
         auto pos = what.find("parse error");
-        throw Error::config(file + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                                ": not valid JSON (" + (pos == std::string::npos ? what : what.substr(pos)) + ")",
-                            "fix the syntax at that line; a JSON validator such as 'python3 -m json.tool' shows it too");
+        throw Error::config(
+            file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": not valid JSON (" +
+                (pos == std::string::npos ? what : what.substr(pos)) + ")",
+            "fix the syntax at that line; a JSON validator such as 'python3 -m json.tool' shows it too");
     }
 }
 

@@ -30,7 +30,8 @@ public:
     void finish() const;
     [[noreturn]] void fail(const std::string& key, const std::string& message, const std::string& hint = {}) const;
     // Like fail(), for a value below a key: path is a JSON pointer suffix such as "tenant/regex".
-    [[noreturn]] void fail_path(const std::string& path, const std::string& message, const std::string& hint = {}) const;
+    [[noreturn]] void fail_path(const std::string& path, const std::string& message,
+                                const std::string& hint = {}) const;
     [[noreturn]] void fail_here(const std::string& message, const std::string& hint = {}) const;
 
     std::string pointer_of(const std::string& key) const;

@@ -67,10 +67,12 @@ TenantSpec read_tenant(JsonReader& reader, const std::string& field_key) {
     if (!field_key.empty()) spec.field = reader.required_string(field_key);
     spec.regex = reader.optional_string("regex").value_or("");
     if (field_key.empty() && spec.regex.empty())
-        reader.fail("regex", "missing required key \"regex\"", "give a regex on the relative path whose first group is the tenant");
+        reader.fail("regex", "missing required key \"regex\"",
+                    "give a regex on the relative path whose first group is the tenant");
     if (field_key == "column") {
         for (auto& step : reader.object_list("via", false)) {
-            spec.via.push_back({step.required_string("table"), step.required_string("from"), step.required_string("to")});
+            spec.via.push_back(
+                {step.required_string("table"), step.required_string("from"), step.required_string("to")});
             step.finish();
         }
     }
@@ -93,8 +95,8 @@ Source read_source(JsonReader& reader, const std::filesystem::path& base_dir) {
 
 const std::vector<std::string>& standard_categories() {
     static const std::vector<std::string> k_categories = {
-        "administrator-accounts", "usage-data",      "streaming-data", "configuration",
-        "recordings",             "webinar-participants", "ai-generated", "backups"};
+        "administrator-accounts", "usage-data",   "streaming-data", "configuration", "recordings",
+        "webinar-participants",   "ai-generated", "backups"};
     return k_categories;
 }
 
@@ -164,7 +166,8 @@ Workspace load_workspace(const std::filesystem::path& config_path) {
     for (auto& source_reader : root.object_list("sources", true)) {
         auto source = read_source(source_reader, workspace.base_dir);
         if (!names.insert(source.name).second)
-            source_reader.fail("name", "duplicate source name \"" + source.name + "\"", "give every source its own name");
+            source_reader.fail("name", "duplicate source name \"" + source.name + "\"",
+                               "give every source its own name");
         source.spec = json.at(nlohmann::json::json_pointer(source.pointer));
         workspace.sources.push_back(std::move(source));
     }

@@ -14,10 +14,10 @@ enum class TimeFormat { iso8601, unix_seconds, unix_millis, nginx, mtime, patter
 
 // Where a record's time comes from.
 struct TimestampSpec {
-    std::string field;      // column or log field; empty for mtime / a file-name pattern
+    std::string field;  // column or log field; empty for mtime / a file-name pattern
     TimeFormat format = TimeFormat::iso8601;
-    std::string pattern;    // strptime pattern, for TimeFormat::pattern
-    std::string regex;      // for files: a regex whose first group is the date text in the path
+    std::string pattern;  // strptime pattern, for TimeFormat::pattern
+    std::string regex;    // for files: a regex whose first group is the date text in the path
     std::string pointer;
 };
 
@@ -31,25 +31,25 @@ struct JoinStep {
 
 // How a record's tenant is found. Absent on a dataset means platform-wide data.
 struct TenantSpec {
-    std::string field;            // column / log field holding the tenant (or text the regex runs on)
-    std::vector<JoinStep> via;    // SQL only: joins that reach the table holding `field`
-    std::string regex;            // optional: the first capture group of this regex is the tenant
+    std::string field;          // column / log field holding the tenant (or text the regex runs on)
+    std::vector<JoinStep> via;  // SQL only: joins that reach the table holding `field`
+    std::string regex;          // optional: the first capture group of this regex is the tenant
     std::string pointer;
 };
 
 struct SubjectField {
-    std::string kind;   // email, ip, user, phone, stream_key
+    std::string kind;  // email, ip, user, phone, stream_key
     std::string field;
 };
 
 // One place in a source where personal data lives: a table, a log set, a file tree.
 struct Dataset {
-    std::string name;                     // "source" or "source:table", set by the connector
-    std::string locator;                  // SQL table name; empty for logs and files
+    std::string name;     // "source" or "source:table", set by the connector
+    std::string locator;  // SQL table name; empty for logs and files
     std::string category;
-    std::vector<std::string> personal;    // fields that hold personal data
-    std::vector<SubjectField> subjects;   // fields that identify a person, by identifier kind
-    std::vector<std::string> ignore;      // fields known not to be personal (skipped by detection)
+    std::vector<std::string> personal;   // fields that hold personal data
+    std::vector<SubjectField> subjects;  // fields that identify a person, by identifier kind
+    std::vector<std::string> ignore;     // fields known not to be personal (skipped by detection)
     std::optional<TenantSpec> tenant;
     std::optional<TimestampSpec> timestamp;
     std::string pointer;
@@ -58,11 +58,11 @@ struct Dataset {
 struct Source {
     std::string name;
     std::string kind;
-    std::string path_text;               // as written in the config
-    std::filesystem::path path;          // resolved against the config's directory
-    nlohmann::json spec;                 // the whole source object, for the connector to read
+    std::string path_text;       // as written in the config
+    std::filesystem::path path;  // resolved against the config's directory
+    nlohmann::json spec;         // the whole source object, for the connector to read
     std::string pointer;
-    std::string file;                    // config file name, for error messages
+    std::string file;  // config file name, for error messages
 };
 
 struct Workspace {

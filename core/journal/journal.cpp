@@ -46,7 +46,7 @@ Journal::Journal(state::StateDb& state) : m_state(state) {}
 // Canonical form: a JSON array in fixed order; nlohmann sorts object keys, so equal
 // content always hashes the same.
 std::string Journal::hash_of(const Entry& entry) {
-    nlohmann::json canonical = {entry.seq,    entry.time,   entry.command, entry.selector,
+    nlohmann::json canonical = {entry.seq,     entry.time,   entry.command, entry.selector,
                                 entry.sources, entry.counts, entry.outcome, entry.prev_hash};
     return sha256_hex(canonical.dump());
 }
@@ -91,7 +91,9 @@ Entry Journal::append(const std::string& command, const nlohmann::json& selector
 
 std::vector<Entry> Journal::entries(std::optional<std::int64_t> last_n) {
     std::string sql = "SELECT * FROM journal ORDER BY seq";
-    if (last_n) sql = "SELECT * FROM (SELECT * FROM journal ORDER BY seq DESC LIMIT " + std::to_string(*last_n) + ") ORDER BY seq";
+    if (last_n)
+        sql = "SELECT * FROM (SELECT * FROM journal ORDER BY seq DESC LIMIT " + std::to_string(*last_n) +
+              ") ORDER BY seq";
     SQLite::Statement query(m_state.db(), sql);
     std::vector<Entry> out;
     while (query.executeStep()) out.push_back(read_entry(query));
@@ -130,7 +132,8 @@ VerifyResult Journal::verify() {
     std::string recorded = head.executeStep() ? head.getColumn(0).getString() : "";
     std::string actual = result.entries ? std::to_string(expected_seq - 1) + ":" + expected_prev : "";
     if (recorded != actual) {
-        broken(expected_seq, "entries after " + std::to_string(expected_seq - 1) + " were removed (the recorded head is " +
+        broken(expected_seq, "entries after " + std::to_string(expected_seq - 1) +
+                                 " were removed (the recorded head is " +
                                  (recorded.empty() ? "missing" : recorded.substr(0, recorded.find(':'))) + ")");
     }
     return result;

@@ -12,12 +12,12 @@ namespace gdprctl::journal {
 
 struct Entry {
     std::int64_t seq = 0;
-    std::string time;        // ISO-8601 UTC
-    std::string command;     // "scan", "erase", ...
-    nlohmann::json selector; // never holds identifiers in clear (counts or salted hashes only)
-    nlohmann::json sources;  // names of the sources touched
-    nlohmann::json counts;   // what was found or done, per source
-    std::string outcome;     // "ok", "findings", "error: ..."
+    std::string time;         // ISO-8601 UTC
+    std::string command;      // "scan", "erase", ...
+    nlohmann::json selector;  // never holds identifiers in clear (counts or salted hashes only)
+    nlohmann::json sources;   // names of the sources touched
+    nlohmann::json counts;    // what was found or done, per source
+    std::string outcome;      // "ok", "findings", "error: ..."
     std::string prev_hash;
     std::string hash;
 };

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace gdprctl::pii {
 
@@ -12,9 +14,7 @@ bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 bool is_hex(unsigned char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 bool is_word(unsigned char c) { return is_digit(c) || is_alpha(c) || c == '_'; }
-bool is_email_local(unsigned char c) {
-    return is_word(c) || c == '.' || c == '%' || c == '+' || c == '-' || c >= 0x80;
-}
+bool is_email_local(unsigned char c) { return is_word(c) || c == '.' || c == '%' || c == '+' || c == '-' || c >= 0x80; }
 bool is_email_domain(unsigned char c) { return is_digit(c) || is_alpha(c) || c == '-' || c == '.' || c >= 0x80; }
 
 // Parses a dotted quad starting at pos; returns its length or 0.
@@ -77,33 +77,58 @@ void scan_ipv6(std::string_view text, F&& found) {
     }
 }
 
-bool email_at(std::string_view text, std::size_t at) {
+// The extent [left, right) of the e-mail address around the '@' at `at`, or nullopt.
+std::optional<std::pair<std::size_t, std::size_t>> email_extent(std::string_view text, std::size_t at) {
     std::size_t left = at;
     while (left > 0 && is_email_local(text[left - 1])) --left;
-    if (left == at) return false;
+    if (left == at) return std::nullopt;
     std::size_t right = at + 1, last_dot = 0;
     while (right < text.size() && is_email_domain(text[right])) {
         if (text[right] == '.') last_dot = right;
         ++right;
     }
     while (right > at + 1 && text[right - 1] == '.') --right;
-    if (last_dot == 0 || last_dot >= right || last_dot == at + 1) return false;
+    if (last_dot == 0 || last_dot >= right || last_dot == at + 1) return std::nullopt;
     std::size_t tld = 0;
     for (std::size_t k = last_dot + 1; k < right; ++k) {
-        if (!is_alpha(text[k]) && static_cast<unsigned char>(text[k]) < 0x80) return false;
+        if (!is_alpha(text[k]) && static_cast<unsigned char>(text[k]) < 0x80) return std::nullopt;
         ++tld;
     }
-    return tld >= 2;
+    if (tld < 2) return std::nullopt;
+    return std::make_pair(left, right);
+}
+
+bool email_at(std::string_view text, std::size_t at) { return email_extent(text, at).has_value(); }
+
+// Replaces each [begin, end) span reported by find(text, add) with its label.
+template <typename Finder>
+std::string replace_spans(std::string_view text, const char* label, Finder&& find) {
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    find(text, [&](std::size_t begin, std::size_t end) { spans.emplace_back(begin, end); });
+    std::string out;
+    std::size_t pos = 0;
+    for (const auto& [begin, end] : spans) {
+        if (begin < pos) continue;
+        out.append(text.substr(pos, begin - pos));
+        out += label;
+        pos = end;
+    }
+    out.append(text.substr(pos));
+    return out;
 }
 
 }  // namespace
 
 const char* detector_name(Detector detector) {
     switch (detector) {
-    case Detector::email: return "email";
-    case Detector::ipv4: return "ipv4";
-    case Detector::ipv6: return "ipv6";
-    case Detector::phone: return "phone";
+        case Detector::email:
+            return "email";
+        case Detector::ipv4:
+            return "ipv4";
+        case Detector::ipv6:
+            return "ipv6";
+        case Detector::phone:
+            return "phone";
     }
     return "?";
 }
@@ -118,6 +143,28 @@ std::optional<std::string> canonical_ip(std::string_view text) {
     if (inet_pton(AF_INET, input, bytes) == 1) return std::string(inet_ntop(AF_INET, bytes, output, sizeof output));
     if (inet_pton(AF_INET6, input, bytes) == 1) return std::string(inet_ntop(AF_INET6, bytes, output, sizeof output));
     return std::nullopt;
+}
+
+std::string redact(std::string_view text) {
+    auto offset_of = [](std::string_view whole, std::string_view part) {
+        return static_cast<std::size_t>(part.data() - whole.data());
+    };
+    std::string out = replace_spans(text, "[email]", [](std::string_view t, auto add) {
+        for (std::size_t at = t.find('@'); at != std::string_view::npos; at = t.find('@', at + 1))
+            if (auto extent = email_extent(t, at)) add(extent->first, extent->second);
+    });
+    out = replace_spans(out, "[ipv4]", [&](std::string_view t, auto add) {
+        scan_ipv4(t, [&](std::string_view ip) {
+            add(offset_of(t, ip), offset_of(t, ip) + ip.size());
+            return true;
+        });
+    });
+    return replace_spans(out, "[ipv6]", [&](std::string_view t, auto add) {
+        scan_ipv6(t, [&](std::string_view ip) {
+            add(offset_of(t, ip), offset_of(t, ip) + ip.size());
+            return true;
+        });
+    });
 }
 
 bool contains_email(std::string_view text) {
@@ -148,9 +195,11 @@ bool contains_phone(std::string_view text) {
         char previous = '+';
         while (i < text.size()) {
             char c = text[i];
-            if (is_digit(c)) ++digits;
-            else if ((c == ' ' || c == '-' || c == '(' || c == ')') && is_digit(previous)) { /* separator */ }
-            else break;
+            if (is_digit(c))
+                ++digits;
+            else if ((c == ' ' || c == '-' || c == '(' || c == ')') && is_digit(previous)) { /* separator */
+            } else
+                break;
             previous = c;
             ++i;
         }

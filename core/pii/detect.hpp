@@ -21,6 +21,10 @@ void for_each_ip(std::string_view text, const std::function<void(const std::stri
 // Canonical text of one address ("2001:DB8:0::1" -> "2001:db8::1"); nullopt when text is not one.
 std::optional<std::string> canonical_ip(std::string_view text);
 
+// text with every e-mail, IPv4 and IPv6 address replaced by "[email]", "[ipv4]", "[ipv6]": for
+// anything that goes to a log, where personal data must never appear.
+std::string redact(std::string_view text);
+
 bool contains_email(std::string_view text);
 bool contains_ipv4(std::string_view text);
 bool contains_ipv6(std::string_view text);

@@ -17,8 +17,8 @@ public:
     explicit IdentifierMatcher(const std::vector<std::string>& identifiers);
 
     struct Match {
-        std::size_t pattern;   // index into the identifiers given
-        std::size_t offset;    // byte offset of the match in the text
+        std::size_t pattern;  // index into the identifiers given
+        std::size_t offset;   // byte offset of the match in the text
     };
 
     // Calls on_match for every bounded match; returns how many there were.

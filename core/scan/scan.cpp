@@ -9,6 +9,9 @@
 
 #include "core/error.hpp"
 #include "core/journal/journal.hpp"
+#include "core/pii/detect.hpp"
+
+#include <spdlog/spdlog.h>
 #include "core/util/time.hpp"
 
 namespace gdprctl::scan {
@@ -87,16 +90,21 @@ nlohmann::json ScanReport::to_json() const {
         if (!source.inventory.first_malformed.empty()) s["first_malformed"] = source.inventory.first_malformed;
         s["inventory"] = nlohmann::json::array();
         for (const auto& row : source.inventory.rows) {
-            nlohmann::json r = {{"dataset", row.dataset}, {"category", row.category}, {"tenant", row.tenant},
-                                {"records", row.records}, {"bytes", row.bytes}};
+            nlohmann::json r = {{"dataset", row.dataset},
+                                {"category", row.category},
+                                {"tenant", row.tenant},
+                                {"records", row.records},
+                                {"bytes", row.bytes}};
             r["oldest"] = row.oldest ? nlohmann::json(util::format_iso8601(*row.oldest)) : nlohmann::json(nullptr);
             r["newest"] = row.newest ? nlohmann::json(util::format_iso8601(*row.newest)) : nlohmann::json(nullptr);
             s["inventory"].push_back(r);
         }
         s["undeclared"] = nlohmann::json::array();
         for (const auto& finding : source.inventory.undeclared)
-            s["undeclared"].push_back({{"location", finding.location}, {"detector", finding.detector},
-                                       {"hits", finding.hits}, {"sampled", finding.sampled}});
+            s["undeclared"].push_back({{"location", finding.location},
+                                       {"detector", finding.detector},
+                                       {"hits", finding.hits},
+                                       {"sampled", finding.sampled}});
         out["sources"].push_back(s);
     }
     out["totals"] = {{"records", total_records()}, {"undeclared", total_undeclared()}};
@@ -105,8 +113,8 @@ nlohmann::json ScanReport::to_json() const {
 
 std::string ScanReport::to_text() const {
     std::ostringstream out;
-    out << "Inventory of \"" << platform << "\" (" << sources.size() << " sources, " << total_records()
-        << " records, " << std::fixed;
+    out << "Inventory of \"" << platform << "\" (" << sources.size() << " sources, " << total_records() << " records, "
+        << std::fixed;
     out.precision(1);
     out << seconds << " s)\n\n";
     out << pad("DATASET", 34) << pad("CATEGORY", 24) << pad("TENANT", 14) << pad("RECORDS", 10) << pad("BYTES", 11)
@@ -114,14 +122,14 @@ std::string ScanReport::to_text() const {
     for (const auto& source : sources)
         for (const auto& row : source.inventory.rows)
             out << pad(row.dataset, 34) << pad(row.category, 24) << pad(row.tenant.empty() ? "-" : row.tenant, 14)
-                << pad(std::to_string(row.records), 10) << pad(human_bytes(row.bytes), 11) << pad(day_of(row.oldest), 11)
-                << day_of(row.newest) << "\n";
+                << pad(std::to_string(row.records), 10) << pad(human_bytes(row.bytes), 11)
+                << pad(day_of(row.oldest), 11) << day_of(row.newest) << "\n";
     bool any_undeclared = total_undeclared() > 0;
     out << "\nUndeclared personal data: " << (any_undeclared ? "" : "none found in the sampled values") << "\n";
     for (const auto& source : sources)
         for (const auto& finding : source.inventory.undeclared)
-            out << "  " << pad(source.name, 20) << pad(finding.location, 30) << pad(finding.detector, 7)
-                << finding.hits << " of " << finding.sampled << " sampled values\n";
+            out << "  " << pad(source.name, 20) << pad(finding.location, 30) << pad(finding.detector, 7) << finding.hits
+                << " of " << finding.sampled << " sampled values\n";
     for (const auto& source : sources)
         if (source.inventory.malformed)
             out << "Malformed records in " << source.name << ": " << source.inventory.malformed << " (first at "
@@ -143,7 +151,14 @@ ScanReport run_scan(const config::Workspace& workspace, const SourceOpener& open
         for (std::size_t i = 0; i < connectors.size(); ++i) {
             auto& connector = *connectors[i];
             if (options.progress) options.progress(i, connectors.size(), connector.source().name);
+            auto source_start = std::chrono::steady_clock::now();
             auto inventory = connector.inventory(options.selector, options.inventory);
+            spdlog::info(
+                "{}",
+                pii::redact(fmt::format(
+                    "source \"{}\" ({}): {} rows, {} bytes read, {} malformed, in {:.2f} s", connector.source().name,
+                    connector.source().path.string(), inventory.rows.size(), inventory.bytes_read, inventory.malformed,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - source_start).count())));
             // Streams yield tenants in the order they meet them; people read them sorted.
             sort_rows(inventory.rows);
             report.sources.push_back({connector.source().name, connector.source().kind, std::move(inventory)});

@@ -25,7 +25,7 @@ struct SourceScan {
 
 struct ScanReport {
     std::string platform;
-    std::string started;   // ISO-8601
+    std::string started;  // ISO-8601
     double seconds = 0;
     std::vector<SourceScan> sources;
 

@@ -61,8 +61,8 @@ int StateDb::schema_version() { return m_db->execAndGet("PRAGMA user_version").g
 void StateDb::migrate() {
     int version = schema_version();
     if (version > current_schema_version())
-        throw Error::runtime("state database has schema version " + std::to_string(version) + ", newer than this gdprctl (" +
-                                 std::to_string(current_schema_version()) + ")",
+        throw Error::runtime("state database has schema version " + std::to_string(version) +
+                                 ", newer than this gdprctl (" + std::to_string(current_schema_version()) + ")",
                              "upgrade gdprctl; the state directory was written by a newer version");
     for (; version < current_schema_version(); ++version) {
         SQLite::Transaction transaction(*m_db);

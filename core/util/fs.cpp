@@ -73,8 +73,8 @@ void ensure_private_directory(const std::filesystem::path& dir) {
 }
 
 std::vector<std::filesystem::path> expand_glob(const std::filesystem::path& base, const std::string& pattern) {
-    std::filesystem::path full = std::filesystem::path(pattern).is_absolute() ? std::filesystem::path(pattern)
-                                                                              : base / pattern;
+    std::filesystem::path full =
+        std::filesystem::path(pattern).is_absolute() ? std::filesystem::path(pattern) : base / pattern;
     glob_t found{};
     int rc = ::glob(full.c_str(), GLOB_NOSORT, nullptr, &found);
     std::vector<std::filesystem::path> paths;

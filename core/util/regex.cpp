@@ -19,8 +19,8 @@ struct Regex::Impl {
 Regex::Regex(const std::string& pattern) : m_impl(std::make_unique<Impl>()), m_pattern(pattern) {
     int error = 0;
     PCRE2_SIZE offset = 0;
-    m_impl->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0, &error,
-                                 &offset, nullptr);
+    m_impl->code =
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0, &error, &offset, nullptr);
     if (!m_impl->code) {
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(error, message, sizeof message);
@@ -38,8 +38,8 @@ Regex& Regex::operator=(Regex&&) noexcept = default;
 std::optional<std::string_view> Regex::first_group(std::string_view text) const {
     // Byte mode (no PCRE2_UTF): log lines may hold invalid UTF-8, and validating every subject
     // cost more than the match itself. Non-ASCII literals in a pattern still match byte for byte.
-    int rc = pcre2_match(m_impl->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, m_impl->data,
-                         nullptr);
+    int rc =
+        pcre2_match(m_impl->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, m_impl->data, nullptr);
     if (rc < 0) return std::nullopt;
     PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(m_impl->data);
     int group = rc > 1 ? 1 : 0;

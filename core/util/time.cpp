@@ -27,8 +27,8 @@ bool valid_civil(int year, int month, int day, int hour, int minute, int second)
 }
 
 UnixTime to_unix(int year, int month, int day, int hour, int minute, int second) {
-    return days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-           hour * 3600 + minute * 60 + second;
+    return days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600 +
+           minute * 60 + second;
 }
 
 // Parses "+hh:mm", "+hhmm", "Z" or nothing; returns the offset east of UTC in seconds.
@@ -71,8 +71,7 @@ std::optional<UnixTime> parse_iso8601(std::string_view text) {
     std::size_t pos = 10;
     if (text.size() > 10) {
         if (text[10] != 'T' && text[10] != ' ' && text[10] != 't') return std::nullopt;
-        if (!read_digits(text, 11, 2, hour) || text.size() < 16 || text[13] != ':' ||
-            !read_digits(text, 14, 2, minute))
+        if (!read_digits(text, 11, 2, hour) || text.size() < 16 || text[13] != ':' || !read_digits(text, 14, 2, minute))
             return std::nullopt;
         pos = 16;
         if (text.size() > 16 && text[16] == ':') {
@@ -94,12 +93,11 @@ std::optional<UnixTime> parse_nginx_time(std::string_view text) {
     if (!text.empty() && text.front() == '[') text.remove_prefix(1);
     if (!text.empty() && text.back() == ']') text.remove_suffix(1);
     // dd/Mon/yyyy:hh:mm:ss +zzzz
-    if (text.size() < 26 || text[2] != '/' || text[6] != '/' || text[11] != ':' || text[20] != ' ')
-        return std::nullopt;
+    if (text.size() < 26 || text[2] != '/' || text[6] != '/' || text[11] != ':' || text[20] != ' ') return std::nullopt;
     int day, year, hour, minute, second;
     int month = month_from_abbrev(text.substr(3, 3));
-    if (!month || !read_digits(text, 0, 2, day) || !read_digits(text, 7, 4, year) ||
-        !read_digits(text, 12, 2, hour) || !read_digits(text, 15, 2, minute) || !read_digits(text, 18, 2, second))
+    if (!month || !read_digits(text, 0, 2, day) || !read_digits(text, 7, 4, year) || !read_digits(text, 12, 2, hour) ||
+        !read_digits(text, 15, 2, minute) || !read_digits(text, 18, 2, second))
         return std::nullopt;
     if (!valid_civil(year, month, day, hour, minute, second)) return std::nullopt;
     auto zone = parse_zone(text.substr(21));

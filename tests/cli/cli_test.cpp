@@ -64,7 +64,8 @@ TEST(Cli, InvalidJsonNamesTheLineAndWritesNothing) {
 TEST(Cli, CorruptSqliteIsARuntimeErrorNamingTheSourceAndOnlyTheJournalIsWritten) {
     TempDir dir;
     write_text(dir / "platform.db", std::string(8192, 'Z'));
-    write_text(dir / "gdprctl.json", R"({"platform": "p", "sources": [{"name": "db", "kind": "sqlite", "path": "platform.db",
+    write_text(dir / "gdprctl.json",
+               R"({"platform": "p", "sources": [{"name": "db", "kind": "sqlite", "path": "platform.db",
       "tables": [{"table": "viewers", "category": "streaming-data", "subjects": {"email": "email"}}]}]})");
     auto before = read_text(dir / "platform.db");
     std::string err;
@@ -83,16 +84,18 @@ TEST(Cli, UnreadableLogFileIsARuntimeError) {
     TempDir dir;
     write_text(dir / "access.log", "x\n");
     std::filesystem::permissions(dir / "access.log", std::filesystem::perms::none);
-    write_text(dir / "gdprctl.json", R"({"platform": "p", "state_dir": "state", "sources": [{"name": "web", "kind": "logfile",
+    write_text(dir / "gdprctl.json",
+               R"({"platform": "p", "state_dir": "state", "sources": [{"name": "web", "kind": "logfile",
       "path": "access.log", "format": "combined", "category": "usage-data", "subjects": {"ip": "remote_addr"}}]})");
     std::string command = std::string(GDPRCTL_BINARY) + " --config " + (dir / "gdprctl.json").string() + " scan";
     if (::geteuid() == 0) {
         // root reads any file: run as an unprivileged user who may write only the state dir.
         std::filesystem::create_directory(dir / "state");
         std::filesystem::permissions(dir / "state", std::filesystem::perms::all);
-        std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
-                                                     std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
-                                                     std::filesystem::perms::others_exec);
+        std::filesystem::permissions(dir.path(),
+                                     std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                         std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                         std::filesystem::perms::others_exec);
         command = "runuser -u nobody -- " + command;
     }
     std::string err;
@@ -103,8 +106,10 @@ TEST(Cli, UnreadableLogFileIsARuntimeError) {
 
 TEST(Cli, JournalVerifyExitsFourOnATamperedJournal) {
     TempDir dir;
-    write_text(dir / "access.log", "192.0.2.1 - - [23/Nov/2026:15:25:10 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"UA\"\n");
-    write_text(dir / "gdprctl.json", R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
+    write_text(dir / "access.log",
+               "192.0.2.1 - - [23/Nov/2026:15:25:10 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"UA\"\n");
+    write_text(dir / "gdprctl.json",
+               R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
       "format": "combined", "category": "usage-data", "subjects": {"ip": "remote_addr"}}]})");
     std::string config = "--config " + (dir / "gdprctl.json").string();
     ASSERT_EQ(gdprctl(config + " scan"), 0);
@@ -113,7 +118,8 @@ TEST(Cli, JournalVerifyExitsFourOnATamperedJournal) {
     EXPECT_EQ(gdprctl(config + " journal verify", &out), 0);
     EXPECT_NE(out.find("2 entries"), std::string::npos) << out;
     ASSERT_EQ(run_command("sqlite3 " + (dir / ".gdprctl" / "state.db").string() +
-                          " \"UPDATE journal SET outcome = 'findings' WHERE seq = 1\""), 0);
+                          " \"UPDATE journal SET outcome = 'findings' WHERE seq = 1\""),
+              0);
     EXPECT_EQ(gdprctl(config + " journal verify", &out), 4);
     EXPECT_NE(out.find("entry 1"), std::string::npos) << out;
 }

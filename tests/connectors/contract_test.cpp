@@ -60,7 +60,8 @@ TEST_P(ConnectorContract, InventoryReportsOldestAndNewestPerTenant) {
 TEST_P(ConnectorContract, TenantSelectorSeesOnlyThatTenant) {
     connectors::Selector selector;
     selector.tenant = "t2";
-    EXPECT_EQ(records_by_tenant(m_connector->inventory(selector, {})), (std::map<std::string, std::uint64_t>{{"t2", 2}}));
+    EXPECT_EQ(records_by_tenant(m_connector->inventory(selector, {})),
+              (std::map<std::string, std::uint64_t>{{"t2", 2}}));
     Collected collected;
     m_connector->collect(selector, collected);
     ASSERT_EQ(collected.tenants.size(), 2u);
@@ -91,7 +92,8 @@ TEST_P(ConnectorContract, SubjectSelectorMatchesIpv6InAnyTextualForm) {
     if (!m_fixture->has_subjects()) GTEST_SKIP() << "this kind holds no identifiers";
     connectors::Selector selector;
     selector.subjects = {connectors::parse_identifier("ip:2001:DB8:0:0::7")};
-    EXPECT_EQ(records_by_tenant(m_connector->inventory(selector, {})), (std::map<std::string, std::uint64_t>{{"t1", 1}}));
+    EXPECT_EQ(records_by_tenant(m_connector->inventory(selector, {})),
+              (std::map<std::string, std::uint64_t>{{"t1", 1}}));
 }
 
 TEST_P(ConnectorContract, VerifyFindsWhatIsPresentAndNothingForAStranger) {

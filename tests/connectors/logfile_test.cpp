@@ -30,25 +30,37 @@ std::uint64_t total(const SourceInventory& inventory) {
 TEST(LineFormat, SplitsCombinedFormatFields) {
     LineFormat format(*LineFormat::named_format("combined"));
     std::vector<std::string_view> fields;
-    ASSERT_TRUE(format.parse(R"(192.0.2.1 - - [23/Nov/2026:15:25:10 +0000] "GET /a HTTP/1.1" 200 5 "-" "UA \x22quoted\x22")",
-                             fields, format.variables().size() - 1));
+    ASSERT_TRUE(
+        format.parse(R"(192.0.2.1 - - [23/Nov/2026:15:25:10 +0000] "GET /a HTTP/1.1" 200 5 "-" "UA \x22quoted\x22")",
+                     fields, format.variables().size() - 1));
     EXPECT_EQ(fields[*format.variable_index("request")], "GET /a HTTP/1.1");
     EXPECT_EQ(fields[*format.variable_index("http_user_agent")], "UA \\x22quoted\\x22");
     EXPECT_FALSE(format.parse("192.0.2.1 - - [23/Nov/20", fields, format.variables().size() - 1));
 }
 
-TEST(LineFormat, RejectsTouchingVariables) { EXPECT_THROW(LineFormat("$remote_addr$remote_user"), std::invalid_argument); }
+TEST(LineFormat, RejectsTouchingVariables) {
+    EXPECT_THROW(LineFormat("$remote_addr$remote_user"), std::invalid_argument);
+}
 
 TEST(LogfileConnector, ReadsNginxRtmpAccessLogWithTenantFromTheApplication) {
     TempDir dir;
     write_text(dir / "rtmp.log",
-               "127.0.0.1 [23/Nov/2026:15:25:13 +0000] PLAY \"acme\" \"show1\" \"token=viewer42\" - 453 45411 \"\" \"LNX 9,0,124,2\" (2s)\n"
-               "127.0.0.1 [23/Nov/2026:15:25:15 +0000] PUBLISH \"acme\" \"show1\" \"key=abc123\" - 218982 529 \"\" \"FMLE/3.0 (compatible; Lavf59.27\" (10s)\n"
-               "127.0.0.1 [23/Nov/2026:15:25:16 +0000] PUBLISH \"globex\" \"show2\" \"key=WRONG\" - 376 292 \"\" \"FMLE/3.0 (compatible; Lavf59.27\" (0s)\n");
+               "127.0.0.1 [23/Nov/2026:15:25:13 +0000] PLAY \"acme\" \"show1\" \"token=viewer42\" - 453 45411 \"\" "
+               "\"LNX 9,0,124,2\" (2s)\n"
+               "127.0.0.1 [23/Nov/2026:15:25:15 +0000] PUBLISH \"acme\" \"show1\" \"key=abc123\" - 218982 529 \"\" "
+               "\"FMLE/3.0 (compatible; Lavf59.27\" (10s)\n"
+               "127.0.0.1 [23/Nov/2026:15:25:16 +0000] PUBLISH \"globex\" \"show2\" \"key=WRONG\" - 376 292 \"\" "
+               "\"FMLE/3.0 (compatible; Lavf59.27\" (0s)\n");
     config::Workspace workspace;
-    auto connector = open_log(dir, {{"name", "rtmp"}, {"kind", "logfile"}, {"path", "rtmp.log"}, {"format", "rtmp"},
-                                    {"category", "usage-data"}, {"subjects", {{"ip", "remote_addr"}}},
-                                    {"personal", {"args"}}, {"tenant", {{"field", "app"}}}},
+    auto connector = open_log(dir,
+                              {{"name", "rtmp"},
+                               {"kind", "logfile"},
+                               {"path", "rtmp.log"},
+                               {"format", "rtmp"},
+                               {"category", "usage-data"},
+                               {"subjects", {{"ip", "remote_addr"}}},
+                               {"personal", {"args"}},
+                               {"tenant", {{"field", "app"}}}},
                               workspace);
     auto inventory = connector->inventory({}, {});
     ASSERT_EQ(inventory.rows.size(), 2u);
@@ -60,16 +72,21 @@ TEST(LogfileConnector, ReadsNginxRtmpAccessLogWithTenantFromTheApplication) {
 
 TEST(LogfileConnector, FindsIpv6ViewersBehindAProxyInXForwardedFor) {
     TempDir dir;
-    write_text(dir / "access.log",
-               "198.51.100.250 - - [23/Nov/2026:15:25:10 +0000] \"GET /hls/acme/a.ts HTTP/1.1\" \"192.0.2.9, 2001:DB8::0:7\"\n"
-               "198.51.100.250 - - [23/Nov/2026:15:25:11 +0000] \"GET /hls/acme/b.ts HTTP/1.1\" \"192.0.2.10\"\n");
+    write_text(
+        dir / "access.log",
+        "198.51.100.250 - - [23/Nov/2026:15:25:10 +0000] \"GET /hls/acme/a.ts HTTP/1.1\" \"192.0.2.9, 2001:DB8::0:7\"\n"
+        "198.51.100.250 - - [23/Nov/2026:15:25:11 +0000] \"GET /hls/acme/b.ts HTTP/1.1\" \"192.0.2.10\"\n");
     config::Workspace workspace;
-    auto connector = open_log(dir, {{"name", "web"}, {"kind", "logfile"}, {"path", "access.log"},
-                                    {"format", "$remote_addr - $remote_user [$time_local] \"$request\" \"$http_x_forwarded_for\""},
-                                    {"category", "usage-data"},
-                                    {"subjects", {{"ip", {"remote_addr", "http_x_forwarded_for"}}}},
-                                    {"tenant", {{"field", "request"}, {"regex", "^GET /hls/([^/]+)/"}}}},
-                              workspace);
+    auto connector =
+        open_log(dir,
+                 {{"name", "web"},
+                  {"kind", "logfile"},
+                  {"path", "access.log"},
+                  {"format", "$remote_addr - $remote_user [$time_local] \"$request\" \"$http_x_forwarded_for\""},
+                  {"category", "usage-data"},
+                  {"subjects", {{"ip", {"remote_addr", "http_x_forwarded_for"}}}},
+                  {"tenant", {{"field", "request"}, {"regex", "^GET /hls/([^/]+)/"}}}},
+                 workspace);
     Selector selector;
     selector.subjects = {parse_identifier("ip:2001:db8::7")};
     EXPECT_EQ(total(connector->inventory(selector, {})), 1u);
@@ -85,8 +102,13 @@ TEST(LogfileConnector, CountsMalformedLinesAndGoesOn) {
                "192.0.2.1 - - [99/Nov/2026:15:25:10 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"UA\"\n"
                "192.0.2.2 - - [23/Nov/2026:15:25:11 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"UA\"");  // no final newline
     config::Workspace workspace;
-    auto connector = open_log(dir, {{"name", "web"}, {"kind", "logfile"}, {"path", "access.log"}, {"format", "combined"},
-                                    {"category", "usage-data"}, {"subjects", {{"ip", "remote_addr"}}}},
+    auto connector = open_log(dir,
+                              {{"name", "web"},
+                               {"kind", "logfile"},
+                               {"path", "access.log"},
+                               {"format", "combined"},
+                               {"category", "usage-data"},
+                               {"subjects", {{"ip", "remote_addr"}}}},
                               workspace);
     auto inventory = connector->inventory({}, {});
     EXPECT_EQ(total(inventory), 2u);
@@ -97,14 +119,21 @@ TEST(LogfileConnector, CountsMalformedLinesAndGoesOn) {
 TEST(LogfileConnector, JsonLinesUseTopLevelKeysAsFieldsAndSampleUndeclaredOnes) {
     TempDir dir;
     write_text(dir / "events.jsonl",
-               "{\"ts\": \"2026-11-23T10:00:00Z\", \"tenant\": \"acme\", \"ip\": \"192.0.2.1\", \"note\": \"mail ann@example.org\"}\n"
+               "{\"ts\": \"2026-11-23T10:00:00Z\", \"tenant\": \"acme\", \"ip\": \"192.0.2.1\", \"note\": \"mail "
+               "ann@example.org\"}\n"
                "{\"ts\": 1795447510, \"tenant\": \"acme\", \"ip\": \"192.0.2.2\", \"note\": \"hi\"}\n"
                "{\"ts\": \"2026-11-23T11:00:00Z\", \"tenant\": \"globex\", \"ip\": \"192.0.2.3\"}\n"
                "{\"ts\": \"2026-11-23T11:00:00Z\", \"ten\n");
     config::Workspace workspace;
-    auto connector = open_log(dir, {{"name", "events"}, {"kind", "logfile"}, {"path", "*.jsonl"}, {"format", "jsonl"},
-                                    {"category", "streaming-data"}, {"subjects", {{"ip", "ip"}}},
-                                    {"tenant", {{"field", "tenant"}}}, {"timestamp", {{"field", "ts"}, {"format", "iso8601"}}}},
+    auto connector = open_log(dir,
+                              {{"name", "events"},
+                               {"kind", "logfile"},
+                               {"path", "*.jsonl"},
+                               {"format", "jsonl"},
+                               {"category", "streaming-data"},
+                               {"subjects", {{"ip", "ip"}}},
+                               {"tenant", {{"field", "tenant"}}},
+                               {"timestamp", {{"field", "ts"}, {"format", "iso8601"}}}},
                               workspace);
     auto inventory = connector->inventory({}, {});
     // The unix time in line 2 does not fit the declared iso8601 format: malformed, as is line 4.
@@ -117,15 +146,22 @@ TEST(LogfileConnector, JsonLinesUseTopLevelKeysAsFieldsAndSampleUndeclaredOnes) 
 TEST(LogfileConnector, TruncatedGzipIsARuntimeErrorNamingSourceAndFile) {
     TempDir dir;
     std::string text;
-    for (int i = 0; i < 2000; ++i) text += "192.0.2.1 - - [23/Nov/2026:15:25:10 +0000] \"GET /" + std::to_string(i) + " HTTP/1.1\" 200 5 \"-\" \"UA\"\n";
+    for (int i = 0; i < 2000; ++i)
+        text += "192.0.2.1 - - [23/Nov/2026:15:25:10 +0000] \"GET /" + std::to_string(i) +
+                " HTTP/1.1\" 200 5 \"-\" \"UA\"\n";
     gzFile gz = gzopen((dir / "access.log.2.gz").c_str(), "wb");
     gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
     gzclose(gz);
     auto full = gdprctl::testing::read_text(dir / "access.log.2.gz");
     write_text(dir / "access.log.2.gz", full.substr(0, full.size() / 2));
     config::Workspace workspace;
-    auto connector = open_log(dir, {{"name", "web"}, {"kind", "logfile"}, {"path", "access.log*"}, {"format", "combined"},
-                                    {"category", "usage-data"}, {"subjects", {{"ip", "remote_addr"}}}},
+    auto connector = open_log(dir,
+                              {{"name", "web"},
+                               {"kind", "logfile"},
+                               {"path", "access.log*"},
+                               {"format", "combined"},
+                               {"category", "usage-data"},
+                               {"subjects", {{"ip", "remote_addr"}}}},
                               workspace);
     try {
         connector->inventory({}, {});
@@ -153,9 +189,14 @@ TEST(LogfileConnector, ReadingInParallelRangesCountsExactlyAsOneThreadDoes) {
     }
     write_text(dir / "access.log", text);
     config::Workspace workspace;
-    auto connector = open_log(dir, {{"name", "web"}, {"kind", "logfile"}, {"path", "access.log"}, {"format", "combined"},
-                                    {"category", "usage-data"}, {"subjects", {{"ip", "remote_addr"}}},
-                                    {"tenant", {{"field", "request"}, {"regex", "^GET /hls/([^/]+)/"}}}},
+    auto connector = open_log(dir,
+                              {{"name", "web"},
+                               {"kind", "logfile"},
+                               {"path", "access.log"},
+                               {"format", "combined"},
+                               {"category", "usage-data"},
+                               {"subjects", {{"ip", "remote_addr"}}},
+                               {"tenant", {{"field", "request"}, {"regex", "^GET /hls/([^/]+)/"}}}},
                               workspace);
     InventoryOptions one_thread;
     one_thread.threads = 1;
@@ -170,7 +211,8 @@ TEST(LogfileConnector, ReadingInParallelRangesCountsExactlyAsOneThreadDoes) {
         EXPECT_EQ(got.first_malformed, expected.first_malformed) << threads;
         ASSERT_EQ(got.rows.size(), expected.rows.size()) << threads;
         for (const auto& row : expected.rows) {
-            auto it = std::find_if(got.rows.begin(), got.rows.end(), [&](const auto& r) { return r.tenant == row.tenant; });
+            auto it =
+                std::find_if(got.rows.begin(), got.rows.end(), [&](const auto& r) { return r.tenant == row.tenant; });
             ASSERT_NE(it, got.rows.end());
             EXPECT_EQ(it->records, row.records) << threads << " " << row.tenant;
             EXPECT_EQ(it->bytes, row.bytes) << threads << " " << row.tenant;

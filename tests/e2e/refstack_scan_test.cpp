@@ -26,7 +26,8 @@ int tool(const char* binary, const std::string& args, std::string* out = nullptr
 
 nlohmann::json scan_json(const std::filesystem::path& dir, const std::string& extra = "") {
     std::string out, err;
-    int rc = tool(GDPRCTL_BINARY, "--config " + (dir / "gdprctl.json").string() + " --format json scan " + extra, &out, &err);
+    int rc = tool(GDPRCTL_BINARY, "--config " + (dir / "gdprctl.json").string() + " --format json scan " + extra, &out,
+                  &err);
     EXPECT_EQ(rc, 0) << err;
     return nlohmann::json::parse(out);
 }
@@ -36,7 +37,8 @@ std::map<std::string, std::map<std::string, std::uint64_t>> records_of(const nlo
     std::map<std::string, std::map<std::string, std::uint64_t>> records;
     for (const auto& source : scan["sources"])
         for (const auto& row : source["inventory"])
-            records[row["tenant"].get<std::string>()][row["dataset"].get<std::string>()] += row["records"].get<std::uint64_t>();
+            records[row["tenant"].get<std::string>()][row["dataset"].get<std::string>()] +=
+                row["records"].get<std::uint64_t>();
     return records;
 }
 
@@ -59,7 +61,12 @@ protected:
     static void SetUpTestSuite() {
         s_dir = new TempDir();
         std::string err;
-        ASSERT_EQ(tool(REFSTACK_BINARY, "seed --dir " + s_dir->path().string() + " --tenants 5 --viewers 60 --days 40 --log-size 3M --seed 7 --now " + k_now, nullptr, &err), 0) << err;
+        ASSERT_EQ(tool(REFSTACK_BINARY,
+                       "seed --dir " + s_dir->path().string() +
+                           " --tenants 5 --viewers 60 --days 40 --log-size 3M --seed 7 --now " + k_now,
+                       nullptr, &err),
+                  0)
+            << err;
         s_truth = nlohmann::json::parse(read_text(s_dir->path() / "truth.json"));
     }
     static void TearDownTestSuite() { delete s_dir; }
@@ -114,7 +121,9 @@ TEST_F(SeededPlatform, AnUndeclaredColumnOfEmailsIsReportedByName) {
     std::filesystem::copy(s_dir->path(), copy.path(), std::filesystem::copy_options::recursive);
     std::filesystem::remove_all(copy / ".gdprctl");
     ASSERT_EQ(run_command("sqlite3 " + (copy / "platform.db").string() +
-                          " \"ALTER TABLE viewers ADD COLUMN backup_contact TEXT; UPDATE viewers SET backup_contact = 'x' || id || '@example.net'\""), 0);
+                          " \"ALTER TABLE viewers ADD COLUMN backup_contact TEXT; UPDATE viewers SET backup_contact = "
+                          "'x' || id || '@example.net'\""),
+              0);
     auto scan = scan_json(copy.path());
     ASSERT_EQ(scan["totals"]["undeclared"], 1);
     auto finding = scan["sources"][0]["undeclared"][0];
@@ -125,9 +134,17 @@ TEST_F(SeededPlatform, AnUndeclaredColumnOfEmailsIsReportedByName) {
 
 TEST_F(SeededPlatform, SeedingIsDeterministic) {
     TempDir again;
-    ASSERT_EQ(tool(REFSTACK_BINARY, "seed --dir " + again.path().string() + " --tenants 5 --viewers 60 --days 40 --log-size 3M --seed 7 --now " + k_now), 0);
+    ASSERT_EQ(tool(REFSTACK_BINARY, "seed --dir " + again.path().string() +
+                                        " --tenants 5 --viewers 60 --days 40 --log-size 3M --seed 7 --now " + k_now),
+              0);
     EXPECT_EQ(read_text(again / "truth.json"), read_text(s_dir->path() / "truth.json"));
     EXPECT_EQ(read_text(again / "logs" / "access.log"), read_text(s_dir->path() / "logs" / "access.log"));
+}
+
+TEST_F(SeededPlatform, TheShippedExampleConfigIsTheOneTheSeederWrites) {
+    auto shipped =
+        nlohmann::json::parse(read_text(std::filesystem::path(GDPRCTL_SOURCE_DIR) / "examples/refstack/gdprctl.json"));
+    EXPECT_EQ(shipped, nlohmann::json::parse(read_text(s_dir->path() / "gdprctl.json")));
 }
 
 TEST_F(SeededPlatform, ScanIsReadOnlyAndJournaled) {
@@ -164,7 +181,9 @@ bool alive(pid_t pid) {
 TEST(LivePlatform, ScanSeesWhatTheRunningNginxRecordsAndServes) {
     TempDir dir;
     std::string err;
-    ASSERT_EQ(tool(REFSTACK_BINARY, "seed --dir " + dir.path().string() + " --seed 3 --now " + std::to_string(time(nullptr) / 3600 * 3600)), 0);
+    ASSERT_EQ(tool(REFSTACK_BINARY, "seed --dir " + dir.path().string() + " --seed 3 --now " +
+                                        std::to_string(time(nullptr) / 3600 * 3600)),
+              0);
     auto truth = nlohmann::json::parse(read_text(dir / "truth.json"));
     std::string ports = " --http-port " + std::to_string(free_port()) + " --rtmp-port " + std::to_string(free_port());
     ASSERT_EQ(tool(REFSTACK_BINARY, "up --dir " + dir.path().string() + ports, nullptr, &err), 0) << err;

@@ -15,7 +15,7 @@ std::uint64_t parse_size(const std::string& text) {
     std::size_t used = 0;
     double value = std::stod(text, &used);
     std::string unit = text.substr(used);
-    double scale = unit.empty() || unit == "B" ? 1
+    double scale = unit.empty() || unit == "B"    ? 1
                    : unit == "K" || unit == "KiB" ? 1024.0
                    : unit == "M" || unit == "MiB" ? 1024.0 * 1024
                    : unit == "G" || unit == "GiB" ? 1024.0 * 1024 * 1024
@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     seed_command->add_option("--tenants", seed.tenants, "Tenants")->capture_default_str();
     seed_command->add_option("--viewers", seed.viewers, "Known viewers")->capture_default_str();
     seed_command->add_option("--days", seed.days, "Days of history")->capture_default_str();
-    seed_command->add_option("--log-size", log_size, "Bytes of HTTP access log (K, M, G suffixes)")->capture_default_str();
+    seed_command->add_option("--log-size", log_size, "Bytes of HTTP access log (K, M, G suffixes)")
+        ->capture_default_str();
     seed_command->add_option("--seed", seed.seed, "Random seed")->capture_default_str();
     seed_command->add_option("--now", seed.now, "Reference time, unix seconds (default: this hour)");
 

@@ -17,19 +17,20 @@ namespace gdprctl::refstack {
 
 namespace {
 
-const char* const k_tenant_ids[] = {"acme", "bluebird", "cafemuller", "dolomiti", "eastwind", "fjord", "granite", "harbor"};
-const char* const k_tenant_names[] = {"ACME Streaming Ltd",   "Bluebird Events",  "Café Müller GmbH",
+const char* const k_tenant_ids[] = {"acme",     "bluebird", "cafemuller", "dolomiti",
+                                    "eastwind", "fjord",    "granite",    "harbor"};
+const char* const k_tenant_names[] = {"ACME Streaming Ltd",   "Bluebird Events",   "Café Müller GmbH",
                                       "Dolomiti Live S.r.l.", "Eastwind Webinars", "Fjord Média AS",
                                       "Granite Conferences",  "Harbor Broadcast"};
-const char* const k_first[] = {"Anna", "Bruno", "Chloé", "David", "Eva", "Farid", "Greta", "Hugo", "Inès", "Jonas",
-                               "Karin", "Luca", "Mia", "Noah", "Olga", "Pavel", "Quentin", "Rosa", "Søren", "Tara"};
-const char* const k_last[] = {"Martin", "Schmidt", "Rossi", "Dubois", "Nowak", "García", "Jensen", "Müller", "Silva",
-                              "Kowalski", "Novak", "Laurent"};
+const char* const k_first[] = {"Anna",  "Bruno", "Chloé", "David", "Eva",  "Farid", "Greta",   "Hugo", "Inès",  "Jonas",
+                               "Karin", "Luca",  "Mia",   "Noah",  "Olga", "Pavel", "Quentin", "Rosa", "Søren", "Tara"};
+const char* const k_last[] = {"Martin", "Schmidt", "Rossi", "Dubois",   "Nowak", "García",
+                              "Jensen", "Müller",  "Silva", "Kowalski", "Novak", "Laurent"};
 const char* const k_agents[] = {
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Version/17.4 Mobile/15E148",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
-    "VLC/3.0.20 LibVLC/3.0.20", "AppleCoreMedia/1.0.0.21E236 (Apple TV; U; CPU OS 17_4 like Mac OS X)"};
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0", "VLC/3.0.20 LibVLC/3.0.20",
+    "AppleCoreMedia/1.0.0.21E236 (Apple TV; U; CPU OS 17_4 like Mac OS X)"};
 const char* const k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 // The access log format the reference platform's nginx writes (also used for the seeded logs).
@@ -139,7 +140,8 @@ public:
     void sample(int viewer) { m_sampled.insert(viewer); }
     void malformed(const std::string& dataset) { ++m_malformed[dataset]; }
 
-    nlohmann::json to_json(const std::vector<Viewer>& viewers, const std::map<int, std::set<int>>& viewer_tenants) const {
+    nlohmann::json to_json(const std::vector<Viewer>& viewers,
+                           const std::map<int, std::set<int>>& viewer_tenants) const {
         nlohmann::json out;
         out["tenants"] = nlohmann::json::object();
         for (const auto& [tenant, datasets] : m_tenants) {
@@ -154,9 +156,10 @@ public:
             nlohmann::json tenants = nlohmann::json::array();
             if (viewer_tenants.count(id))
                 for (int t : viewer_tenants.at(id)) tenants.push_back(tenant_id(t));
-            out["subjects"].push_back({{"identifiers", {{"email", viewer.email}, {"user", std::to_string(id)}, {"ip", viewer.ips}}},
-                                       {"tenants", tenants},
-                                       {"records", m_subjects.count(id) ? nlohmann::json(m_subjects.at(id)) : nlohmann::json::object()}});
+            out["subjects"].push_back(
+                {{"identifiers", {{"email", viewer.email}, {"user", std::to_string(id)}, {"ip", viewer.ips}}},
+                 {"tenants", tenants},
+                 {"records", m_subjects.count(id) ? nlohmann::json(m_subjects.at(id)) : nlohmann::json::object()}});
         }
         out["malformed"] = m_malformed;
         return out;
@@ -172,8 +175,7 @@ private:
 class Seeder {
 public:
     explicit Seeder(const SeedOptions& options)
-        : m_options(options), m_random(options.seed),
-          m_now(options.now ? options.now : util::now() / 3600 * 3600) {}
+        : m_options(options), m_random(options.seed), m_now(options.now ? options.now : util::now() / 3600 * 3600) {}
 
     nlohmann::json run() {
         auto dir = m_options.dir;
@@ -188,17 +190,24 @@ public:
         write_config(dir / "gdprctl.json");
         auto truth = m_truth.to_json(m_viewers, m_viewer_tenants);
         truth["now"] = util::format_iso8601(m_now);
-        truth["options"] = {{"tenants", m_options.tenants}, {"viewers", m_options.viewers}, {"days", m_options.days},
-                            {"log_size", m_options.log_size}, {"seed", m_options.seed}};
+        truth["options"] = {{"tenants", m_options.tenants},
+                            {"viewers", m_options.viewers},
+                            {"days", m_options.days},
+                            {"log_size", m_options.log_size},
+                            {"seed", m_options.seed}};
         util::write_file_atomically(dir / "truth.json", truth.dump(2) + "\n", 0600);
         return truth;
     }
 
 private:
     std::int64_t day_start(int days_ago) const { return (m_now / 86400 - days_ago) * 86400; }
-    std::int64_t time_in_day(int days_ago) { return day_start(days_ago) + static_cast<std::int64_t>(m_random.below(86400)); }
+    std::int64_t time_in_day(int days_ago) {
+        return day_start(days_ago) + static_cast<std::int64_t>(m_random.below(86400));
+    }
     int days_ago_of(std::int64_t t) const { return static_cast<int>(m_now / 86400 - t / 86400); }
-    std::string tenant_of_stream(int stream) const { return tenant_id(m_streams[static_cast<std::size_t>(stream - 1)].tenant); }
+    std::string tenant_of_stream(int stream) const {
+        return tenant_id(m_streams[static_cast<std::size_t>(stream - 1)].tenant);
+    }
 
     std::string viewer_ip(int n) {
         if (n % 7 == 3) return "2001:db8:" + std::to_string(n / 256 + 1) + "::" + std::to_string(n % 256 + 16);
@@ -213,7 +222,8 @@ private:
             std::string last = k_last[m_random.below(std::size(k_last))];
             std::string local = ascii_fold(first) + "." + ascii_fold(last) + std::to_string(i);
             // Some people have addresses outside ASCII (RFC 6531); a real platform stores them.
-            std::string email = (i % 9 == 4) ? "jürgen.groß" + std::to_string(i) + "@exämple.de" : local + "@example.org";
+            std::string email =
+                (i % 9 == 4) ? "jürgen.groß" + std::to_string(i) + "@exämple.de" : local + "@example.org";
             Viewer viewer{i, email, first + " " + last, {viewer_ip(2 * i)}};
             if (i % 4 == 0) viewer.ips.push_back(viewer_ip(2 * i + 1));
             m_viewers.push_back(viewer);
@@ -221,7 +231,11 @@ private:
         int stream_id = 0;
         for (int t = 0; t < m_options.tenants; ++t)
             for (int s = 1; s <= 3; ++s)
-                m_streams.push_back({++stream_id, t, (s == 1 ? "main" : s == 2 ? "town-hall" : "training"), m_random.hex(16)});
+                m_streams.push_back({++stream_id, t,
+                                     (s == 1   ? "main"
+                                      : s == 2 ? "town-hall"
+                                               : "training"),
+                                     m_random.hex(16)});
         // Viewers 1..5 are sampled subjects; viewer 2 watches every tenant (the shared viewer).
         for (int id = 1; id <= std::min(5, m_options.viewers); ++id) m_truth.sample(id);
         int anonymous_ip = 4000;
@@ -238,17 +252,22 @@ private:
                 } else {
                     session.viewer = m_random.chance(70) ? static_cast<int>(m_random.below(m_viewers.size())) + 1 : -1;
                 }
-                const Viewer* viewer = session.viewer > 0 ? &m_viewers[static_cast<std::size_t>(session.viewer - 1)] : nullptr;
+                const Viewer* viewer =
+                    session.viewer > 0 ? &m_viewers[static_cast<std::size_t>(session.viewer - 1)] : nullptr;
                 session.ip = viewer ? viewer->ips[m_random.below(viewer->ips.size())] : viewer_ip(anonymous_ip++);
                 session.agent = k_agents[m_random.below(std::size(k_agents))];
                 session.start = time_in_day(day);
-                if (viewer) m_viewer_tenants[session.viewer].insert(m_streams[static_cast<std::size_t>(session.stream - 1)].tenant);
+                if (viewer)
+                    m_viewer_tenants[session.viewer].insert(
+                        m_streams[static_cast<std::size_t>(session.stream - 1)].tenant);
                 m_sessions.push_back(session);
             }
         }
-        std::sort(m_sessions.begin(), m_sessions.end(), [](const Session& a, const Session& b) { return a.start < b.start; });
+        std::sort(m_sessions.begin(), m_sessions.end(),
+                  [](const Session& a, const Session& b) { return a.start < b.start; });
         for (std::size_t i = 0; i < m_sessions.size(); ++i) m_sessions[i].id = static_cast<int>(i + 1);
-        for (const auto& session : m_sessions) m_sessions_by_day[days_ago_of(session.start)].push_back(&session - &m_sessions[0]);
+        for (const auto& session : m_sessions)
+            m_sessions_by_day[days_ago_of(session.start)].push_back(&session - &m_sessions[0]);
     }
 
     void write_database(const std::filesystem::path& path) {
@@ -291,10 +310,13 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
 
     void insert_tenants(SQLite::Database& db) {
         SQLite::Statement tenant(db, "INSERT INTO tenants VALUES (?, ?, ?, ?, ?)");
-        SQLite::Statement admin(db, "INSERT INTO administrators (tenant_id, username, email, full_name, phone, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        SQLite::Statement admin(db,
+                                "INSERT INTO administrators (tenant_id, username, email, full_name, phone, "
+                                "password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
         SQLite::Statement stream(db, "INSERT INTO streams VALUES (?, ?, ?, ?, ?, ?, ?)");
         SQLite::Statement vocabulary(db, "INSERT INTO vocabularies (tenant_id, term, created_at) VALUES (?, ?, ?)");
-        SQLite::Statement endpoint(db, "INSERT INTO endpoints (tenant_id, direction, url, created_at) VALUES (?, ?, ?, ?)");
+        SQLite::Statement endpoint(db,
+                                   "INSERT INTO endpoints (tenant_id, direction, url, created_at) VALUES (?, ?, ?, ?)");
         SQLite::Statement storage(db, "INSERT INTO storage_settings VALUES (?, ?, ?, ?)");
         for (int t = 0; t < m_options.tenants; ++t) {
             std::string id = tenant_id(t);
@@ -340,7 +362,9 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
             stream.bind(2, id);
             stream.bind(3, s.name);
             stream.bind(4, s.key);
-            stream.bind(5, s.name == "main" ? "Main channel" : s.name == "town-hall" ? "Quarterly town hall" : "Training");
+            stream.bind(5, s.name == "main"        ? "Main channel"
+                           : s.name == "town-hall" ? "Quarterly town hall"
+                                                   : "Training");
             stream.bind(6, s.name == "main" ? 1 : 0);
             stream.bind(7, static_cast<std::int64_t>(day_start(m_options.days + 1)));
             stream.exec();
@@ -372,16 +396,21 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
 
     void insert_sessions(SQLite::Database& db) {
         SQLite::Statement session(db, "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)");
-        SQLite::Statement stat(db, "INSERT INTO viewer_stats (session_id, ip, bytes_sent, bitrate_kbps, recorded_at) VALUES (?, ?, ?, ?, ?)");
+        SQLite::Statement stat(
+            db,
+            "INSERT INTO viewer_stats (session_id, ip, bytes_sent, bitrate_kbps, recorded_at) VALUES (?, ?, ?, ?, ?)");
         for (const auto& s : m_sessions) {
             std::string tenant = tenant_of_stream(s.stream);
             session.bind(1, s.id);
             session.bind(2, s.stream);
-            if (s.viewer > 0) session.bind(3, s.viewer);
-            else session.bind(3);
+            if (s.viewer > 0)
+                session.bind(3, s.viewer);
+            else
+                session.bind(3);
             session.bind(4, s.ip);
             session.bind(5, s.agent);
-            session.bind(6, static_cast<std::int64_t>(s.start * 1000 + static_cast<std::int64_t>(m_random.below(1000))));
+            session.bind(6,
+                         static_cast<std::int64_t>(s.start * 1000 + static_cast<std::int64_t>(m_random.below(1000))));
             session.bind(7, static_cast<int>(60 + m_random.below(3600)));
             session.exec();
             session.reset();
@@ -405,8 +434,10 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
     void insert_webinars(SQLite::Database& db) {
         SQLite::Statement webinar(db, "INSERT INTO webinars VALUES (?, ?, ?, ?)");
         SQLite::Statement registration(db, "INSERT INTO registrations VALUES (?, ?, ?, ?, ?, ?, ?)");
-        SQLite::Statement chat(db, "INSERT INTO chat_messages (webinar_id, registration_id, body, sent_at) VALUES (?, ?, ?, ?)");
-        SQLite::Statement question(db, "INSERT INTO questions (webinar_id, registration_id, body, asked_at) VALUES (?, ?, ?, ?)");
+        SQLite::Statement chat(
+            db, "INSERT INTO chat_messages (webinar_id, registration_id, body, sent_at) VALUES (?, ?, ?, ?)");
+        SQLite::Statement question(
+            db, "INSERT INTO questions (webinar_id, registration_id, body, asked_at) VALUES (?, ?, ?, ?)");
         int webinar_id = 0, registration_id = 0;
         for (int t = 0; t < m_options.tenants; ++t) {
             std::string tenant = tenant_id(t);
@@ -459,13 +490,15 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
     }
 
     void insert_captions(SQLite::Database& db) {
-        SQLite::Statement caption(db, "INSERT INTO captions (stream_id, language, text, created_at) VALUES (?, ?, ?, ?)");
+        SQLite::Statement caption(db,
+                                  "INSERT INTO captions (stream_id, language, text, created_at) VALUES (?, ?, ?, ?)");
         for (const auto& s : m_streams) {
             for (const char* language : {"en", "de"}) {
                 caption.bind(1, s.id);
                 caption.bind(2, language);
                 caption.bind(3, std::string("Welcome to the ") + s.name + " stream.");
-                caption.bind(4, util::format_iso8601(day_start(static_cast<int>(m_random.below(static_cast<std::uint64_t>(m_options.days))))));
+                caption.bind(4, util::format_iso8601(day_start(
+                                    static_cast<int>(m_random.below(static_cast<std::uint64_t>(m_options.days))))));
                 caption.exec();
                 caption.reset();
                 m_truth.add(tenant_id(s.tenant), "platform-db:captions", "ai-generated");
@@ -494,17 +527,22 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
     }
 
     void write_access_logs(const std::filesystem::path& dir) {
-        std::uint64_t per_day = std::max<std::uint64_t>(1, m_options.log_size / static_cast<std::uint64_t>(m_options.days));
+        std::uint64_t per_day =
+            std::max<std::uint64_t>(1, m_options.log_size / static_cast<std::uint64_t>(m_options.days));
         for (int day = m_options.days - 1; day >= 0; --day) {
             auto path = access_file(dir, day);
             std::string buffer;
             gzFile gz = nullptr;
             std::ofstream plain;
-            if (path.extension() == ".gz") gz = gzopen(path.c_str(), "wb6");
-            else plain.open(path, std::ios::binary | std::ios::trunc);
+            if (path.extension() == ".gz")
+                gz = gzopen(path.c_str(), "wb6");
+            else
+                plain.open(path, std::ios::binary | std::ios::trunc);
             auto flush = [&] {
-                if (gz) gzwrite(gz, buffer.data(), static_cast<unsigned>(buffer.size()));
-                else plain.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+                if (gz)
+                    gzwrite(gz, buffer.data(), static_cast<unsigned>(buffer.size()));
+                else
+                    plain.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
                 buffer.clear();
             };
             const auto& sessions = m_sessions_by_day[day];
@@ -520,7 +558,8 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                     line = "203.0.113.9 - - [" + nginx_time(t).substr(0, 12);
                     m_truth.malformed("access-log");
                 } else if (sequence % 101 == 50 || sessions.empty()) {
-                    line = "127.0.0.1 - - [" + nginx_time(t) + "] \"GET /stat HTTP/1.1\" 200 2048 \"-\" \"monitoring/1.0\" \"-\" rt=0.001";
+                    line = "127.0.0.1 - - [" + nginx_time(t) +
+                           "] \"GET /stat HTTP/1.1\" 200 2048 \"-\" \"monitoring/1.0\" \"-\" rt=0.001";
                     m_truth.add("", "access-log", "usage-data");
                 } else {
                     const auto& s = m_sessions[sessions[m_random.below(sessions.size())]];
@@ -535,8 +574,10 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                 if (buffer.size() > (1 << 20)) flush();
             }
             flush();
-            if (gz) gzclose(gz);
-            else plain.close();
+            if (gz)
+                gzclose(gz);
+            else
+                plain.close();
             set_mtime(path, begin + 86399);
         }
     }
@@ -548,7 +589,8 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
             const auto& stream = m_streams[static_cast<std::size_t>(s.stream - 1)];
             std::string tenant = tenant_id(stream.tenant);
             out << "127.0.0.1 [" << nginx_time(s.start) << "] PUBLISH \"" << tenant << "\" \"" << stream.name
-                << "\" \"key=" << stream.key << "\" - " << 200000 + m_random.below(100000) << " 529 \"\" \"FMLE/3.0 (compatible; Lavf59.27\" (10s)\n";
+                << "\" \"key=" << stream.key << "\" - " << 200000 + m_random.below(100000)
+                << " 529 \"\" \"FMLE/3.0 (compatible; Lavf59.27\" (10s)\n";
             m_truth.add(tenant, "rtmp-log", "usage-data");
         }
     }
@@ -598,7 +640,8 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                 set_mtime(flv_path, t + 3600);
                 m_truth.add(tenant, "recordings", "recordings");
                 auto vtt_path = dir / "captions" / tenant / (name + ".en.vtt");
-                util::write_file_atomically(vtt_path, "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nWelcome to " + tenant + ".\n", 0600);
+                util::write_file_atomically(
+                    vtt_path, "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nWelcome to " + tenant + ".\n", 0600);
                 set_mtime(vtt_path, t + 3700);
                 m_truth.add(tenant, "captions", "ai-generated");
             }
@@ -614,11 +657,14 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
             if (!timestamp.is_null()) t["timestamp"] = timestamp;
             return t;
         };
-        nlohmann::json via_stream = {{"column", "tenant_id"}, {"via", {{{"table", "streams"}, {"from", "stream_id"}, {"to", "id"}}}}};
+        nlohmann::json via_stream = {{"column", "tenant_id"},
+                                     {"via", {{{"table", "streams"}, {"from", "stream_id"}, {"to", "id"}}}}};
         nlohmann::json via_session = {{"column", "tenant_id"},
-                                      {"via", {{{"table", "sessions"}, {"from", "session_id"}, {"to", "id"}},
-                                               {{"table", "streams"}, {"from", "stream_id"}, {"to", "id"}}}}};
-        nlohmann::json via_webinar = {{"column", "tenant_id"}, {"via", {{{"table", "webinars"}, {"from", "webinar_id"}, {"to", "id"}}}}};
+                                      {"via",
+                                       {{{"table", "sessions"}, {"from", "session_id"}, {"to", "id"}},
+                                        {{"table", "streams"}, {"from", "stream_id"}, {"to", "id"}}}}};
+        nlohmann::json via_webinar = {{"column", "tenant_id"},
+                                      {"via", {{{"table", "webinars"}, {"from", "webinar_id"}, {"to", "id"}}}}};
         nlohmann::json own_tenant = {{"column", "tenant_id"}};
         auto iso = [](const char* column) { return nlohmann::json{{"column", column}, {"format", "iso8601"}}; };
         nlohmann::json tables = nlohmann::json::array({
@@ -630,9 +676,10 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                   iso("created_at")),
             table("sessions", "streaming-data", {"user_agent"}, {{"ip", {"ip"}}, {"user", {"viewer_id"}}}, via_stream,
                   {{"column", "started_at"}, {"format", "unix_ms"}}),
-            table("viewer_stats", "streaming-data", nlohmann::json::array(), {{"ip", {"ip"}}}, via_session, iso("recorded_at")),
-            table("registrations", "webinar-participants", {"name", "company"}, {{"email", {"email"}}, {"user", {"viewer_id"}}},
-                  via_webinar, iso("registered_at")),
+            table("viewer_stats", "streaming-data", nlohmann::json::array(), {{"ip", {"ip"}}}, via_session,
+                  iso("recorded_at")),
+            table("registrations", "webinar-participants", {"name", "company"},
+                  {{"email", {"email"}}, {"user", {"viewer_id"}}}, via_webinar, iso("registered_at")),
             table("chat_messages", "webinar-participants", {"body"}, nullptr, via_webinar, iso("sent_at")),
             table("questions", "webinar-participants", {"body"}, nullptr, via_webinar, iso("asked_at")),
             table("captions", "ai-generated", {"text"}, nullptr, via_stream, iso("created_at")),
@@ -676,7 +723,8 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                {"include", {"*.flv", "*.mp4"}},
                {"category", "recordings"},
                {"tenant", {{"regex", "^([^/]+)/"}}},
-               {"timestamp", {{"format", "pattern"}, {"regex", "-([0-9]{8}-[0-9]{6})\\.[a-z0-9]+$"}, {"pattern", "%Y%m%d-%H%M%S"}}}},
+               {"timestamp",
+                {{"format", "pattern"}, {"regex", "-([0-9]{8}-[0-9]{6})\\.[a-z0-9]+$"}, {"pattern", "%Y%m%d-%H%M%S"}}}},
               {{"name", "hls"},
                {"kind", "files"},
                {"path", "hls"},

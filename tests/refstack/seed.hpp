@@ -12,10 +12,10 @@ struct SeedOptions {
     int tenants = 4;
     int viewers = 40;
     int days = 30;
-    std::uint64_t log_size = 2 << 20;   // bytes of HTTP access log, spread over the days
+    std::uint64_t log_size = 2 << 20;  // bytes of HTTP access log, spread over the days
     std::uint64_t seed = 1;
-    std::int64_t now = 0;               // unix seconds; 0 = the current hour
-    int http_port = 18080;              // written into the config, for the live stack
+    std::int64_t now = 0;   // unix seconds; 0 = the current hour
+    int http_port = 18080;  // written into the config, for the live stack
     int rtmp_port = 19350;
 };
 

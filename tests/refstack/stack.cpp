@@ -37,7 +37,8 @@ std::string nginx_config(const StackOptions& options, const std::filesystem::pat
     if (::geteuid() == 0) c << "user root root;\n";
     c << "worker_processes 1;\ndaemon off;\nmaster_process on;\npid " << d << "/run/nginx.pid;\n"
       << "error_log " << d << "/logs/error.log info;\nevents { worker_connections 256; }\n"
-      << "rtmp {\n  access_log " << d << "/logs/rtmp_access.log;\n  server {\n    listen 127.0.0.1:" << options.rtmp_port
+      << "rtmp {\n  access_log " << d
+      << "/logs/rtmp_access.log;\n  server {\n    listen 127.0.0.1:" << options.rtmp_port
       << ";\n    chunk_size 4096;\n";
     for (int t = 0; t < options.tenants; ++t) {
         std::string tenant = tenant_id(t);
@@ -165,7 +166,8 @@ void record_pid(const std::filesystem::path& dir, const std::string& name, pid_t
 void stack_up(const StackOptions& options) {
     auto dir = std::filesystem::absolute(options.dir).lexically_normal();
     if (std::filesystem::exists(dir / "run" / "pids"))
-        throw std::runtime_error("a stack is already up in " + dir.string() + " (run 'refstack down --dir " + dir.string() + "')");
+        throw std::runtime_error("a stack is already up in " + dir.string() + " (run 'refstack down --dir " +
+                                 dir.string() + "')");
     if (!std::filesystem::exists(dir / "gdprctl.json")) {
         SeedOptions seed;
         seed.dir = dir;
@@ -179,7 +181,8 @@ void stack_up(const StackOptions& options) {
     }
     util::write_file_atomically(dir / "conf" / "nginx.conf", nginx_config(options, dir), 0644);
     if (port_open(options.http_port) || port_open(options.rtmp_port))
-        throw std::runtime_error("port " + std::to_string(options.http_port) + " or " + std::to_string(options.rtmp_port) +
+        throw std::runtime_error("port " + std::to_string(options.http_port) + " or " +
+                                 std::to_string(options.rtmp_port) +
                                  " on 127.0.0.1 is already in use (choose others with --http-port/--rtmp-port)");
 
     pid_t nginx = spawn({"nginx", "-p", dir.string() + "/", "-c", (dir / "conf" / "nginx.conf").string(), "-e",
@@ -188,26 +191,56 @@ void stack_up(const StackOptions& options) {
     record_pid(dir, "nginx", nginx);
     if (!wait_for([&] { return port_open(options.http_port) && port_open(options.rtmp_port); }, 10s)) {
         stack_down(dir);
-        throw std::runtime_error("nginx did not start; see " + (dir / "logs" / "error.log").string() + " and nginx.out");
+        throw std::runtime_error("nginx did not start; see " + (dir / "logs" / "error.log").string() +
+                                 " and nginx.out");
     }
     for (int t = 0; t < options.tenants; ++t) {
         std::string tenant = tenant_id(t);
-        pid_t publisher = spawn({"ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
-                                 "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=" + std::to_string(440 + 110 * t) + ":sample_rate=44100",
-                                 "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "50", "-pix_fmt",
-                                 "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", "flv",
-                                 "rtmp://127.0.0.1:" + std::to_string(options.rtmp_port) + "/" + tenant + "/main?key=live-" + tenant},
-                                dir / "logs" / ("ffmpeg-" + tenant + ".log"));
+        pid_t publisher =
+            spawn({"ffmpeg",
+                   "-hide_banner",
+                   "-loglevel",
+                   "error",
+                   "-re",
+                   "-f",
+                   "lavfi",
+                   "-i",
+                   "testsrc=size=320x240:rate=25",
+                   "-f",
+                   "lavfi",
+                   "-i",
+                   "sine=frequency=" + std::to_string(440 + 110 * t) + ":sample_rate=44100",
+                   "-c:v",
+                   "libx264",
+                   "-preset",
+                   "veryfast",
+                   "-tune",
+                   "zerolatency",
+                   "-g",
+                   "50",
+                   "-pix_fmt",
+                   "yuv420p",
+                   "-c:a",
+                   "aac",
+                   "-b:a",
+                   "64k",
+                   "-f",
+                   "flv",
+                   "rtmp://127.0.0.1:" + std::to_string(options.rtmp_port) + "/" + tenant + "/main?key=live-" + tenant},
+                  dir / "logs" / ("ffmpeg-" + tenant + ".log"));
         record_pid(dir, "ffmpeg-" + tenant, publisher);
     }
-    bool live = wait_for([&] {
-        for (int t = 0; t < options.tenants; ++t)
-            if (!std::filesystem::exists(dir / "hls" / tenant_id(t) / "main.m3u8")) return false;
-        return true;
-    }, 30s);
+    bool live = wait_for(
+        [&] {
+            for (int t = 0; t < options.tenants; ++t)
+                if (!std::filesystem::exists(dir / "hls" / tenant_id(t) / "main.m3u8")) return false;
+            return true;
+        },
+        30s);
     if (!live) {
         stack_down(dir);
-        throw std::runtime_error("the publishers' HLS playlists did not appear; see " + (dir / "logs").string() + "/ffmpeg-*.log");
+        throw std::runtime_error("the publishers' HLS playlists did not appear; see " + (dir / "logs").string() +
+                                 "/ffmpeg-*.log");
     }
     int fetched = viewer_round(options);
     pid_t viewers = ::fork();
@@ -223,9 +256,10 @@ void stack_up(const StackOptions& options) {
         }
     }
     record_pid(dir, "viewers", viewers);
-    std::cout << "refstack up in " << dir.string() << ": nginx pid " << nginx << " (http 127.0.0.1:" << options.http_port
-              << ", rtmp 127.0.0.1:" << options.rtmp_port << "), " << options.tenants << " live tenants, " << k_viewers
-              << " viewers (" << fetched << " playlists fetched so far)\n";
+    std::cout << "refstack up in " << dir.string() << ": nginx pid " << nginx
+              << " (http 127.0.0.1:" << options.http_port << ", rtmp 127.0.0.1:" << options.rtmp_port << "), "
+              << options.tenants << " live tenants, " << k_viewers << " viewers (" << fetched
+              << " playlists fetched so far)\n";
 }
 
 void stack_down(const std::filesystem::path& dir_in) {

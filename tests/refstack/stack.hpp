@@ -8,7 +8,7 @@ struct StackOptions {
     std::filesystem::path dir;
     int http_port = 18080;
     int rtmp_port = 19350;
-    int tenants = 2;   // the first N seeded tenants publish live
+    int tenants = 2;  // the first N seeded tenants publish live
 };
 
 // Seeds dir when it holds no platform yet, then starts Debian's nginx with the RTMP module on

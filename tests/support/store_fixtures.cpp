@@ -34,12 +34,14 @@ public:
 protected:
     nlohmann::json write_store(const std::filesystem::path& dir) override {
         SQLite::Database db((dir / "app.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-        db.exec("CREATE TABLE tenants (id INTEGER PRIMARY KEY, slug TEXT);"
-                "CREATE TABLE rooms (id INTEGER PRIMARY KEY, tenant INTEGER REFERENCES tenants(id));"
-                "CREATE TABLE visits (id INTEGER PRIMARY KEY, room_id INTEGER, email TEXT, ip TEXT, seen_at TEXT,"
-                " notes TEXT);");
-        db.exec("INSERT INTO tenants VALUES (1, 't1'), (2, 't2');"
-                "INSERT INTO rooms VALUES (10, 1), (20, 2), (30, NULL);");
+        db.exec(
+            "CREATE TABLE tenants (id INTEGER PRIMARY KEY, slug TEXT);"
+            "CREATE TABLE rooms (id INTEGER PRIMARY KEY, tenant INTEGER REFERENCES tenants(id));"
+            "CREATE TABLE visits (id INTEGER PRIMARY KEY, room_id INTEGER, email TEXT, ip TEXT, seen_at TEXT,"
+            " notes TEXT);");
+        db.exec(
+            "INSERT INTO tenants VALUES (1, 't1'), (2, 't2');"
+            "INSERT INTO rooms VALUES (10, 1), (20, 2), (30, NULL);");
         SQLite::Statement insert(db, "INSERT INTO visits (room_id, email, ip, seen_at, notes) VALUES (?, ?, ?, ?, ?)");
         for (const auto& record : sample_records()) {
             insert.bind(1, record.tenant == "t1" ? 10 : record.tenant == "t2" ? 20 : 30);
@@ -57,9 +59,11 @@ protected:
                  {{{"table", "visits"},
                    {"category", "streaming-data"},
                    {"subjects", {{"email", "email"}, {"ip", "ip"}}},
-                   {"tenant", {{"column", "slug"},
-                               {"via", {{{"table", "rooms"}, {"from", "room_id"}, {"to", "id"}},
-                                        {{"table", "tenants"}, {"from", "tenant"}, {"to", "id"}}}}}},
+                   {"tenant",
+                    {{"column", "slug"},
+                     {"via",
+                      {{{"table", "rooms"}, {"from", "room_id"}, {"to", "id"}},
+                       {{"table", "tenants"}, {"from", "tenant"}, {"to", "id"}}}}}},
                    {"timestamp", {{"column", "seen_at"}, {"format", "iso8601"}}}}}}};
     }
 };
@@ -77,8 +81,8 @@ protected:
         for (const auto& record : sample_records()) {
             std::string path = record.tenant.empty() ? "/status" : "/hls/" + record.tenant + "/live-1.ts";
             std::string line = record.ip + " - - [" + nginx_time(record.time) + "] \"GET " + path +
-                               " HTTP/1.1\" 200 512 \"https://ref.example/?from=" + record.email + "\" \"Player/1.0\" \"" +
-                               record.email + "\"\n";
+                               " HTTP/1.1\" 200 512 \"https://ref.example/?from=" + record.email +
+                               "\" \"Player/1.0\" \"" + record.email + "\"\n";
             (record.time < sample_now() - 4 * 86400 ? rotated : current) += line;
         }
         std::ofstream(dir / "access.log") << current;
@@ -88,8 +92,9 @@ protected:
         return {{"name", "access"},
                 {"kind", "logfile"},
                 {"path", "access.log*"},
-                {"format", "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
-                           "\"$http_referer\" \"$http_user_agent\" \"$http_x_user_email\""},
+                {"format",
+                 "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+                 "\"$http_referer\" \"$http_user_agent\" \"$http_x_user_email\""},
                 {"category", "usage-data"},
                 {"personal", {"http_user_agent"}},
                 {"subjects", {{"ip", "remote_addr"}, {"email", "http_x_user_email"}}},

@@ -13,7 +13,7 @@ namespace gdprctl::testing {
 
 // One person's record as the contract suite places it in every kind of store.
 struct SampleRecord {
-    std::string tenant;   // "" = platform-wide
+    std::string tenant;  // "" = platform-wide
     std::string email;
     std::string ip;
     util::UnixTime time;
@@ -30,8 +30,8 @@ class StoreFixture {
 public:
     virtual ~StoreFixture() = default;
     virtual std::string kind() const = 0;
-    virtual bool has_subjects() const = 0;             // files carry no identifiers
-    virtual bool detects_undeclared() const = 0;       // an undeclared field with e-mails is planted
+    virtual bool has_subjects() const = 0;        // files carry no identifiers
+    virtual bool detects_undeclared() const = 0;  // an undeclared field with e-mails is planted
 
     std::unique_ptr<connectors::Connector> open();
     const std::filesystem::path& dir() const { return m_dir.path(); }

@@ -51,16 +51,18 @@ TEST_F(WorkspaceConfig, SyntaxErrorNamesFileLineAndColumn) {
 
 TEST_F(WorkspaceConfig, UnknownTopLevelKeyIsAnErrorWithSuggestion) {
     std::string hint;
-    auto error = error_of(m_dir, std::string(R"({"platform": "p", "state_dri": "x", "sources": [)") + k_log_source + "]}", &hint);
+    auto error = error_of(
+        m_dir, std::string(R"({"platform": "p", "state_dri": "x", "sources": [)") + k_log_source + "]}", &hint);
     EXPECT_NE(error.find("gdprctl.json: /state_dri: unknown key"), std::string::npos) << error;
     EXPECT_NE(hint.find("state_dir"), std::string::npos) << hint;
 }
 
 TEST_F(WorkspaceConfig, TypoInADataMapKeyIsAnErrorNotSilence) {
     std::string hint;
-    auto error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
+    auto error =
+        error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
       "format": "combined", "category": "usage-data", "subjets": {"ip": "remote_addr"}, "personal": ["http_user_agent"]}]})",
-                          &hint);
+                 &hint);
     EXPECT_NE(error.find("/sources/0/subjets: unknown key"), std::string::npos) << error;
     EXPECT_NE(hint.find("subjects"), std::string::npos) << hint;
 }
@@ -71,7 +73,8 @@ TEST_F(WorkspaceConfig, WrongTypeNamesThePointer) {
 }
 
 TEST_F(WorkspaceConfig, UnknownCategoryAndIdentifierKindAreErrors) {
-    auto error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
+    auto error =
+        error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
       "format": "combined", "category": "usage_data", "subjects": {"ip": "remote_addr"}}]})");
     EXPECT_NE(error.find("/sources/0/category: unknown category \"usage_data\""), std::string::npos) << error;
     error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
@@ -81,18 +84,21 @@ TEST_F(WorkspaceConfig, UnknownCategoryAndIdentifierKindAreErrors) {
 
 TEST_F(WorkspaceConfig, UnknownConnectorKindSuggestsTheClosest) {
     std::string hint;
-    auto error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "db", "kind": "sqlte", "path": "x.db"}]})", &hint);
+    auto error =
+        error_of(m_dir, R"({"platform": "p", "sources": [{"name": "db", "kind": "sqlte", "path": "x.db"}]})", &hint);
     EXPECT_NE(error.find("/sources/0/kind: unknown connector kind \"sqlte\""), std::string::npos) << error;
     EXPECT_NE(hint.find("sqlite"), std::string::npos);
 }
 
 TEST_F(WorkspaceConfig, DuplicateSourceNamesAreRejected) {
-    auto error = error_of(m_dir, std::string(R"({"platform": "p", "sources": [)") + k_log_source + "," + k_log_source + "]}");
+    auto error =
+        error_of(m_dir, std::string(R"({"platform": "p", "sources": [)") + k_log_source + "," + k_log_source + "]}");
     EXPECT_NE(error.find("/sources/1/name: duplicate source name"), std::string::npos) << error;
 }
 
 TEST_F(WorkspaceConfig, MissingSourcePathNamesTheSource) {
-    auto error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "nowhere/access.log",
+    auto error = error_of(
+        m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "nowhere/access.log",
       "format": "combined", "category": "usage-data", "subjects": {"ip": "remote_addr"}}]})");
     EXPECT_NE(error.find("/sources/0/path: directory"), std::string::npos) << error;
     EXPECT_NE(error.find("does not exist"), std::string::npos) << error;
@@ -100,8 +106,10 @@ TEST_F(WorkspaceConfig, MissingSourcePathNamesTheSource) {
 
 TEST_F(WorkspaceConfig, LogFieldMustExistInTheFormat) {
     std::string hint;
-    auto error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
-      "format": "combined", "category": "usage-data", "subjects": {"ip": "remote_adr"}}]})", &hint);
+    auto error =
+        error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
+      "format": "combined", "category": "usage-data", "subjects": {"ip": "remote_adr"}}]})",
+                 &hint);
     EXPECT_NE(error.find("field \"remote_adr\" is not in the log format"), std::string::npos) << error;
     EXPECT_NE(hint.find("remote_addr"), std::string::npos) << hint;
 }
@@ -112,8 +120,11 @@ TEST_F(WorkspaceConfig, SqlColumnMustExistAndTheErrorSuggestsTheClosest) {
     std::string hint;
     auto error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "db", "kind": "sqlite", "path": "p.db",
       "tables": [{"table": "viewers", "category": "streaming-data", "subjects": {"email": "email"},
-                  "timestamp": {"column": "seen"}}]}]})", &hint);
-    EXPECT_NE(error.find("/sources/0/tables/0/timestamp: column \"seen\" not found in table viewers"), std::string::npos) << error;
+                  "timestamp": {"column": "seen"}}]}]})",
+                          &hint);
+    EXPECT_NE(error.find("/sources/0/tables/0/timestamp: column \"seen\" not found in table viewers"),
+              std::string::npos)
+        << error;
     EXPECT_NE(hint.find("seen_at"), std::string::npos) << hint;
     error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "db", "kind": "sqlite", "path": "p.db",
       "tables": [{"table": "viewer", "category": "streaming-data", "subjects": {"email": "email"}}]}]})");
@@ -121,7 +132,8 @@ TEST_F(WorkspaceConfig, SqlColumnMustExistAndTheErrorSuggestsTheClosest) {
 }
 
 TEST_F(WorkspaceConfig, InvalidTenantRegexIsAConfigError) {
-    auto error = error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
+    auto error =
+        error_of(m_dir, R"({"platform": "p", "sources": [{"name": "web", "kind": "logfile", "path": "access.log",
       "format": "combined", "category": "usage-data", "subjects": {"ip": "remote_addr"},
       "tenant": {"field": "request", "regex": "([a-z"}}]})");
     EXPECT_NE(error.find("/sources/0/tenant/regex: invalid regex"), std::string::npos) << error;

@@ -33,7 +33,7 @@ TEST_F(JournalTest, AppendedEntriesChainAndVerify) {
 }
 
 TEST_F(JournalTest, StateDirectoryAndDatabaseArePrivate) {
-    struct stat info{};
+    struct stat info {};
     ASSERT_EQ(::stat((m_dir / "state").c_str(), &info), 0);
     EXPECT_EQ(info.st_mode & 0777, 0700u);
     ASSERT_EQ(::stat((m_dir / "state" / "state.db").c_str(), &info), 0);
@@ -55,8 +55,9 @@ TEST_F(JournalTest, ADeletedEntryIsFound) {
 }
 
 TEST_F(JournalTest, ReorderedEntriesAreFound) {
-    exec("UPDATE journal SET seq = 100 WHERE seq = 2; UPDATE journal SET seq = 2 WHERE seq = 3;"
-         "UPDATE journal SET seq = 3 WHERE seq = 100;");
+    exec(
+        "UPDATE journal SET seq = 100 WHERE seq = 2; UPDATE journal SET seq = 2 WHERE seq = 3;"
+        "UPDATE journal SET seq = 3 WHERE seq = 100;");
     auto result = m_journal->verify();
     EXPECT_FALSE(result.intact);
     EXPECT_EQ(result.first_broken, 2);

@@ -51,5 +51,11 @@ TEST(Detect, CanonicalIpRejectsNonAddresses) {
     EXPECT_FALSE(canonical_ip("example.org"));
 }
 
+TEST(Detect, RedactRemovesEveryIdentifierAndKeepsTheRest) {
+    EXPECT_EQ(redact("reading /data/ann@example.org/x.log from 192.0.2.1 and 2001:db8::1, at 15:25:10"),
+              "reading /data/[email]/x.log from [ipv4] and [ipv6], at 15:25:10");
+    EXPECT_EQ(redact("source \"web\": 12 records"), "source \"web\": 12 records");
+}
+
 }  // namespace
 }  // namespace gdprctl::pii

@@ -40,7 +40,8 @@ TEST(IdentifierMatcher, OverlappingIdentifiersAreAllReported) {
 
 TEST(IdentifierMatcher, ScalesToThousandsOfIdentifiers) {
     std::vector<std::string> ids;
-    for (int i = 0; i < 2000; ++i) ids.push_back("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".9");
+    for (int i = 0; i < 2000; ++i)
+        ids.push_back("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".9");
     IdentifierMatcher matcher(ids);
     std::string text;
     for (int i = 0; i < 2000; i += 7) text += "x " + ids[static_cast<std::size_t>(i)] + " y\n";
