@@ -59,6 +59,10 @@ bool Selector::has_subjects_of(const std::vector<config::SubjectField>& fields) 
     return false;
 }
 
+bool Selector::may_match(const config::Dataset& dataset) const {
+    return wants_category(dataset.category) && (subjects.empty() || has_subjects_of(dataset.subjects));
+}
+
 nlohmann::json Selector::to_json() const {
     nlohmann::json out = nlohmann::json::object();
     if (tenant) out["tenant"] = *tenant;

@@ -58,7 +58,7 @@ public:
     SourceInventory inventory(const Selector& selector, const InventoryOptions&) override {
         SourceInventory result;
         const auto& dataset = m_datasets.front();
-        if (!selector.wants_category(dataset.category) || !selector.subjects.empty()) return result;
+        if (!selector.may_match(dataset)) return result;
         InventoryTally tally;
         for_each_object(result, [&](const Object& object) {
             if (!in_selector(object, selector)) return;
@@ -72,7 +72,7 @@ public:
     void collect(const Selector& selector, RecordSink& sink) override {
         SourceInventory ignored;
         const auto& dataset = m_datasets.front();
-        if (!selector.wants_category(dataset.category) || !selector.subjects.empty()) return;
+        if (!selector.may_match(dataset)) return;
         for_each_object(ignored, [&](const Object& object) {
             if (in_selector(object, selector)) sink.blob(dataset, object.tenant, object.path, object.relative);
         });

@@ -113,8 +113,7 @@ public:
     SourceInventory inventory(const Selector& selector, const InventoryOptions& options) override {
         SourceInventory result;
         const auto& dataset = m_datasets.front();
-        if (!selector.wants_category(dataset.category)) return result;
-        if (!selector.subjects.empty() && !selector.has_subjects_of(dataset.subjects)) return result;
+        if (!selector.may_match(dataset)) return result;
         auto files = source_files();
         result.undeclared = sample_undeclared(
             files, m_sample_override ? static_cast<std::size_t>(*m_sample_override) : options.sample_size);
@@ -142,8 +141,7 @@ public:
     void collect(const Selector& selector, RecordSink& sink) override {
         SourceInventory ignored;
         const auto& dataset = m_datasets.front();
-        if (!selector.wants_category(dataset.category)) return;
-        if (!selector.subjects.empty() && !selector.has_subjects_of(dataset.subjects)) return;
+        if (!selector.may_match(dataset)) return;
         for_each_view(ignored, [&](std::string_view line, LineView& view, const std::filesystem::path& file,
                                    std::uint64_t number) {
             if (!in_selector(view, selector)) return;

@@ -148,8 +148,7 @@ public:
         auto& db = database();
         SourceInventory result;
         for (const auto& dataset : m_datasets) {
-            if (!selector.wants_category(dataset.category)) continue;
-            if (!selector.subjects.empty() && !selector.has_subjects_of(dataset.subjects)) continue;
+            if (!selector.may_match(dataset)) continue;
             auto parts = query_parts(dataset);
             auto filter = filter_for(dataset, parts, selector);
             guarded([&] {
@@ -180,8 +179,7 @@ public:
     void collect(const Selector& selector, RecordSink& sink) override {
         auto& db = database();
         for (const auto& dataset : m_datasets) {
-            if (!selector.wants_category(dataset.category)) continue;
-            if (!selector.subjects.empty() && !selector.has_subjects_of(dataset.subjects)) continue;
+            if (!selector.may_match(dataset)) continue;
             auto parts = query_parts(dataset);
             auto filter = filter_for(dataset, parts, selector);
             guarded([&] {

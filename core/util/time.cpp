@@ -124,14 +124,19 @@ std::optional<UnixTime> parse_with_pattern(std::string_view text, const std::str
     return to_unix(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday ? tm.tm_mday : 1, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-std::string format_iso8601(UnixTime t) {
+std::string format_utc(UnixTime t, const char* pattern) {
     std::time_t tt = static_cast<std::time_t>(t);
     std::tm tm{};
     gmtime_r(&tt, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char buffer[64];
+    // %b is locale-dependent; gdprctl never calls setlocale, so it stays "C" (English months).
+    std::strftime(buffer, sizeof buffer, pattern, &tm);
     return buffer;
 }
+
+std::string format_iso8601(UnixTime t) { return format_utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+
+std::string format_nginx_time(UnixTime t) { return format_utc(t, "%d/%b/%Y:%H:%M:%S +0000"); }
 
 UnixTime now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())

@@ -20,6 +20,10 @@ std::optional<UnixTime> parse_unix(std::string_view text, bool milliseconds);
 std::optional<UnixTime> parse_with_pattern(std::string_view text, const std::string& pattern);
 
 std::string format_iso8601(UnixTime t);
+// strftime of t in UTC, e.g. "%Y%m%d-%H%M%S".
+std::string format_utc(UnixTime t, const char* pattern);
+// nginx $time_local in UTC: "23/Nov/2026:15:25:10 +0000".
+std::string format_nginx_time(UnixTime t);
 UnixTime now();
 UnixTime days_from_civil(int year, unsigned month, unsigned day);
 

@@ -31,7 +31,6 @@ const char* const k_agents[] = {
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Version/17.4 Mobile/15E148",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0", "VLC/3.0.20 LibVLC/3.0.20",
     "AppleCoreMedia/1.0.0.21E236 (Apple TV; U; CPU OS 17_4 like Mac OS X)"};
-const char* const k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 // The access log format the reference platform's nginx writes (also used for the seeded logs).
 const char* const k_access_format =
@@ -76,25 +75,6 @@ struct Session {
     std::string agent;
     std::int64_t start;
 };
-
-std::string nginx_time(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buffer[40];
-    std::snprintf(buffer, sizeof buffer, "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday, k_months[tm.tm_mon],
-                  tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return buffer;
-}
-
-std::string compact_time(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", &tm);
-    return buffer;
-}
 
 std::string sql_time(std::int64_t t) {
     auto iso = util::format_iso8601(t);
@@ -520,7 +500,7 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                            (sequence % 6 == 0 ? ".m3u8" : "-" + std::to_string(sequence) + ".ts");
         std::string remote = via_proxy ? "198.51.100.250" : s.ip;
         std::string forwarded = via_proxy ? s.ip : "-";
-        return remote + " - - [" + nginx_time(t) + "] \"GET " + path + " HTTP/1.1\" 200 " +
+        return remote + " - - [" + util::format_nginx_time(t) + "] \"GET " + path + " HTTP/1.1\" 200 " +
                std::to_string(sequence % 6 == 0 ? 180 : 48000 + m_random.below(4000)) +
                " \"https://player.example.net/embed/" + tenant_id(stream.tenant) + "\" \"" + s.agent + "\" \"" +
                forwarded + "\" rt=0.00" + std::to_string(m_random.below(10));
@@ -555,10 +535,10 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                 std::string line;
                 if (sequence % 997 == 500 || (sequence == 3 && day % 10 == 5)) {
                     // A line cut short by a crash mid-write: real logs have them.
-                    line = "203.0.113.9 - - [" + nginx_time(t).substr(0, 12);
+                    line = "203.0.113.9 - - [" + util::format_nginx_time(t).substr(0, 12);
                     m_truth.malformed("access-log");
                 } else if (sequence % 101 == 50 || sessions.empty()) {
-                    line = "127.0.0.1 - - [" + nginx_time(t) +
+                    line = "127.0.0.1 - - [" + util::format_nginx_time(t) +
                            "] \"GET /stat HTTP/1.1\" 200 2048 \"-\" \"monitoring/1.0\" \"-\" rt=0.001";
                     m_truth.add("", "access-log", "usage-data");
                 } else {
@@ -588,8 +568,8 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
             if (s.id % 5) continue;
             const auto& stream = m_streams[static_cast<std::size_t>(s.stream - 1)];
             std::string tenant = tenant_id(stream.tenant);
-            out << "127.0.0.1 [" << nginx_time(s.start) << "] PUBLISH \"" << tenant << "\" \"" << stream.name
-                << "\" \"key=" << stream.key << "\" - " << 200000 + m_random.below(100000)
+            out << "127.0.0.1 [" << util::format_nginx_time(s.start) << "] PUBLISH \"" << tenant << "\" \""
+                << stream.name << "\" \"key=" << stream.key << "\" - " << 200000 + m_random.below(100000)
                 << " 529 \"\" \"FMLE/3.0 (compatible; Lavf59.27\" (10s)\n";
             m_truth.add(tenant, "rtmp-log", "usage-data");
         }
@@ -633,7 +613,7 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
             if (stream.name != "main") continue;
             for (int day = m_options.days - 1; day >= 0; day -= 3) {
                 std::int64_t t = time_in_day(day);
-                auto name = stream.name + "-" + compact_time(t);
+                auto name = stream.name + "-" + util::format_utc(t, "%Y%m%d-%H%M%S");
                 std::string flv = std::string("FLV\x01\x05\0\0\0\x09", 9) + m_random.hex(2048);
                 auto flv_path = dir / "recordings" / tenant / (name + ".flv");
                 util::write_file_atomically(flv_path, flv, 0600);

@@ -13,18 +13,6 @@ namespace gdprctl::testing {
 
 namespace {
 
-const char* const k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-std::string nginx_time(util::UnixTime t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buffer[40];
-    std::snprintf(buffer, sizeof buffer, "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday, k_months[tm.tm_mon],
-                  tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return buffer;
-}
-
 class SqliteFixture final : public StoreFixture {
 public:
     std::string kind() const override { return "sqlite"; }
@@ -80,7 +68,7 @@ protected:
         std::string current, rotated;
         for (const auto& record : sample_records()) {
             std::string path = record.tenant.empty() ? "/status" : "/hls/" + record.tenant + "/live-1.ts";
-            std::string line = record.ip + " - - [" + nginx_time(record.time) + "] \"GET " + path +
+            std::string line = record.ip + " - - [" + util::format_nginx_time(record.time) + "] \"GET " + path +
                                " HTTP/1.1\" 200 512 \"https://ref.example/?from=" + record.email +
                                "\" \"Player/1.0\" \"" + record.email + "\"\n";
             (record.time < sample_now() - 4 * 86400 ? rotated : current) += line;

@@ -37,7 +37,11 @@ TEST(Time, ParsesAPatternFromAFileName) {
     EXPECT_FALSE(parse_with_pattern("2026112", "%Y%m%d-%H%M%S"));
 }
 
-TEST(Time, FormatsUtc) { EXPECT_EQ(format_iso8601(1795447510), "2026-11-23T15:25:10Z"); }
+TEST(Time, FormatsUtcAndNginxTimeRoundTrips) {
+    EXPECT_EQ(format_iso8601(1795447510), "2026-11-23T15:25:10Z");
+    EXPECT_EQ(format_nginx_time(1795447510), "23/Nov/2026:15:25:10 +0000");
+    EXPECT_EQ(parse_nginx_time(format_nginx_time(1795447510)), 1795447510);
+}
 
 }  // namespace
 }  // namespace gdprctl::util
