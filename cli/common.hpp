@@ -27,6 +27,8 @@ config::Workspace load_workspace(const GlobalOptions& options);
 void print_result(const GlobalOptions& options, const std::string& text, const nlohmann::json& json);
 
 void add_scan_command(CLI::App& app, GlobalOptions& options);
+void add_retention_command(CLI::App& app, GlobalOptions& options);
+void add_schedule_command(CLI::App& app, GlobalOptions& options);
 void add_journal_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace gdprctl::cli

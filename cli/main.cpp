@@ -21,6 +21,8 @@ struct Command {
 // Every subcommand, in the order --help lists them.
 constexpr Command k_commands[] = {
     {"scan", &gdprctl::cli::add_scan_command},
+    {"retention", &gdprctl::cli::add_retention_command},
+    {"schedule", &gdprctl::cli::add_schedule_command},
     {"journal", &gdprctl::cli::add_journal_command},
 };
 

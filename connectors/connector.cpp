@@ -60,12 +60,90 @@ bool Selector::has_subjects_of(const std::vector<config::SubjectField>& fields) 
 }
 
 bool Selector::may_match(const config::Dataset& dataset) const {
+    if (!datasets.empty() && std::find(datasets.begin(), datasets.end(), dataset.name) == datasets.end()) return false;
     return wants_category(dataset.category) && (subjects.empty() || has_subjects_of(dataset.subjects));
+}
+
+bool Selector::wants_tenant(std::string_view value) const {
+    if (tenant && value != *tenant) return false;
+    for (const auto& excluded : exclude_tenants)
+        if (value == excluded) return false;
+    return true;
+}
+
+nlohmann::json Selector::to_plan_json() const {
+    nlohmann::json out = nlohmann::json::object();
+    if (tenant) out["tenant"] = *tenant;
+    if (!exclude_tenants.empty()) out["exclude_tenants"] = exclude_tenants;
+    if (!categories.empty()) out["categories"] = categories;
+    if (!datasets.empty()) out["datasets"] = datasets;
+    if (older_than) out["older_than"] = *older_than;
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& subject : subjects) ids.push_back(subject.text());
+    if (!ids.empty()) out["subjects"] = ids;
+    return out;
+}
+
+Selector Selector::from_plan_json(const nlohmann::json& json) {
+    Selector selector;
+    if (json.contains("tenant")) selector.tenant = json.at("tenant").get<std::string>();
+    selector.exclude_tenants = json.value("exclude_tenants", std::vector<std::string>{});
+    selector.categories = json.value("categories", std::vector<std::string>{});
+    selector.datasets = json.value("datasets", std::vector<std::string>{});
+    if (json.contains("older_than")) selector.older_than = json.at("older_than").get<util::UnixTime>();
+    for (const auto& text : json.value("subjects", std::vector<std::string>{}))
+        selector.subjects.push_back(parse_identifier(text));
+    return selector;
+}
+
+nlohmann::json Action::to_plan_json() const {
+    nlohmann::json out = {{"kind", kind == Kind::remove ? "delete" : "anonymise"}};
+    if (kind == Kind::anonymise) {
+        out["method"] = method;
+        out["fields"] = fields;
+    }
+    return out;
+}
+
+Action Action::from_plan_json(const nlohmann::json& json) {
+    Action action;
+    action.kind = json.at("kind").get<std::string>() == "delete" ? Kind::remove : Kind::anonymise;
+    action.method = json.value("method", "");
+    action.fields = json.value("fields", std::vector<std::string>{});
+    return action;
+}
+
+nlohmann::json PlanItem::to_json() const {
+    nlohmann::json out = {{"dataset", dataset}, {"what", what}, {"records", records}, {"bytes", bytes}};
+    out["oldest"] = oldest ? nlohmann::json(*oldest) : nlohmann::json(nullptr);
+    if (!note.empty()) out["note"] = note;
+    if (!snapshot.is_null()) out["snapshot"] = snapshot;
+    return out;
+}
+
+PlanItem PlanItem::from_json(const nlohmann::json& json) {
+    PlanItem item;
+    item.dataset = json.at("dataset").get<std::string>();
+    item.what = json.at("what").get<std::string>();
+    item.records = json.at("records").get<std::uint64_t>();
+    item.bytes = json.at("bytes").get<std::uint64_t>();
+    if (!json.at("oldest").is_null()) item.oldest = json.at("oldest").get<util::UnixTime>();
+    item.note = json.value("note", "");
+    if (json.contains("snapshot")) item.snapshot = json.at("snapshot");
+    return item;
+}
+
+std::uint64_t Plan::records() const {
+    std::uint64_t total = 0;
+    for (const auto& item : items) total += item.records;
+    return total;
 }
 
 nlohmann::json Selector::to_json() const {
     nlohmann::json out = nlohmann::json::object();
     if (tenant) out["tenant"] = *tenant;
+    if (!exclude_tenants.empty()) out["exclude_tenants"] = exclude_tenants;
+    if (!datasets.empty()) out["datasets"] = datasets;
     if (!subjects.empty()) out["subjects"] = subjects.size();
     if (!categories.empty()) out["categories"] = categories;
     if (older_than) out["older_than"] = util::format_iso8601(*older_than);

@@ -30,18 +30,25 @@ Identifier parse_identifier(const std::string& text);
 // What an operation is about. An empty selector is everything the data map declares.
 struct Selector {
     std::optional<std::string> tenant;
+    std::vector<std::string> exclude_tenants;  // records of these tenants are never selected
     std::vector<Identifier> subjects;
     std::vector<std::string> categories;       // empty: every category
+    std::vector<std::string> datasets;         // dataset names; empty: every dataset
     std::optional<util::UnixTime> older_than;  // only records with a timestamp before this
 
     bool wants_category(const std::string& category) const;
+    bool wants_tenant(std::string_view tenant) const;
     // True when value (of identifier kind) equals one of the subjects.
     bool matches_subject(const std::string& kind, std::string_view value) const;
     bool has_subjects_of(const std::vector<config::SubjectField>& fields) const;
     // False when no record of dataset can match: another category, or subjects the dataset
     // has no field for.
     bool may_match(const config::Dataset& dataset) const;
+    // For the journal: identifiers only as a count.
     nlohmann::json to_json() const;
+    // Everything, identifiers included, for plan files; from_plan_json reverses it.
+    nlohmann::json to_plan_json() const;
+    static Selector from_plan_json(const nlohmann::json& json);
 };
 
 // Personal data found in one dataset for one tenant ("" = platform-wide data).
@@ -101,16 +108,28 @@ struct VerifyReport {
 
 // What erase or a retention rule asks a connector to do to the records of a selector.
 struct Action {
-    enum class Kind { erase, delete_expired, anonymise };
-    Kind kind = Kind::erase;
-    std::string method;  // for anonymise: ip-truncate, hmac, null
+    enum class Kind { remove, anonymise };
+    Kind kind = Kind::remove;
+    std::string method;               // anonymise: ip-truncate, hmac, null
+    std::vector<std::string> fields;  // anonymise: identifier kinds ("ip") or field names
+    std::string hmac_key;             // anonymise with hmac: the workspace's secret (hex)
+
+    nlohmann::json to_plan_json() const;  // without the key
+    static Action from_plan_json(const nlohmann::json& json);
 };
 
+// What a plan will change in one dataset (or one file of a log set).
 struct PlanItem {
     std::string dataset;
-    std::string what;  // "delete" or "anonymise"
+    std::string what;  // "delete", "anonymise", "remove file", "rewrite file", ...
     std::uint64_t records = 0;
     std::uint64_t bytes = 0;
+    std::optional<util::UnixTime> oldest;
+    std::string note;         // for people: a missing index, a live file left alone
+    nlohmann::json snapshot;  // connector-specific state the plan was made on
+
+    nlohmann::json to_json() const;
+    static PlanItem from_json(const nlohmann::json& json);
 };
 
 struct Plan {
@@ -118,11 +137,25 @@ struct Plan {
     Action action;
     Selector selector;
     std::vector<PlanItem> items;
+    std::uint64_t source_records = 0;      // records in the datasets concerned, before the change
+    std::optional<util::UnixTime> newest;  // the newest record seen, for clock sanity checks
+
+    std::uint64_t records() const;
 };
 
 struct ApplyReport {
     std::uint64_t records_changed = 0;
     std::uint64_t bytes_changed = 0;
+    std::vector<std::string> notes;  // what was left alone, and why
+};
+
+// Where apply() records the durable steps it completed, so that a run killed at any point
+// resumes without repeating or skipping work. mark_done() returns once the mark is durable.
+class ApplyProgress {
+public:
+    virtual ~ApplyProgress() = default;
+    virtual bool is_done(const std::string& step) = 0;
+    virtual void mark_done(const std::string& step) = 0;
 };
 
 // One store of the platform, opened through its data map. Every operation streams: memory
@@ -143,7 +176,10 @@ public:
     // What action would change for selector, changing nothing.
     virtual Plan plan(const Selector& selector, const Action& action) = 0;
     // Carries out plan idempotently; a killed run resumes from the progress it recorded.
-    virtual ApplyReport apply(const Plan& plan) = 0;
+    // Changes only what the plan covered: records that arrived later are never touched.
+    // Throws Error::integrity, before changing anything, when the store no longer matches
+    // the plan in a way that would make applying it unsafe.
+    virtual ApplyReport apply(const Plan& plan, ApplyProgress& progress) = 0;
     // Rescans for records of selector and for any text occurrence of identifiers.
     virtual VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) = 0;
 

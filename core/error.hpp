@@ -14,6 +14,8 @@ class Error : public std::runtime_error {
 public:
     Error(ErrorKind kind, std::string message, std::string hint = {});
 
+    // Something found that the user must act on (exit 1), e.g. a plan the stores no longer match.
+    static Error findings(std::string message, std::string hint = {});
     static Error usage(std::string message, std::string hint = {});
     static Error config(std::string message, std::string hint = {});
     static Error runtime(std::string message, std::string hint = {});

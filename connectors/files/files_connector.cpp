@@ -1,6 +1,11 @@
 #include "connectors/files/files_connector.hpp"
 
 #include <fnmatch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 
@@ -78,11 +83,57 @@ public:
         });
     }
 
-    Plan plan(const Selector&, const Action&) override {
-        throw Error::unsupported("source \"" + m_source.name + "\": plan is not implemented for files yet");
+    Plan plan(const Selector& selector, const Action& action) override {
+        Plan plan{m_source.name, action, selector, {}, 0, {}};
+        const auto& dataset = m_datasets.front();
+        if (!selector.may_match(dataset)) return plan;
+        if (action.kind != Action::Kind::remove)
+            throw Error::config(m_source.file + ": " + m_source.pointer + ": source \"" + m_source.name +
+                                    "\" holds files, which can be deleted but not anonymised",
+                                "use a delete rule for this category, or exclude the source with \"datasets\"");
+        PlanItem item{dataset.name, "delete files", 0, 0, {}, "", {}};
+        SourceInventory ignored;
+        for_each_object(ignored, [&](const Object& object) {
+            ++plan.source_records;
+            if (object.time) plan.newest = std::max(plan.newest.value_or(0), *object.time);
+            if (!in_selector(object, selector)) return;
+            ++item.records;
+            item.bytes += object.size;
+            if (object.time && (!item.oldest || *object.time < *item.oldest)) item.oldest = object.time;
+        });
+        if (dataset.timestamp && dataset.timestamp->format == config::TimeFormat::mtime)
+            item.note = "times come from file mtimes, which copies and restores change";
+        item.snapshot = {{"records", item.records}};
+        if (item.records) plan.items.push_back(std::move(item));
+        return plan;
     }
-    ApplyReport apply(const Plan&) override {
-        throw Error::unsupported("source \"" + m_source.name + "\": apply is not implemented for files yet");
+
+    ApplyReport apply(const Plan& plan, ApplyProgress& progress) override {
+        ApplyReport report;
+        if (plan.items.empty()) return report;
+        const auto& item = plan.items.front();
+        SourceInventory ignored;
+        std::vector<Object> expired;
+        for_each_object(ignored, [&](const Object& object) {
+            if (in_selector(object, plan.selector)) expired.push_back(object);
+        });
+        if (expired.size() > item.records)
+            throw Error::findings("source \"" + m_source.name + "\": " + std::to_string(expired.size()) +
+                                      " files to delete now, the plan covered " + std::to_string(item.records),
+                                  "the store changed since the plan was made: make a new plan");
+        std::size_t done = 0;
+        for (const auto& object : expired) {
+            if (::unlink(object.path.c_str()) != 0 && errno != ENOENT)
+                throw Error::runtime("source \"" + m_source.name + "\": cannot delete " + object.path.string() + ": " +
+                                     std::strerror(errno));
+            if (++done % 1000 == 0) progress.mark_done(item.dataset + "#" + std::to_string(done));
+        }
+        remove_empty_directories();
+        std::uint64_t remaining = 0;
+        for_each_object(ignored, [&](const Object& object) { remaining += in_selector(object, plan.selector); });
+        report.records_changed = item.records - std::min<std::uint64_t>(item.records, remaining);
+        report.bytes_changed = remaining ? 0 : item.bytes;
+        return report;
     }
 
     VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
@@ -113,6 +164,18 @@ private:
         std::optional<util::UnixTime> time;
     };
 
+    // Directories emptied by the purge go too; the source's root stays.
+    void remove_empty_directories() {
+        std::vector<std::filesystem::path> directories;
+        std::error_code ec;
+        for (std::filesystem::recursive_directory_iterator it(m_source.path, ec), end; !ec && it != end;
+             it.increment(ec))
+            if (it->is_directory(ec) && !it->is_symlink(ec)) directories.push_back(it->path());
+        std::sort(directories.begin(), directories.end(),
+                  [](const auto& a, const auto& b) { return a.string().size() > b.string().size(); });
+        for (const auto& directory : directories) ::rmdir(directory.c_str());  // fails, harmlessly, unless empty
+    }
+
     static util::Regex compile(const config::JsonReader& reader, const std::string& pattern, const std::string& key) {
         try {
             return util::Regex(pattern);
@@ -129,7 +192,7 @@ private:
     }
 
     bool in_selector(const Object& object, const Selector& selector) const {
-        if (selector.tenant && object.tenant != *selector.tenant) return false;
+        if (!selector.wants_tenant(object.tenant)) return false;
         if (selector.older_than && (!object.time || *object.time >= *selector.older_than)) return false;
         return true;
     }

@@ -1,6 +1,17 @@
 #include "connectors/logfile/logfile_connector.hpp"
 
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -73,6 +84,73 @@ struct RangeCount {
     std::uint64_t first_malformed_line = 0;
 };
 
+// Writes a log file line by line, plain or gzip, with the original's mode and owner.
+class LogWriter {
+public:
+    LogWriter(const std::filesystem::path& path, bool gz, const struct stat& original) : m_path(path) {
+        m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, original.st_mode & 07777);
+        if (m_fd < 0) fail();
+        ::fchmod(m_fd, original.st_mode & 07777);
+        if (::fchown(m_fd, original.st_uid, original.st_gid) != 0 && errno != EPERM) fail();
+        if (gz) {
+            m_gz = gzdopen(::dup(m_fd), "wb6");
+            if (!m_gz) fail();
+        }
+        m_buffer.reserve(1 << 20);
+    }
+    ~LogWriter() {
+        if (m_gz) gzclose(m_gz);
+        if (m_fd >= 0) ::close(m_fd);
+    }
+    LogWriter(const LogWriter&) = delete;
+    LogWriter& operator=(const LogWriter&) = delete;
+
+    void write_line(std::string_view line, bool newline) {
+        m_buffer.append(line);
+        if (newline) m_buffer += '\n';
+        if (m_buffer.size() >= (1 << 20)) flush();
+    }
+
+    // Flushes, syncs and closes; the file is complete on disk when this returns.
+    void finish() {
+        flush();
+        if (m_gz) {
+            if (gzclose(m_gz) != Z_OK) fail();
+            m_gz = nullptr;
+        }
+        if (::fsync(m_fd) != 0) fail();
+        ::close(m_fd);
+        m_fd = -1;
+    }
+
+private:
+    void flush() {
+        if (m_buffer.empty()) return;
+        if (m_gz) {
+            if (gzwrite(m_gz, m_buffer.data(), static_cast<unsigned>(m_buffer.size())) == 0) fail();
+        } else {
+            std::string_view rest(m_buffer);
+            while (!rest.empty()) {
+                ssize_t n = ::write(m_fd, rest.data(), rest.size());
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) fail();
+                rest.remove_prefix(static_cast<std::size_t>(n));
+            }
+        }
+        m_buffer.clear();
+    }
+    [[noreturn]] void fail() {
+        int saved = errno;
+        ::unlink(m_path.c_str());
+        throw Error::runtime("cannot write " + m_path.string() + ": " + std::strerror(saved));
+    }
+
+    std::filesystem::path m_path;
+    int m_fd = -1;
+    gzFile m_gz = nullptr;
+    std::string m_buffer;
+};
+
 std::string json_text(const nlohmann::json& value) {
     return value.is_string() ? value.get<std::string>() : value.dump();
 }
@@ -83,6 +161,7 @@ public:
         auto reader = source_reader(source);
         auto format_text = reader.required_string("format");
         m_sample_override = reader.optional_integer("sample");
+        read_live_file(reader, workspace.base_dir);
         auto dataset = config::read_dataset(reader, workspace, "field");
         dataset.name = source.name;
         reader.finish();
@@ -150,11 +229,52 @@ public:
         });
     }
 
-    Plan plan(const Selector&, const Action&) override {
-        throw Error::unsupported("source \"" + m_source.name + "\": plan is not implemented for logfile yet");
+    Plan plan(const Selector& selector, const Action& action) override {
+        Plan plan{m_source.name, action, selector, {}, 0, {}};
+        const auto& dataset = m_datasets.front();
+        if (!selector.may_match(dataset)) return plan;
+        if (action.kind != Action::Kind::remove)
+            throw Error::config(
+                m_source.file + ": " + m_source.pointer + ": anonymising log lines is not supported yet",
+                "use a delete rule for log sources");
+        for (const auto& file : source_files()) {
+            auto tally = tally_file(file, selector);
+            plan.source_records += tally.lines;
+            if (tally.newest) plan.newest = std::max(plan.newest.value_or(0), *tally.newest);
+            if (!tally.expired) continue;
+            plan.items.push_back(plan_file(file, tally));
+        }
+        return plan;
     }
-    ApplyReport apply(const Plan&) override {
-        throw Error::unsupported("source \"" + m_source.name + "\": apply is not implemented for logfile yet");
+
+    ApplyReport apply(const Plan& plan, ApplyProgress& progress) override {
+        ApplyReport report;
+        remove_stale_temporaries();
+        for (const auto& item : plan.items) {
+            const auto& snapshot = item.snapshot;
+            std::string step = snapshot.at("dev").dump() + ":" + snapshot.at("ino").dump();
+            if (item.what == "leave alone") {
+                report.notes.push_back(item.note);
+                continue;
+            }
+            auto found =
+                find_by_inode(snapshot.at("dev").get<std::uint64_t>(), snapshot.at("ino").get<std::uint64_t>());
+            if (progress.is_done(step) || !found) {
+                // Done by an earlier run that was interrupted (a rewrite gives a new inode).
+                report.records_changed += item.records;
+                continue;
+            }
+            auto file = *found;
+            if (snapshot.at("live").get<bool>() && server_running()) file = rotate_live_file(file);
+            reading([&] {
+                process_planned_file(file, item, plan.selector);
+                return 0;
+            });
+            progress.mark_done(step);
+            report.records_changed += item.records;
+            report.bytes_changed += item.bytes;
+        }
+        return report;
     }
 
     VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
@@ -217,6 +337,30 @@ private:
         std::size_t m_taken = 0;
         std::map<std::size_t, Stats> m_stats;
     };
+
+    void read_live_file(config::JsonReader& reader, const std::filesystem::path& base_dir) {
+        auto pattern = m_source.path.filename().string();
+        m_live_file = pattern.substr(0, pattern.find_first_of("*?["));
+        if (auto live = reader.optional_string("live_file")) m_live_file = *live == "none" ? "" : *live;
+        if (auto reopen = reader.optional_object("reopen")) {
+            Reopen settings;
+            settings.pid_file = util::resolve(base_dir, reopen->required_string("pid_file"));
+            auto signal_name = reopen->optional_string("signal").value_or("USR1");
+            if (signal_name == "USR1")
+                settings.signal = SIGUSR1;
+            else if (signal_name == "HUP")
+                settings.signal = SIGHUP;
+            else
+                reopen->fail("signal", "unknown signal \"" + signal_name + "\"", "use USR1 (nginx) or HUP");
+            reopen->finish();
+            m_reopen = settings;
+        }
+        if (m_reopen && !m_live_file.empty() &&
+            ::fnmatch(pattern.c_str(), (m_live_file + ".purge-20260101T000000").c_str(), 0) != 0)
+            reader.fail("path",
+                        "the glob does not match the names the live file is rotated to (" + m_live_file + ".purge-...)",
+                        "end the glob with *, e.g. access.log*");
+    }
 
     void compile_format(config::JsonReader& reader, const std::string& format_text) {
         if (format_text == "jsonl") {
@@ -345,7 +489,7 @@ private:
     }
 
     bool in_selector(const LineView& view, const Selector& selector) const {
-        if (selector.tenant && view.tenant != *selector.tenant) return false;
+        if (!selector.wants_tenant(view.tenant)) return false;
         if (selector.older_than && (!view.time || *view.time >= *selector.older_than)) return false;
         if (selector.subjects.empty()) return true;
         for (const auto& [kind, index] : m_subjects) {
@@ -362,6 +506,175 @@ private:
         return false;
     }
 
+    struct FileTally {
+        std::uint64_t lines = 0;
+        std::uint64_t expired = 0;
+        std::uint64_t expired_bytes = 0;
+        std::uint64_t malformed = 0;
+        std::uint64_t bytes_read = 0;  // uncompressed bytes the plan covers
+        std::optional<util::UnixTime> oldest;
+        std::optional<util::UnixTime> newest;
+    };
+
+    FileTally tally_file(const std::filesystem::path& file, const Selector& selector) {
+        FileTally tally;
+        tally.bytes_read = reading([&] {
+            return for_each_line(file, [&](std::string_view line, std::uint64_t) {
+                if (line.empty()) return true;
+                if (!parse_line(line, m_context.view, all_fields()) || !interpret(m_context)) {
+                    ++tally.malformed;  // its age is unknown: it is kept
+                    return true;
+                }
+                ++tally.lines;
+                const auto& time = m_context.view.time;
+                if (time) tally.newest = std::max(tally.newest.value_or(0), *time);
+                if (!in_selector(m_context.view, selector)) return true;
+                ++tally.expired;
+                tally.expired_bytes += line.size() + 1;
+                if (time && (!tally.oldest || *time < *tally.oldest)) tally.oldest = time;
+                return true;
+            });
+        });
+        return tally;
+    }
+
+    PlanItem plan_file(const std::filesystem::path& file, const FileTally& tally) {
+        struct stat info {};
+        ::stat(file.c_str(), &info);
+        bool live = is_live_file(file);
+        bool whole = tally.expired == tally.lines && tally.malformed == 0;
+        PlanItem item{m_datasets.front().name,
+                      whole ? "remove file" : "rewrite file",
+                      tally.expired,
+                      tally.expired_bytes,
+                      tally.oldest,
+                      "",
+                      {}};
+        item.snapshot = {{"file", file.filename().string()},
+                         {"dev", static_cast<std::uint64_t>(info.st_dev)},
+                         {"ino", static_cast<std::uint64_t>(info.st_ino)},
+                         {"size", static_cast<std::uint64_t>(info.st_size)},
+                         {"read", tally.bytes_read},
+                         {"live", live}};
+        if (live && !m_reopen) {
+            item.what = "leave alone";
+            item.note = "source \"" + m_source.name + "\": " + file.filename().string() + " holds " +
+                        std::to_string(tally.expired) +
+                        " expired lines but a server may be appending to it; gdprctl rewrites a live log only "
+                        "after rotating it: set \"reopen\" for this source, or rotate the log daily";
+            item.records = 0;
+            item.bytes = 0;
+        } else if (live) {
+            item.what = whole ? "rotate, then remove" : "rotate, then rewrite";
+            item.note = "the live file is renamed and the server told to reopen its log before the purge";
+        }
+        item.snapshot["lines"] = tally.lines;
+        if (tally.malformed)
+            item.note += std::string(item.note.empty() ? "" : "; ") + std::to_string(tally.malformed) +
+                         " malformed lines are kept: their age cannot be read";
+        return item;
+    }
+
+    // The file a server keeps appending to: "live_file" in the config, by default the glob's
+    // fixed prefix ("access.log" for "access.log*").
+    bool is_live_file(const std::filesystem::path& file) const {
+        return !m_live_file.empty() && file.filename().string() == m_live_file;
+    }
+
+    std::optional<pid_t> server_pid() const {
+        if (!m_reopen) return std::nullopt;
+        std::ifstream in(m_reopen->pid_file);
+        long pid = 0;
+        if (!(in >> pid) || pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return std::nullopt;
+        return static_cast<pid_t>(pid);
+    }
+
+    bool server_running() const { return server_pid().has_value(); }
+
+    // Renames the live file aside (the glob still matches the new name), tells the server to
+    // reopen its log, and waits until it writes to the new file and the old one is quiet.
+    // Lines written meanwhile are in the renamed file, beyond what the plan covered: kept.
+    std::filesystem::path rotate_live_file(const std::filesystem::path& file) {
+        auto rotated = file;
+        rotated += ".purge-" + util::format_utc(util::now(), "%Y%m%dT%H%M%S");
+        if (::rename(file.c_str(), rotated.c_str()) != 0)
+            throw Error::runtime("source \"" + m_source.name + "\": cannot rename " + file.string() + ": " +
+                                 std::strerror(errno));
+        if (auto pid = server_pid()) ::kill(*pid, m_reopen->signal);
+        using namespace std::chrono_literals;
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!std::filesystem::exists(file) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
+        std::error_code ec;
+        auto size = std::filesystem::file_size(rotated, ec);
+        for (int quiet = 0; quiet < 3 && std::chrono::steady_clock::now() < deadline;) {
+            std::this_thread::sleep_for(100ms);
+            auto now_size = std::filesystem::file_size(rotated, ec);
+            quiet = now_size == size ? quiet + 1 : 0;
+            size = now_size;
+        }
+        return rotated;
+    }
+
+    // Writes file anew without the lines the plan covered and the selector still selects;
+    // bytes beyond what the plan read (appended since) are copied as they are. gzip stays
+    // gzip; mode and owner are kept; the result replaces file atomically (or file is removed
+    // when nothing is left).
+    void process_planned_file(const std::filesystem::path& file, const PlanItem& item, const Selector& selector) {
+        struct stat info {};
+        if (::stat(file.c_str(), &info) != 0)
+            throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(errno));
+        std::uint64_t covered = item.snapshot.at("read").get<std::uint64_t>();
+        bool gz = file.extension() == ".gz";
+        if (item.what.find("remove") != std::string::npos &&
+            static_cast<std::uint64_t>(info.st_size) == item.snapshot.at("size").get<std::uint64_t>()) {
+            if (::unlink(file.c_str()) != 0)
+                throw Error::runtime("cannot remove " + file.string() + ": " + std::strerror(errno));
+            return;
+        }
+        auto temp = file.parent_path() / (".gdprctl-tmp-" + file.filename().string());
+        LogWriter writer(temp, gz, info);
+        std::uint64_t offset = 0, kept = 0;
+        for_each_line(file, [&](std::string_view line, std::uint64_t) {
+            bool planned = offset < covered;
+            offset += line.size() + 1;
+            if (planned && !line.empty() && parse_line(line, m_context.view, all_fields()) && interpret(m_context) &&
+                in_selector(m_context.view, selector))
+                return true;
+            writer.write_line(line, offset <= covered || offset <= static_cast<std::uint64_t>(info.st_size) || gz);
+            ++kept;
+            return true;
+        });
+        writer.finish();
+        if (kept == 0) {
+            ::unlink(temp.c_str());
+            if (::unlink(file.c_str()) != 0)
+                throw Error::runtime("cannot remove " + file.string() + ": " + std::strerror(errno));
+            return;
+        }
+        if (::rename(temp.c_str(), file.c_str()) != 0) {
+            int saved = errno;
+            ::unlink(temp.c_str());
+            throw Error::runtime("cannot replace " + file.string() + ": " + std::strerror(saved));
+        }
+    }
+
+    std::optional<std::filesystem::path> find_by_inode(std::uint64_t dev, std::uint64_t ino) const {
+        for (const auto& file : source_files()) {
+            struct stat info {};
+            if (::stat(file.c_str(), &info) == 0 && static_cast<std::uint64_t>(info.st_dev) == dev &&
+                static_cast<std::uint64_t>(info.st_ino) == ino)
+                return file;
+        }
+        return std::nullopt;
+    }
+
+    // A run killed mid-rewrite leaves its temporary file; the original is intact.
+    void remove_stale_temporaries() const {
+        for (const auto& temp : util::expand_glob(m_source.path.parent_path(), ".gdprctl-tmp-*"))
+            ::unlink(temp.c_str());
+    }
+
     std::vector<std::filesystem::path> source_files() const {
         std::vector<std::filesystem::path> files;
         for (const auto& file : util::expand_glob(m_source.path.parent_path(), m_source.path.filename().string())) {
@@ -372,7 +685,7 @@ private:
     }
 
     template <typename F>
-    auto reading(F&& work) const {
+    auto reading(F&& work) const -> decltype(work()) {
         try {
             return work();
         } catch (const Error& e) {
@@ -485,6 +798,12 @@ private:
     std::size_t m_last_for_tenant_and_time = 0;
     std::size_t m_last_for_subjects = 0;
     std::optional<util::Regex> m_tenant_regex;
+    std::string m_live_file;
+    struct Reopen {
+        std::filesystem::path pid_file;
+        int signal = SIGUSR1;
+    };
+    std::optional<Reopen> m_reopen;
     LineContext m_context;  // for the sequential paths (collect, verify)
 };
 

@@ -1,17 +1,24 @@
 #include "connectors/sqlite/sqlite_connector.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <map>
 #include <set>
 
 #include "core/error.hpp"
+#include "core/pii/anonymise.hpp"
 #include "core/pii/detect.hpp"
 
 namespace gdprctl::connectors::sqlite {
 
 namespace {
+
+std::string_view value_text(sqlite3_value* value) {
+    return std::string_view(reinterpret_cast<const char*>(sqlite3_value_text(value)),
+                            static_cast<std::size_t>(sqlite3_value_bytes(value)));
+}
 
 std::string quote(const std::string& identifier) {
     std::string out = "\"";
@@ -68,11 +75,30 @@ struct Filter {
     std::optional<util::UnixTime> older_than;
 };
 
-Filter filter_for(const config::Dataset& dataset, const QueryParts& parts, const Selector& selector) {
+// The cut-off test for a timestamp column. Integer columns are compared directly, so that an
+// index on them serves the purge; text goes through unixepoch(), which no index serves.
+std::string older_than_test(const config::TimestampSpec& spec, bool integer_column) {
+    std::string column = "t0." + quote(spec.field);
+    switch (spec.format) {
+        case config::TimeFormat::unix_seconds:
+            return (integer_column ? column : "CAST(" + column + " AS INTEGER)") + " < ?";
+        case config::TimeFormat::unix_millis:
+            return (integer_column ? column : "CAST(" + column + " AS INTEGER)") + " < ? * 1000";
+        default:
+            return "unixepoch(" + column + ") < ?";
+    }
+}
+
+Filter filter_for(const config::Dataset& dataset, const QueryParts& parts, const Selector& selector,
+                  bool integer_time = false) {
     Filter filter;
     if (selector.tenant) {
         filter.where += " AND " + parts.tenant + " = ?";
         filter.values.push_back(*selector.tenant);
+    }
+    for (const auto& excluded : selector.exclude_tenants) {
+        filter.where += " AND " + parts.tenant + " != ?";
+        filter.values.push_back(excluded);
     }
     if (!selector.subjects.empty()) {
         std::string any;
@@ -86,7 +112,8 @@ Filter filter_for(const config::Dataset& dataset, const QueryParts& parts, const
         filter.where += " AND (" + (any.empty() ? std::string("0") : any) + ")";
     }
     if (selector.older_than) {
-        filter.where += " AND " + parts.time + " < ?";
+        // A record without a timestamp (or tenant rule) is never expired: NULL < x is not true.
+        filter.where += dataset.timestamp ? " AND " + older_than_test(*dataset.timestamp, integer_time) : " AND 0";
         filter.older_than = selector.older_than;
     }
     return filter;
@@ -196,11 +223,79 @@ public:
         }
     }
 
-    Plan plan(const Selector&, const Action&) override {
-        throw Error::unsupported("source \"" + m_source.name + "\": plan is not implemented for sqlite yet");
+    Plan plan(const Selector& selector, const Action& action) override {
+        auto& db = database();
+        Plan plan{m_source.name, action, selector, {}, 0, {}};
+        register_functions(db, action);
+        for (const auto& dataset : m_datasets) {
+            if (!selector.may_match(dataset)) continue;
+            auto columns = action_columns(dataset, action);
+            if (action.kind == Action::Kind::anonymise && columns.empty()) continue;
+            auto parts = query_parts(dataset);
+            auto filter = filter_for(dataset, parts, selector, integer_time(db, dataset));
+            guarded([&] {
+                SQLite::Statement total(db, "SELECT count(*), max(" + parts.time + ") FROM " + parts.from);
+                total.executeStep();
+                plan.source_records += static_cast<std::uint64_t>(total.getColumn(0).getInt64());
+                if (!total.getColumn(1).isNull())
+                    plan.newest = std::max(plan.newest.value_or(0), total.getColumn(1).getInt64());
+                SQLite::Statement query(db, "SELECT count(*), total(" + parts.bytes + "), min(" + parts.time +
+                                                ") FROM " + parts.from + " WHERE " + filter.where +
+                                                still_to_change(columns, action));
+                bind(query, filter);
+                query.executeStep();
+                auto records = static_cast<std::uint64_t>(query.getColumn(0).getInt64());
+                if (!records) return;
+                PlanItem item;
+                item.dataset = dataset.name;
+                item.what = action.kind == Action::Kind::remove ? "delete" : "anonymise " + join(columns);
+                item.records = records;
+                item.bytes = static_cast<std::uint64_t>(query.getColumn(1).getDouble());
+                if (!query.getColumn(2).isNull()) item.oldest = query.getColumn(2).getInt64();
+                item.note = index_note(db, dataset);
+                item.snapshot = {{"records", records}};
+                plan.items.push_back(std::move(item));
+            });
+        }
+        return plan;
     }
-    ApplyReport apply(const Plan&) override {
-        throw Error::unsupported("source \"" + m_source.name + "\": apply is not implemented for sqlite yet");
+
+    ApplyReport apply(const Plan& plan, ApplyProgress& progress) override {
+        auto& db = writable_database();
+        register_functions(db, plan.action);
+        ApplyReport report;
+        for (const auto& item : plan.items) {
+            const auto& dataset = dataset_named(item.dataset);
+            auto columns = action_columns(dataset, plan.action);
+            auto parts = query_parts(dataset);
+            auto filter = filter_for(dataset, parts, plan.selector, integer_time(db, dataset));
+            std::string where = filter.where + still_to_change(columns, plan.action);
+            guarded([&] {
+                auto before = count_where(db, parts, filter, where);
+                if (before > item.records)
+                    throw Error::findings("source \"" + m_source.name + "\": " + item.dataset + " now has " +
+                                              std::to_string(before) + " records to change, the plan covered " +
+                                              std::to_string(item.records),
+                                          "the store changed since the plan was made: make a new plan");
+                std::size_t batch = 0;
+                for (const auto& statement : change_statements(dataset, parts, where, columns, plan.action)) {
+                    while (true) {
+                        SQLite::Statement change(db, statement);
+                        bind(change, filter);
+                        SQLite::Transaction transaction(db);
+                        int changed = change.exec();
+                        transaction.commit();
+                        if (changed == 0) break;
+                        progress.mark_done(item.dataset + "#" + std::to_string(++batch));
+                    }
+                }
+                auto after = count_where(db, parts, filter, where);
+                report.records_changed += item.records - std::min(item.records, after);
+                report.bytes_changed += after ? 0 : item.bytes;
+            });
+        }
+        guarded([&] { db.exec("PRAGMA wal_checkpoint(TRUNCATE)"); });
+        return report;
     }
 
     VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
@@ -261,6 +356,140 @@ private:
             throw Error::runtime("source \"" + m_source.name + "\": reading " + m_source.path.string() +
                                  " failed: " + e.what());
         }
+    }
+
+    static constexpr int k_batch = 50000;
+
+    // Deletes go through a second, writable connection opened only for apply. secure_delete
+    // overwrites deleted content in the pages it touches anyway, so it costs no extra I/O.
+    SQLite::Database& writable_database() {
+        if (m_writable) return *m_writable;
+        database();  // the same checks and error messages as reading
+        try {
+            m_writable = std::make_unique<SQLite::Database>(m_source.path.string(), SQLite::OPEN_READWRITE);
+            m_writable->setBusyTimeout(10000);
+            m_writable->exec("PRAGMA secure_delete = FAST");
+        } catch (const SQLite::Exception& e) {
+            m_writable.reset();
+            throw Error::runtime("source \"" + m_source.name + "\": cannot open " + m_source.path.string() +
+                                 " for writing: " + e.what());
+        }
+        return *m_writable;
+    }
+
+    const config::Dataset& dataset_named(const std::string& name) const {
+        for (const auto& dataset : m_datasets)
+            if (dataset.name == name) return dataset;
+        throw Error::findings(
+            "source \"" + m_source.name + "\": the plan names dataset " + name + ", which the data map no longer has",
+            "make a new plan");
+    }
+
+    static std::string join(const std::vector<std::string>& items) {
+        std::string out;
+        for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+        return out;
+    }
+
+    // The columns an anonymise action changes in dataset: the subject columns of the identifier
+    // kinds it names, and personal columns it names directly. None for a delete.
+    static std::vector<std::string> action_columns(const config::Dataset& dataset, const Action& action) {
+        std::vector<std::string> columns;
+        if (action.kind != Action::Kind::anonymise) return columns;
+        for (const auto& field : action.fields) {
+            for (const auto& subject : dataset.subjects)
+                if (subject.kind == field && std::find(columns.begin(), columns.end(), subject.field) == columns.end())
+                    columns.push_back(subject.field);
+            if (std::find(dataset.personal.begin(), dataset.personal.end(), field) != dataset.personal.end() &&
+                std::find(columns.begin(), columns.end(), field) == columns.end())
+                columns.push_back(field);
+        }
+        return columns;
+    }
+
+    // For anonymise: only rows with a value still to change, so a second run changes nothing.
+    static std::string still_to_change(const std::vector<std::string>& columns, const Action& action) {
+        if (action.kind != Action::Kind::anonymise) return "";
+        std::string any;
+        for (const auto& column : columns)
+            any += (any.empty() ? "" : " OR ") + ("gdprctl_needs_anonymising(t0." + quote(column) + ")");
+        return " AND (" + any + ")";
+    }
+
+    std::vector<std::string> change_statements(const config::Dataset& dataset, const QueryParts& parts,
+                                               const std::string& where, const std::vector<std::string>& columns,
+                                               const Action& action) const {
+        std::string rows =
+            "SELECT t0.rowid FROM " + parts.from + " WHERE " + where + " LIMIT " + std::to_string(k_batch);
+        if (action.kind == Action::Kind::remove)
+            return {"DELETE FROM " + quote(dataset.locator) + " WHERE rowid IN (" + rows + ")"};
+        std::string sets;
+        for (const auto& column : columns)
+            sets += (sets.empty() ? "" : ", ") + quote(column) + " = gdprctl_anonymise(" + quote(column) + ")";
+        return {"UPDATE " + quote(dataset.locator) + " SET " + sets + " WHERE rowid IN (" + rows + ")"};
+    }
+
+    std::uint64_t count_where(SQLite::Database& db, const QueryParts& parts, const Filter& filter,
+                              const std::string& where) {
+        SQLite::Statement count(db, "SELECT count(*) FROM " + parts.from + " WHERE " + where);
+        bind(count, filter);
+        count.executeStep();
+        return static_cast<std::uint64_t>(count.getColumn(0).getInt64());
+    }
+
+    bool integer_time(SQLite::Database& db, const config::Dataset& dataset) {
+        if (!dataset.timestamp) return false;
+        SQLite::Statement info(db, "SELECT upper(type) FROM pragma_table_info(?) WHERE name = ?");
+        info.bind(1, dataset.locator);
+        info.bind(2, dataset.timestamp->field);
+        return info.executeStep() && info.getColumn(0).getString().find("INT") != std::string::npos;
+    }
+
+    // Tells the user when a purge will read every row of a table.
+    std::string index_note(SQLite::Database& db, const config::Dataset& dataset) {
+        if (!dataset.timestamp) return "";
+        if (!integer_time(db, dataset))
+            return "timestamps stored as text are compared through unixepoch(): each batch reads the whole table";
+        SQLite::Statement indexes(db,
+                                  "SELECT 1 FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i "
+                                  "WHERE i.seqno = 0 AND i.name = ?2");
+        indexes.bind(1, dataset.locator);
+        indexes.bind(2, dataset.timestamp->field);
+        if (indexes.executeStep()) return "";
+        return "no index on " + dataset.locator + "(" + dataset.timestamp->field +
+               "): each batch reads the whole table; CREATE INDEX ON " + dataset.locator + "(" +
+               dataset.timestamp->field + ") makes the purge fast";
+    }
+
+    struct FunctionContext {
+        pii::AnonymiseMethod method = pii::AnonymiseMethod::ip_truncate;
+        std::string key;
+    };
+
+    // gdprctl_anonymise(value) and gdprctl_needs_anonymising(value) for the action's method.
+    void register_functions(SQLite::Database& db, const Action& action) {
+        if (action.kind != Action::Kind::anonymise) return;
+        auto method = pii::anonymise_method(action.method);
+        if (!method) throw Error::config("unknown anonymisation method \"" + action.method + "\"");
+        m_function_context = {*method, action.hmac_key};
+        sqlite3_create_function_v2(
+            db.getHandle(), "gdprctl_anonymise", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, &m_function_context,
+            [](sqlite3_context* context, int, sqlite3_value** args) {
+                if (sqlite3_value_type(args[0]) == SQLITE_NULL) return sqlite3_result_null(context);
+                auto* self = static_cast<FunctionContext*>(sqlite3_user_data(context));
+                auto result = pii::anonymise(value_text(args[0]), self->method, self->key);
+                if (!result) return sqlite3_result_null(context);
+                sqlite3_result_text(context, result->data(), static_cast<int>(result->size()), SQLITE_TRANSIENT);
+            },
+            nullptr, nullptr, nullptr);
+        sqlite3_create_function_v2(
+            db.getHandle(), "gdprctl_needs_anonymising", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, &m_function_context,
+            [](sqlite3_context* context, int, sqlite3_value** args) {
+                if (sqlite3_value_type(args[0]) == SQLITE_NULL) return sqlite3_result_int(context, 0);
+                auto* self = static_cast<FunctionContext*>(sqlite3_user_data(context));
+                sqlite3_result_int(context, pii::needs_anonymising(value_text(args[0]), self->method, self->key));
+            },
+            nullptr, nullptr, nullptr);
     }
 
     std::set<std::string> columns_of(SQLite::Database& db, const std::string& table) {
@@ -394,6 +623,8 @@ private:
     std::vector<config::Dataset> m_datasets;
     std::optional<std::int64_t> m_sample_override;
     std::unique_ptr<SQLite::Database> m_db;
+    std::unique_ptr<SQLite::Database> m_writable;
+    FunctionContext m_function_context;
 };
 
 }  // namespace

@@ -162,6 +162,13 @@ Workspace load_workspace(const std::filesystem::path& config_path) {
     workspace.categories = standard_categories();
     for (const auto& extra : root.string_list("categories")) workspace.categories.push_back(extra);
 
+    if (auto policies = root.optional_object("policies")) {
+        for (const auto& dir : policies->string_list("dirs"))
+            workspace.policy_dirs.push_back(util::resolve(workspace.base_dir, dir));
+        workspace.disabled_policies = policies->string_list("disable");
+        policies->finish();
+    }
+
     std::set<std::string> names;
     for (auto& source_reader : root.object_list("sources", true)) {
         auto source = read_source(source_reader, workspace.base_dir);

@@ -72,6 +72,8 @@ struct Workspace {
     std::string platform;
     std::vector<std::string> categories;
     std::vector<Source> sources;
+    std::vector<std::filesystem::path> policy_dirs;  // in addition to the shipped pack
+    std::vector<std::string> disabled_policies;
 
     const Source* find_source(const std::string& name) const;
 };

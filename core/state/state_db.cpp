@@ -27,6 +27,16 @@ const char* const k_migrations[] = {
     "  outcome TEXT NOT NULL,"
     "  prev_hash TEXT NOT NULL,"
     "  hash TEXT NOT NULL);",
+    // 2: retention runs (the plan they carry out, fixed at start) and their durable steps.
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  command TEXT NOT NULL,"
+    "  started TEXT NOT NULL,"
+    "  plan TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('running', 'done')),"
+    "  finished TEXT);"
+    "CREATE TABLE run_steps (run_id INTEGER NOT NULL REFERENCES runs(id), step TEXT NOT NULL,"
+    "  PRIMARY KEY (run_id, step));",
 };
 
 void create_private_file(const std::filesystem::path& path) {

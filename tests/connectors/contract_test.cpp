@@ -135,10 +135,6 @@ TEST_P(ConnectorContract, ReadingChangesNothingInTheStore) {
     EXPECT_EQ(tree_digest(m_fixture->dir()), before);
 }
 
-TEST_P(ConnectorContract, PlanAndApplyAreRefusedClearlyUntilImplemented) {
-    EXPECT_THROW(m_connector->plan({}, {}), Error);
-}
-
 INSTANTIATE_TEST_SUITE_P(EveryKind, ConnectorContract, ::testing::ValuesIn(fixture_kinds()),
                          [](const auto& info) { return info.param; });
 

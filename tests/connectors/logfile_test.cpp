@@ -175,6 +175,38 @@ TEST(LogfileConnector, TruncatedGzipIsARuntimeErrorNamingSourceAndFile) {
     }
 }
 
+TEST(LogfileConnector, ALiveLogIsLeftAloneWithoutAReopenSignalAndRotatedFilesArePurged) {
+    TempDir dir;
+    write_text(dir / "access.log",
+               "192.0.2.1 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"UA\"\n");
+    write_text(dir / "access.log.1",
+               "192.0.2.2 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"UA\"\n");
+    config::Workspace workspace;
+    auto connector = open_log(dir,
+                              {{"name", "web"},
+                               {"kind", "logfile"},
+                               {"path", "access.log*"},
+                               {"format", "combined"},
+                               {"category", "usage-data"},
+                               {"subjects", {{"ip", "remote_addr"}}}},
+                              workspace);
+    Selector expired;
+    expired.older_than = 1795447510;
+    auto plan = connector->plan(expired, {});
+    ASSERT_EQ(plan.items.size(), 2u);
+    EXPECT_EQ(plan.records(), 1u);
+    struct : ApplyProgress {
+        bool is_done(const std::string&) override { return false; }
+        void mark_done(const std::string&) override {}
+    } progress;
+    auto report = connector->apply(plan, progress);
+    EXPECT_EQ(report.records_changed, 1u);
+    ASSERT_EQ(report.notes.size(), 1u);
+    EXPECT_NE(report.notes[0].find("\"reopen\""), std::string::npos) << report.notes[0];
+    EXPECT_TRUE(std::filesystem::exists(dir / "access.log"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "access.log.1"));
+}
+
 TEST(LogfileConnector, ReadingInParallelRangesCountsExactlyAsOneThreadDoes) {
     TempDir dir;
     std::string text;

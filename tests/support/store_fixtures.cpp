@@ -80,6 +80,7 @@ protected:
         return {{"name", "access"},
                 {"kind", "logfile"},
                 {"path", "access.log*"},
+                {"live_file", "none"},  // no server appends to these files
                 {"format",
                  "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
                  "\"$http_referer\" \"$http_user_agent\" \"$http_x_user_email\""},

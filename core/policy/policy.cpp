@@ -1,0 +1,130 @@
+#include "core/policy/policy.hpp"
+
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/config/reader.hpp"
+#include "core/error.hpp"
+#include "core/util/fs.hpp"
+
+namespace gdprctl::policy {
+
+namespace {
+
+constexpr std::int64_t k_day = 86400;
+
+std::int64_t read_days(config::JsonReader& reader, const std::string& key) {
+    auto days = reader.optional_integer(key);
+    if (!days) reader.fail(key, "missing required key \"" + key + "\"");
+    if (*days < 1 || *days > 36500) reader.fail(key, "must be a number of days from 1 to 36500");
+    return *days * k_day;
+}
+
+RetentionRule read_retention(config::JsonReader& reader, const std::string& id, const std::string& file) {
+    RetentionRule rule;
+    rule.id = id;
+    rule.file = file;
+    rule.rationale = reader.required_string("rationale");
+    rule.article = reader.required_string("article");
+    rule.categories = reader.string_list("categories");
+    if (rule.categories.empty()) reader.fail("categories", "list at least one category");
+    rule.datasets = reader.string_list("datasets");
+    rule.max_age_seconds = read_days(reader, "max_age_days");
+    auto action = reader.required_string("action");
+    if (action == "delete") {
+        rule.action = RetentionAction::remove;
+    } else if (action == "anonymise") {
+        rule.action = RetentionAction::anonymise;
+        rule.method = reader.required_string("method");
+        if (rule.method != "ip-truncate" && rule.method != "hmac" && rule.method != "null")
+            reader.fail("method", "unknown method \"" + rule.method + "\"", "use ip-truncate, hmac or null");
+        rule.fields = reader.string_list("fields");
+        if (rule.fields.empty())
+            reader.fail("fields", "list the fields (or identifier kinds such as \"ip\") to anonymise");
+    } else {
+        reader.fail("action", "unknown action \"" + action + "\"", "use delete or anonymise");
+    }
+    if (auto tenants = reader.optional_object("tenants")) {
+        auto raw = reader.optional_value("tenants");
+        for (const auto& [tenant, value] : raw->items()) {
+            auto override_reader = tenants->optional_object(tenant);
+            rule.tenant_max_age.emplace_back(tenant, read_days(*override_reader, "max_age_days"));
+            override_reader->finish();
+        }
+        tenants->finish();
+    }
+    return rule;
+}
+
+void read_policy_file(const std::filesystem::path& path, PolicySet& set, std::set<std::string>& ids) {
+    std::string file = path.filename().string();
+    auto json = config::parse_json_text(util::read_file(path), file);
+    auto read_one = [&](const nlohmann::json& object, const std::string& pointer) {
+        config::JsonReader reader(object, pointer, file);
+        auto id = reader.required_string("id");
+        if (!ids.insert(id).second)
+            reader.fail("id", "duplicate policy id \"" + id + "\"", "give every policy its own id");
+        auto kind = reader.required_string("kind");
+        if (kind != "retention") reader.fail("kind", "unknown policy kind \"" + kind + "\"", "use retention");
+        set.retention.push_back(read_retention(reader, id, file));
+        reader.finish();
+    };
+    if (json.is_array()) {
+        for (std::size_t i = 0; i < json.size(); ++i) read_one(json[i], "/" + std::to_string(i));
+    } else {
+        read_one(json, "");
+    }
+}
+
+}  // namespace
+
+bool RetentionRule::applies_to(const config::Dataset& dataset) const {
+    if (std::find(categories.begin(), categories.end(), dataset.category) == categories.end()) return false;
+    if (datasets.empty()) return true;
+    for (const auto& pattern : datasets)
+        if (::fnmatch(pattern.c_str(), dataset.name.c_str(), 0) == 0) return true;
+    return false;
+}
+
+std::filesystem::path shipped_policy_dir() {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        auto installed = exe.parent_path().parent_path() / "share" / "gdprctl" / "policies";
+        if (std::filesystem::is_directory(installed, ec)) return installed;
+    }
+    return GDPRCTL_SOURCE_POLICY_DIR;
+}
+
+PolicySet load_policies(const std::vector<std::filesystem::path>& dirs, const std::vector<std::string>& disabled) {
+    PolicySet set;
+    std::set<std::string> ids;
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(dir, ec))
+            throw Error::config("policy directory " + dir.string() + " does not exist", "check --policies");
+        std::vector<std::filesystem::path> files;
+        for (const auto& entry : std::filesystem::directory_iterator(dir))
+            if (entry.path().extension() == ".json") files.push_back(entry.path());
+        std::sort(files.begin(), files.end());
+        for (const auto& file : files) read_policy_file(file, set, ids);
+    }
+    for (const auto& id : disabled) {
+        if (!ids.count(id)) {
+            std::vector<std::string> known(ids.begin(), ids.end());
+            auto near = config::closest_match(id, known);
+            throw Error::config(
+                "cannot disable unknown policy id \"" + id + "\"",
+                near ? "did you mean \"" + *near + "\"?" : "list the policies with 'gdprctl retention plan'");
+        }
+    }
+    std::erase_if(set.retention, [&](const RetentionRule& rule) {
+        return std::find(disabled.begin(), disabled.end(), rule.id) != disabled.end();
+    });
+    return set;
+}
+
+}  // namespace gdprctl::policy
