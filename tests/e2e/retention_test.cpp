@@ -1,0 +1,340 @@
+// Retention end to end, with the real binary on the reference platform: exact cut-offs checked
+// by an independent count, kill -9 at any point, the live nginx log, and the safety guards.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "core/util/time.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace gdprctl::testing {
+namespace {
+
+constexpr util::UnixTime k_now = 1795447510;  // 2026-11-23T15:25:10Z
+constexpr util::UnixTime k_day = 86400;
+
+int gdprctl(const std::filesystem::path& dir, const std::string& args, std::string* out = nullptr,
+            std::string* err = nullptr) {
+    return run_command(std::string(GDPRCTL_BINARY) + " --config " + (dir / "gdprctl.json").string() + " " + args, out,
+                       err);
+}
+
+void seed(const std::filesystem::path& dir, const std::string& extra = "", int days = 180) {
+    ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " seed --dir " + dir.string() + " --days " +
+                          std::to_string(days) + " --seed 11 --now " + std::to_string(k_now) + " " + extra),
+              0);
+}
+
+std::string sha256_of(const std::filesystem::path& file) {
+    std::string out;
+    run_command("sha256sum " + file.string(), &out);
+    return out.substr(0, 64);
+}
+
+// Every line of every access.log* file, gzip or not, read without gdprctl's code.
+std::vector<std::string> access_lines(const std::filesystem::path& logs) {
+    std::vector<std::string> lines;
+    for (const auto& entry : std::filesystem::directory_iterator(logs)) {
+        auto name = entry.path().filename().string();
+        if (name.rfind("access.log", 0) != 0) continue;
+        gzFile file = gzopen(entry.path().c_str(), "rb");
+        std::string text;
+        char buffer[65536];
+        int n;
+        while ((n = gzread(file, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+        gzclose(file);
+        std::size_t start = 0;
+        for (std::size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
+            lines.push_back(text.substr(start, end - start));
+    }
+    return lines;
+}
+
+struct AgeCount {
+    std::uint64_t older = 0, younger = 0, undated = 0;
+};
+
+AgeCount count_access_by_age(const std::filesystem::path& logs, util::UnixTime cutoff) {
+    AgeCount count;
+    for (const auto& line : access_lines(logs)) {
+        auto open = line.find('[');
+        auto time = open == std::string::npos ? std::nullopt : util::parse_nginx_time(line.substr(open + 1, 26));
+        if (!time)
+            ++count.undated;
+        else if (*time < cutoff)
+            ++count.older;
+        else
+            ++count.younger;
+    }
+    return count;
+}
+
+std::string sql(const std::filesystem::path& dir, const std::string& query) {
+    std::string out;
+    run_command("sqlite3 " + (dir / "platform.db").string() + " " + shell_quote(query), &out);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+TEST(Retention, DeletesAndAnonymisesExactlyWhatExpiredAndASecondRunChangesNothing) {
+    TempDir dir;
+    seed(dir.path());
+    util::UnixTime logs_cutoff = k_now - 90 * k_day, ip_cutoff = k_now - 30 * k_day;
+    auto before = count_access_by_age(dir / "logs", logs_cutoff);
+    auto chat_young = sql(
+        dir.path(), "SELECT count(*) FROM chat_messages WHERE unixepoch(sent_at) >= " + std::to_string(logs_cutoff));
+    auto young_ips = sql(dir.path(), "SELECT group_concat(id || ip) FROM sessions WHERE started_at >= " +
+                                         std::to_string(ip_cutoff * 1000));
+    ASSERT_GT(before.older, 1000u);
+    ASSERT_GT(before.younger, 1000u);
+
+    std::string out, err;
+    ASSERT_EQ(gdprctl(dir.path(), "retention apply --force --now 2026-11-23T15:25:10Z", &out, &err), 0) << err;
+    EXPECT_NE(out.find("records changed"), std::string::npos) << out;
+
+    auto after = count_access_by_age(dir / "logs", logs_cutoff);
+    EXPECT_EQ(after.older, 0u);
+    EXPECT_EQ(after.younger, before.younger);
+    EXPECT_EQ(after.undated, before.undated) << "malformed lines have no readable age and are kept";
+    EXPECT_EQ(
+        sql(dir.path(), "SELECT count(*) FROM chat_messages WHERE unixepoch(sent_at) < " + std::to_string(logs_cutoff)),
+        "0");
+    EXPECT_EQ(sql(dir.path(),
+                  "SELECT count(*) FROM chat_messages WHERE unixepoch(sent_at) >= " + std::to_string(logs_cutoff)),
+              chat_young);
+    EXPECT_EQ(sql(dir.path(), "SELECT count(*) FROM sessions WHERE started_at < " + std::to_string(ip_cutoff * 1000) +
+                                  " AND ip NOT LIKE '%.0' AND ip NOT LIKE '%::'"),
+              "0");
+    EXPECT_EQ(sql(dir.path(), "SELECT group_concat(id || ip) FROM sessions WHERE started_at >= " +
+                                  std::to_string(ip_cutoff * 1000)),
+              young_ips);
+
+    ASSERT_EQ(gdprctl(dir.path(), "retention apply --force --now 2026-11-23T15:25:10Z", &out), 0);
+    EXPECT_NE(out.find("Nothing to purge"), std::string::npos) << out;
+    ASSERT_EQ(gdprctl(dir.path(), "journal verify", &out), 0) << out;
+}
+
+TEST(Retention, ARunKilledAtAnyPointIsFinishedByTheNextWithTheSameResult) {
+    TempDir one_shot, killed;
+    seed(one_shot.path(), "--log-size 24M");
+    seed(killed.path(), "--log-size 24M");
+    std::string out;
+    ASSERT_EQ(gdprctl(one_shot.path(), "--format json retention apply --force --now " + std::to_string(k_now), &out),
+              0);
+    auto expected = nlohmann::json::parse(out);
+
+    std::string binary = GDPRCTL_BINARY, config = (killed / "gdprctl.json").string(), now = std::to_string(k_now);
+    for (int delay_ms : {10, 40, 80, 160, 320}) {
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            int null = ::open("/dev/null", O_RDWR);
+            ::dup2(null, 1);
+            ::dup2(null, 2);
+            ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), "retention", "apply", "--force",
+                    "--now", now.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+    ASSERT_EQ(gdprctl(killed.path(), "--format json retention apply --force --now " + now, &out), 0);
+    auto finished = nlohmann::json::parse(out);
+
+    auto scan = [](const std::filesystem::path& dir) {
+        std::string text;
+        gdprctl(dir, "--format json scan", &text);
+        std::map<std::string, std::uint64_t> records;
+        for (const auto& source : nlohmann::json::parse(text)["sources"])
+            for (const auto& row : source["inventory"])
+                records[row["dataset"].get<std::string>() + "/" + row["tenant"].get<std::string>()] +=
+                    row["records"].get<std::uint64_t>();
+        return records;
+    };
+    EXPECT_EQ(scan(killed.path()), scan(one_shot.path()));
+    EXPECT_EQ(count_access_by_age(killed / "logs", k_now - 90 * k_day).younger,
+              count_access_by_age(one_shot / "logs", k_now - 90 * k_day).younger);
+    // The run that finished reports the whole run's work, counted once, unless a killed one finished it.
+    if (finished["records"].get<std::uint64_t>() != 0) {
+        EXPECT_EQ(finished["records"], expected["records"]);
+    }
+    ASSERT_EQ(gdprctl(killed.path(), "journal verify", &out), 0) << out;
+}
+
+TEST(Retention, GuardsStopBeforeAnythingChanges) {
+    TempDir dir;
+    seed(dir.path());
+    auto digest = [&] { return sha256_of(dir / "platform.db") + sha256_of(dir / "logs" / "access.log.100.gz"); };
+    auto before = digest();
+    std::string out, err;
+
+    EXPECT_EQ(gdprctl(dir.path(), "retention apply --now " + std::to_string(k_now), nullptr, &err), 1);
+    EXPECT_NE(err.find("--max-fraction"), std::string::npos) << err;
+    EXPECT_EQ(gdprctl(dir.path(), "retention apply --force --dry-run --now " + std::to_string(k_now), &out, &err), 0)
+        << err;
+    EXPECT_NE(out.find("Dry run"), std::string::npos);
+    // --force would override the clock checks: they run without it, before the size guard.
+    EXPECT_EQ(gdprctl(dir.path(), "retention apply --now " + std::to_string(k_now - 10 * k_day), nullptr, &err), 3);
+    EXPECT_NE(err.find("more than a day after the clock"), std::string::npos) << err;
+    {
+        std::filesystem::create_directories(dir / ".gdprctl");
+        int fd = ::open((dir / ".gdprctl" / "retention.lock").c_str(), O_RDWR | O_CREAT, 0600);
+        ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+        EXPECT_EQ(gdprctl(dir.path(), "retention apply --force --now " + std::to_string(k_now), nullptr, &err), 3);
+        EXPECT_NE(err.find("another retention run"), std::string::npos) << err;
+        ::close(fd);
+    }
+    EXPECT_EQ(digest(), before);
+
+    ASSERT_EQ(gdprctl(dir.path(), "retention apply --force --now " + std::to_string(k_now), nullptr, &err), 0) << err;
+    EXPECT_EQ(gdprctl(dir.path(), "retention apply --now " + std::to_string(k_now - 3600), nullptr, &err), 3);
+    EXPECT_NE(err.find("earlier than the last retention run"), std::string::npos) << err;
+}
+
+TEST(Retention, AReviewedPlanIsAppliedExactlyOrRefusedWhenTheStoresMoved) {
+    TempDir dir;
+    seed(dir.path());
+    auto plan = (dir / "plan.json").string();
+    std::string out, err;
+    ASSERT_EQ(gdprctl(dir.path(), "retention plan --now " + std::to_string(k_now) + " --out " + plan, &out, &err), 0)
+        << err;
+    EXPECT_NE(out.find("retention.usage-logs-90d"), std::string::npos) << out;
+
+    sql(dir.path(),
+        "DELETE FROM chat_messages WHERE id = (SELECT min(id) FROM chat_messages WHERE unixepoch(sent_at) < " +
+            std::to_string(k_now - 90 * k_day) + ")");
+    EXPECT_EQ(gdprctl(dir.path(), "retention apply --force --plan " + plan, nullptr, &err), 1);
+    EXPECT_NE(err.find("no longer matches"), std::string::npos) << err;
+
+    ASSERT_EQ(gdprctl(dir.path(), "retention plan --now " + std::to_string(k_now) + " --out " + plan), 0);
+    std::uint64_t planned_records = 0;
+    auto reviewed = nlohmann::json::parse(read_text(plan));
+    for (const auto& rule : reviewed["rules"])
+        for (const auto& item : rule["items"]) planned_records += item["records"].get<std::uint64_t>();
+    ASSERT_EQ(gdprctl(dir.path(), "--format json retention apply --force --plan " + plan, &out, &err), 0) << err;
+    EXPECT_EQ(nlohmann::json::parse(out)["records"].get<std::uint64_t>(), planned_records);
+    EXPECT_EQ(count_access_by_age(dir / "logs", k_now - 90 * k_day).older, 0u);
+}
+
+int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+// One GET from 127.0.0.77 carrying a probe number; true when nginx answered 200.
+bool probe(int port, int number) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in local{}, remote{};
+    local.sin_family = remote.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "127.0.0.77", &local.sin_addr);
+    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+    remote.sin_port = htons(static_cast<std::uint16_t>(port));
+    bool ok = false;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0 &&
+        ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) == 0) {
+        std::string request =
+            "GET /hls/acme/main.m3u8?probe=" + std::to_string(number) + " HTTP/1.0\r\nHost: x\r\n\r\n";
+        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+        char buffer[4096];
+        ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        ok = n > 12 && std::string(buffer, 12) == "HTTP/1.1 200";
+        while (::recv(fd, buffer, sizeof buffer, 0) > 0) {
+        }
+    }
+    ::close(fd);
+    return ok;
+}
+
+TEST(Retention, PurgingTheLiveNginxLogLosesNoLineWrittenDuringThePurge) {
+    TempDir dir;
+    util::UnixTime now = util::now();
+    ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " seed --dir " + dir.path().string() +
+                          " --days 100 --seed 5 --now " + std::to_string(now)),
+              0);
+    int http = free_port();
+    std::string err;
+    ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " up --dir " + dir.path().string() + " --http-port " +
+                              std::to_string(http) + " --rtmp-port " + std::to_string(free_port()),
+                          nullptr, &err),
+              0)
+        << err;
+    std::atomic<bool> stop{false};
+    std::atomic<int> sent{0};
+    std::vector<int> answered;
+    std::thread prober([&] {
+        for (int n = 1; !stop; ++n) {
+            if (probe(http, n)) answered.push_back(n);
+            sent = n;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // 120 days ahead: every line nginx wrote so far has expired, but none written during the purge may go.
+    std::string out;
+    int rc = gdprctl(dir.path(), "retention apply --force --now " + std::to_string(now + 120 * k_day), &out, &err);
+    int after_purge = sent;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+    prober.join();
+    run_command(std::string(REFSTACK_BINARY) + " down --dir " + dir.path().string());
+    ASSERT_EQ(rc, 0) << err;
+
+    std::set<int> logged;
+    static const std::regex k_probe("probe=([0-9]+) ");
+    for (const auto& line : access_lines(dir / "logs")) {
+        std::smatch match;
+        if (std::regex_search(line, match, k_probe)) logged.insert(std::stoi(match[1].str()));
+    }
+    ASSERT_FALSE(logged.empty());
+    ASSERT_GT(answered.size(), 100u);
+    // Lines the plan covered are gone; from the first line it did not cover, every answered probe is there.
+    int first_kept = *logged.begin();
+    for (int n : answered) {
+        if (n < first_kept) continue;
+        EXPECT_TRUE(logged.count(n)) << "probe " << n << " was answered by nginx but is not in its log";
+    }
+    EXPECT_LE(first_kept, after_purge) << "lines written during the purge must survive it";
+    EXPECT_GT(first_kept, 1) << "lines written before the purge started had expired and must be gone";
+    EXPECT_TRUE(logged.count(answered.back()));
+}
+
+TEST(Schedule, PrintsAndInstallsATimerThatRunsRetention) {
+    TempDir dir;
+    seed(dir.path(), "", 2);
+    std::string out;
+    ASSERT_EQ(gdprctl(dir.path(), "schedule --every daily --at 04:30 --print", &out), 0);
+    EXPECT_NE(out.find("OnCalendar=*-*-* 04:30:00"), std::string::npos) << out;
+    EXPECT_NE(out.find("retention apply --wait"), std::string::npos) << out;
+    EXPECT_NE(out.find("30 4 * * * "), std::string::npos) << out;
+    ASSERT_EQ(gdprctl(dir.path(), "schedule --every hourly --at 00:05 --install --unit-dir " + (dir / "units").string(),
+                      &out),
+              0);
+    EXPECT_NE(read_text(dir / "units" / "gdprctl-retention.timer").find("OnCalendar=*-*-* *:05:00"), std::string::npos);
+    EXPECT_NE(read_text(dir / "units" / "gdprctl-retention.service").find((dir / "gdprctl.json").string()),
+              std::string::npos);
+    EXPECT_EQ(gdprctl(dir.path(), "schedule --at 25:00 --print"), 2);
+}
+
+}  // namespace
+}  // namespace gdprctl::testing
