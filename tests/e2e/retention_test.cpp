@@ -159,7 +159,8 @@ TEST(Retention, ARunKilledAtAnyPointIsFinishedByTheNextWithTheSameResult) {
         std::string text;
         gdprctl(dir, "--format json scan", &text);
         std::map<std::string, std::uint64_t> records;
-        for (const auto& source : nlohmann::json::parse(text)["sources"])
+        auto report = nlohmann::json::parse(text);
+        for (const auto& source : report["sources"])
             for (const auto& row : source["inventory"])
                 records[row["dataset"].get<std::string>() + "/" + row["tenant"].get<std::string>()] +=
                     row["records"].get<std::uint64_t>();
