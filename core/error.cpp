@@ -22,9 +22,5 @@ Error Error::runtime(std::string message, std::string hint) {
 Error Error::integrity(std::string message, std::string hint) {
     return Error(ErrorKind::integrity, std::move(message), std::move(hint));
 }
-Error Error::unsupported(std::string message) {
-    return Error(ErrorKind::runtime, std::move(message),
-                 "this operation arrives with the retention and erasure work; use scan, export or verify");
-}
 
 }  // namespace gdprctl

@@ -20,8 +20,6 @@ public:
     static Error config(std::string message, std::string hint = {});
     static Error runtime(std::string message, std::string hint = {});
     static Error integrity(std::string message, std::string hint = {});
-    // An operation the interface declares but this connector kind does not offer yet.
-    static Error unsupported(std::string message);
 
     ErrorKind kind() const { return m_kind; }
     int exit_code() const { return static_cast<int>(m_kind); }

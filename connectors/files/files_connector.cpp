@@ -1,6 +1,7 @@
 #include "connectors/files/files_connector.hpp"
 
 #include <fnmatch.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include <fstream>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/util/regex.hpp"
@@ -122,15 +124,18 @@ public:
                                       " files to delete now, the plan covered " + std::to_string(item.records),
                                   "the store changed since the plan was made: make a new plan");
         std::size_t done = 0;
+        std::set<std::filesystem::path> parents;
         for (const auto& object : expired) {
             if (::unlink(object.path.c_str()) != 0 && errno != ENOENT)
                 throw Error::runtime("source \"" + m_source.name + "\": cannot delete " + object.path.string() + ": " +
                                      std::strerror(errno));
+            parents.insert(object.path.parent_path());
             if (++done % 1000 == 0) progress.mark_done(item.dataset + "#" + std::to_string(done));
         }
-        remove_empty_directories();
+        remove_emptied_directories(parents);
+        // Every expired file is gone now, those an interrupted earlier run deleted included: the
+        // plan's count is what the whole run removed.
         std::uint64_t remaining = 0;
-        for_each_object(ignored, [&](const Object& object) { remaining += in_selector(object, plan.selector); });
         report.records_changed = item.records - std::min<std::uint64_t>(item.records, remaining);
         report.bytes_changed = remaining ? 0 : item.bytes;
         return report;
@@ -164,16 +169,15 @@ private:
         std::optional<util::UnixTime> time;
     };
 
-    // Directories emptied by the purge go too; the source's root stays.
-    void remove_empty_directories() {
-        std::vector<std::filesystem::path> directories;
-        std::error_code ec;
-        for (std::filesystem::recursive_directory_iterator it(m_source.path, ec), end; !ec && it != end;
-             it.increment(ec))
-            if (it->is_directory(ec) && !it->is_symlink(ec)) directories.push_back(it->path());
-        std::sort(directories.begin(), directories.end(),
-                  [](const auto& a, const auto& b) { return a.string().size() > b.string().size(); });
-        for (const auto& directory : directories) ::rmdir(directory.c_str());  // fails, harmlessly, unless empty
+    // Directories the purge emptied go too, up to (not including) the source's root. rmdir
+    // fails, harmlessly, on a directory that still holds anything.
+    void remove_emptied_directories(const std::set<std::filesystem::path>& parents) {
+        std::vector<std::filesystem::path> deepest_first(parents.rbegin(), parents.rend());
+        for (auto directory : deepest_first) {
+            while (directory != m_source.path && directory.string().size() > m_source.path.string().size() &&
+                   ::rmdir(directory.c_str()) == 0)
+                directory = directory.parent_path();
+        }
     }
 
     static util::Regex compile(const config::JsonReader& reader, const std::string& pattern, const std::string& key) {
@@ -197,13 +201,9 @@ private:
         return true;
     }
 
-    std::optional<util::UnixTime> time_of(const std::filesystem::directory_entry& entry, const std::string& relative) {
+    std::optional<util::UnixTime> time_of(util::UnixTime mtime, const std::string& relative) {
         const auto& spec = m_datasets.front().timestamp;
-        if (!spec || spec->format == config::TimeFormat::mtime) {
-            auto mtime = entry.last_write_time();
-            auto system = std::chrono::file_clock::to_sys(mtime);
-            return std::chrono::duration_cast<std::chrono::seconds>(system.time_since_epoch()).count();
-        }
+        if (!spec || spec->format == config::TimeFormat::mtime) return mtime;
         auto text = m_time_regex->first_group(relative);
         if (!text) return std::nullopt;
         switch (spec->format) {
@@ -229,14 +229,16 @@ private:
             if (ec)
                 throw Error::runtime("source \"" + m_source.name + "\": cannot walk " + m_source.path.string() + ": " +
                                      ec.message());
-            if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+            // One lstat a file: symbolic links are never followed, and size and time come along.
+            struct stat info {};
+            if (::lstat(it->path().c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
             Object object;
             object.path = it->path();
             object.relative = object.path.lexically_relative(m_source.path).string();
             if (!included(object.relative)) continue;
             if (m_tenant_regex) object.tenant = std::string(m_tenant_regex->first_group(object.relative).value_or(""));
-            object.size = it->file_size(ec);
-            object.time = time_of(*it, object.relative);
+            object.size = static_cast<std::uint64_t>(info.st_size);
+            object.time = time_of(info.st_mtim.tv_sec, object.relative);
             // An object whose name carries no readable date is still counted (it is personal
             // data all the same) and reported as malformed.
             if (!object.time && m_datasets.front().timestamp && !result.malformed++)

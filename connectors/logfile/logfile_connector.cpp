@@ -445,6 +445,12 @@ private:
 
     std::size_t all_fields() const { return m_names.empty() ? 0 : m_names.size() - 1; }
 
+    // How far a line must be split to decide whether selector takes it.
+    std::size_t fields_needed(const Selector& selector) const {
+        if (m_jsonl) return all_fields();
+        return selector.subjects.empty() ? m_last_for_tenant_and_time : m_last_for_subjects;
+    }
+
     bool parse_line(std::string_view line, LineView& view, std::size_t limit) {
         if (m_jsonl) return parse_json_line(line, view);
         return m_format->parse(line, view.fields, limit);
@@ -521,7 +527,7 @@ private:
         tally.bytes_read = reading([&] {
             return for_each_line(file, [&](std::string_view line, std::uint64_t) {
                 if (line.empty()) return true;
-                if (!parse_line(line, m_context.view, all_fields()) || !interpret(m_context)) {
+                if (!parse_line(line, m_context.view, fields_needed(selector)) || !interpret(m_context)) {
                     ++tally.malformed;  // its age is unknown: it is kept
                     return true;
                 }
@@ -638,10 +644,11 @@ private:
         for_each_line(file, [&](std::string_view line, std::uint64_t) {
             bool planned = offset < covered;
             offset += line.size() + 1;
-            if (planned && !line.empty() && parse_line(line, m_context.view, all_fields()) && interpret(m_context) &&
-                in_selector(m_context.view, selector))
+            if (planned && !line.empty() && parse_line(line, m_context.view, fields_needed(selector)) &&
+                interpret(m_context) && in_selector(m_context.view, selector))
                 return true;
-            writer.write_line(line, offset <= covered || offset <= static_cast<std::uint64_t>(info.st_size) || gz);
+            // Only an unterminated last line of a plain file goes back without its newline.
+            writer.write_line(line, gz || offset <= static_cast<std::uint64_t>(info.st_size));
             ++kept;
             return true;
         });

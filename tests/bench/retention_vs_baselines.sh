@@ -51,10 +51,13 @@ rm -rf "$work/sql"
 python3 - "$work/files" "$files" "$now" <<'PY'
 import os, sys
 root, count, now = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+made = set()
 for copy in ("a", "b"):
     for i in range(count):
         d = os.path.join(root, copy, "t%d" % (i % 8), "%03d" % (i // 1000 % 1000))
-        if i < 8000: os.makedirs(d, exist_ok=True)
+        if d not in made:
+            os.makedirs(d, exist_ok=True)
+            made.add(d)
         p = os.path.join(d, "rec%d.flv" % i)
         with open(p, "wb") as f: f.write(b"FLV")
         t = now - (100 if i % 2 else 10) * 86400
