@@ -376,7 +376,11 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
             check_clock(state, result.plan, options.force);
             check_fraction(result.plan, options.max_fraction, options.force);
         }
-        if (result.dry_run) return result;
+        if (result.dry_run) {
+            journal.append("retention apply --dry-run", selector, source_names(workspace),
+                           {{"planned_records", result.plan.records()}}, "dry run: nothing changed");
+            return result;
+        }
         if (!result.resumed) run = start_run(state, result.plan);
         RunProgress progress(state, run);
         for (const auto& rule : result.plan.rules) {
@@ -392,9 +396,8 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
                        result.resumed ? "ok (resumed an interrupted run)" : "ok");
         return result;
     } catch (const Error& e) {
-        if (!result.dry_run)
-            journal.append("retention apply", selector, source_names(workspace), nlohmann::json::object(),
-                           std::string("error: ") + e.what());
+        journal.append(result.dry_run ? "retention apply --dry-run" : "retention apply", selector,
+                       source_names(workspace), nlohmann::json::object(), std::string("error: ") + e.what());
         throw;
     }
 }
