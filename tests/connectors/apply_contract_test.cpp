@@ -11,9 +11,7 @@ namespace gdprctl::testing {
 namespace {
 
 std::map<std::string, std::uint64_t> records_by_tenant(connectors::Connector& connector) {
-    std::map<std::string, std::uint64_t> counts;
-    for (const auto& row : connector.inventory({}, {}).rows) counts[row.tenant] += row.records;
-    return counts;
+    return gdprctl::testing::records_by_tenant(connector.inventory({}, {}));
 }
 
 connectors::Selector expired_before(util::UnixTime cutoff) {
@@ -22,15 +20,7 @@ connectors::Selector expired_before(util::UnixTime cutoff) {
     return selector;
 }
 
-class ApplyContract : public ::testing::TestWithParam<std::string> {
-protected:
-    void SetUp() override {
-        m_fixture = make_fixture(GetParam());
-        m_connector = m_fixture->open();
-    }
-    std::unique_ptr<StoreFixture> m_fixture;
-    std::unique_ptr<connectors::Connector> m_connector;
-};
+class ApplyContract : public ConnectorFixtureTest {};
 
 TEST_P(ApplyContract, PlanChangesNothingAndCountsTheExpired) {
     auto before = tree_digest(m_fixture->dir());

@@ -24,21 +24,7 @@ struct Collected final : connectors::RecordSink {
     }
 };
 
-std::map<std::string, std::uint64_t> records_by_tenant(const connectors::SourceInventory& inventory) {
-    std::map<std::string, std::uint64_t> counts;
-    for (const auto& row : inventory.rows) counts[row.tenant] += row.records;
-    return counts;
-}
-
-class ConnectorContract : public ::testing::TestWithParam<std::string> {
-protected:
-    void SetUp() override {
-        m_fixture = make_fixture(GetParam());
-        m_connector = m_fixture->open();
-    }
-    std::unique_ptr<StoreFixture> m_fixture;
-    std::unique_ptr<connectors::Connector> m_connector;
-};
+class ConnectorContract : public ConnectorFixtureTest {};
 
 TEST_P(ConnectorContract, InventoryCountsEveryRecordPerTenant) {
     auto inventory = m_connector->inventory({}, {});

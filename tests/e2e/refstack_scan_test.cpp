@@ -159,18 +159,6 @@ TEST_F(SeededPlatform, ScanIsReadOnlyAndJournaled) {
     EXPECT_NE(out.find("1 entries"), std::string::npos) << out;
 }
 
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
-
 bool alive(pid_t pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
@@ -185,7 +173,8 @@ TEST(LivePlatform, ScanSeesWhatTheRunningNginxRecordsAndServes) {
                                         std::to_string(time(nullptr) / 3600 * 3600)),
               0);
     auto truth = nlohmann::json::parse(read_text(dir / "truth.json"));
-    std::string ports = " --http-port " + std::to_string(free_port()) + " --rtmp-port " + std::to_string(free_port());
+    std::string ports =
+        " --http-port " + std::to_string(free_loopback_port()) + " --rtmp-port " + std::to_string(free_loopback_port());
     ASSERT_EQ(tool(REFSTACK_BINARY, "up --dir " + dir.path().string() + ports, nullptr, &err), 0) << err;
     std::vector<pid_t> pids;
     {

@@ -231,18 +231,6 @@ TEST(Retention, AReviewedPlanIsAppliedExactlyOrRefusedWhenTheStoresMoved) {
     EXPECT_EQ(count_access_by_age(dir / "logs", k_now - 90 * k_day).older, 0u);
 }
 
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
-
 // One GET from 127.0.0.77 carrying a probe number; true when nginx answered 200.
 bool probe(int port, int number) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -273,10 +261,10 @@ TEST(Retention, PurgingTheLiveNginxLogLosesNoLineWrittenDuringThePurge) {
     ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " seed --dir " + dir.path().string() +
                           " --days 100 --seed 5 --now " + std::to_string(now)),
               0);
-    int http = free_port();
+    int http = free_loopback_port();
     std::string err;
     ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " up --dir " + dir.path().string() + " --http-port " +
-                              std::to_string(http) + " --rtmp-port " + std::to_string(free_port()),
+                              std::to_string(http) + " --rtmp-port " + std::to_string(free_loopback_port()),
                           nullptr, &err),
               0)
         << err;

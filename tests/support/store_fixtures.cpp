@@ -152,6 +152,12 @@ std::unique_ptr<StoreFixture> make_fixture(const std::string& kind) {
 
 std::vector<std::string> fixture_kinds() { return {"sqlite", "logfile", "files"}; }
 
+std::map<std::string, std::uint64_t> records_by_tenant(const connectors::SourceInventory& inventory) {
+    std::map<std::string, std::uint64_t> counts;
+    for (const auto& row : inventory.rows) counts[row.tenant] += row.records;
+    return counts;
+}
+
 std::string tree_digest(const std::filesystem::path& dir) {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +51,20 @@ private:
 
 std::unique_ptr<StoreFixture> make_fixture(const std::string& kind);
 std::vector<std::string> fixture_kinds();
+
+// Records per tenant in an inventory.
+std::map<std::string, std::uint64_t> records_by_tenant(const connectors::SourceInventory& inventory);
+
+// A test over every connector kind: the parameter is the kind, SetUp writes the sample store.
+class ConnectorFixtureTest : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        m_fixture = make_fixture(GetParam());
+        m_connector = m_fixture->open();
+    }
+    std::unique_ptr<StoreFixture> m_fixture;
+    std::unique_ptr<connectors::Connector> m_connector;
+};
 
 // SHA-256 of every file below dir with its relative path, to prove a store was not changed.
 std::string tree_digest(const std::filesystem::path& dir);

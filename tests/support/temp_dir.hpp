@@ -26,6 +26,9 @@ std::string read_text(const std::filesystem::path& path);
 // Runs a shell command line; returns its exit status and puts stdout in out, stderr in err.
 int run_command(const std::string& command, std::string* out = nullptr, std::string* err = nullptr);
 
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+int free_loopback_port();
+
 // Quotes text for a POSIX shell.
 std::string shell_quote(const std::string& text);
 
