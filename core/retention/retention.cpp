@@ -79,6 +79,12 @@ std::string hmac_key(const config::Workspace& workspace) {
     return util::read_file(path);
 }
 
+// Plans and plan files never hold the key: it is attached just before a connector uses it.
+connectors::Action with_key(connectors::Action action, const config::Workspace& workspace) {
+    if (action.method == "hmac") action.hmac_key = hmac_key(workspace);
+    return action;
+}
+
 connectors::Action action_of(const policy::RetentionRule& rule) {
     connectors::Action action;
     action.kind = rule.action == policy::RetentionAction::remove ? connectors::Action::Kind::remove
@@ -161,9 +167,8 @@ RetentionPlan replan(const config::Workspace& workspace, scan::Connectors& conne
     fresh.now = reviewed.now;
     for (const auto& rule : reviewed.rules) {
         auto& connector = connector_named(connectors, rule.plan.source);
-        auto action = rule.plan.action;
-        if (action.method == "hmac") action.hmac_key = hmac_key(workspace);
-        fresh.rules.push_back({rule.rule, rule.tenant_scope, rule.cutoff, connector.plan(rule.plan.selector, action)});
+        fresh.rules.push_back({rule.rule, rule.tenant_scope, rule.cutoff,
+                               connector.plan(rule.plan.selector, with_key(rule.plan.action, workspace))});
     }
     return fresh;
 }
@@ -307,8 +312,7 @@ RetentionPlan make_plan(const config::Workspace& workspace, scan::Connectors& co
     RetentionPlan plan;
     plan.now = now;
     for (const auto& rule : policies.retention) {
-        auto action = action_of(rule);
-        if (rule.method == "hmac") action.hmac_key = hmac_key(workspace);
+        auto action = with_key(action_of(rule), workspace);
         for (auto& connector : connectors) {
             connectors::Selector base;
             for (const auto& dataset : connector->datasets())
@@ -386,7 +390,7 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
         for (const auto& rule : result.plan.rules) {
             if (rule.plan.items.empty()) continue;
             auto plan = rule.plan;
-            if (plan.action.method == "hmac") plan.action.hmac_key = hmac_key(workspace);
+            plan.action = with_key(plan.action, workspace);
             auto report = connector_named(connectors, plan.source).apply(plan, progress);
             result.sources.push_back(
                 {plan.source, rule.rule, report.records_changed, report.bytes_changed, report.notes});
