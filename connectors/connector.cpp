@@ -71,12 +71,22 @@ bool Selector::wants_tenant(std::string_view value) const {
     return true;
 }
 
-nlohmann::json Selector::to_plan_json() const {
+namespace {
+
+// The parts of a selector that the journal and plan files write alike.
+nlohmann::json scope_json(const Selector& selector) {
     nlohmann::json out = nlohmann::json::object();
-    if (tenant) out["tenant"] = *tenant;
-    if (!exclude_tenants.empty()) out["exclude_tenants"] = exclude_tenants;
-    if (!categories.empty()) out["categories"] = categories;
-    if (!datasets.empty()) out["datasets"] = datasets;
+    if (selector.tenant) out["tenant"] = *selector.tenant;
+    if (!selector.exclude_tenants.empty()) out["exclude_tenants"] = selector.exclude_tenants;
+    if (!selector.categories.empty()) out["categories"] = selector.categories;
+    if (!selector.datasets.empty()) out["datasets"] = selector.datasets;
+    return out;
+}
+
+}  // namespace
+
+nlohmann::json Selector::to_plan_json() const {
+    auto out = scope_json(*this);
     if (older_than) out["older_than"] = *older_than;
     nlohmann::json ids = nlohmann::json::array();
     for (const auto& subject : subjects) ids.push_back(subject.text());
@@ -140,12 +150,8 @@ std::uint64_t Plan::records() const {
 }
 
 nlohmann::json Selector::to_json() const {
-    nlohmann::json out = nlohmann::json::object();
-    if (tenant) out["tenant"] = *tenant;
-    if (!exclude_tenants.empty()) out["exclude_tenants"] = exclude_tenants;
-    if (!datasets.empty()) out["datasets"] = datasets;
+    auto out = scope_json(*this);
     if (!subjects.empty()) out["subjects"] = subjects.size();
-    if (!categories.empty()) out["categories"] = categories;
     if (older_than) out["older_than"] = util::format_iso8601(*older_than);
     return out;
 }

@@ -135,9 +135,8 @@ public:
         remove_emptied_directories(parents);
         // Every expired file is gone now, those an interrupted earlier run deleted included: the
         // plan's count is what the whole run removed.
-        std::uint64_t remaining = 0;
-        report.records_changed = item.records - std::min<std::uint64_t>(item.records, remaining);
-        report.bytes_changed = remaining ? 0 : item.bytes;
+        report.records_changed = item.records;
+        report.bytes_changed = item.bytes;
         return report;
     }
 

@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/pii/anonymise.hpp"
 #include "core/pii/detect.hpp"
+#include "core/util/hex.hpp"
 
 namespace gdprctl::connectors::sqlite {
 
@@ -133,16 +134,9 @@ nlohmann::json column_value(const SQLite::Column& column) {
     if (column.isNull()) return nullptr;
     if (column.isInteger()) return column.getInt64();
     if (column.isFloat()) return column.getDouble();
-    if (column.isBlob()) {
-        static constexpr char k_hex[] = "0123456789abcdef";
-        const auto* data = static_cast<const unsigned char*>(column.getBlob());
-        std::string hex;
-        for (int i = 0; i < column.getBytes(); ++i) {
-            hex += k_hex[data[i] >> 4];
-            hex += k_hex[data[i] & 15];
-        }
-        return hex;
-    }
+    if (column.isBlob())
+        return util::to_hex(static_cast<const unsigned char*>(column.getBlob()),
+                            static_cast<std::size_t>(column.getBytes()));
     return column.getString();
 }
 
@@ -280,13 +274,15 @@ public:
             auto filter = filter_for(dataset, parts, plan.selector, integer_time(db, dataset));
             std::string where = filter.where + still_to_change(columns, plan.action);
             guarded([&] {
-                auto before = count_where(db, parts, filter, where);
-                if (before > item.records)
+                auto selection = selection_extent(db, parts, filter, where);
+                if (selection.rows > item.records)
                     throw Error::findings("source \"" + m_source.name + "\": " + item.dataset + " now has " +
-                                              std::to_string(before) + " records to change, the plan covered " +
+                                              std::to_string(selection.rows) + " records to change, the plan covered " +
                                               std::to_string(item.records),
                                           "the store changed since the plan was made: make a new plan");
-                change_in_rowid_batches(db, dataset, parts, filter, where, columns, plan.action, item, progress);
+                if (selection.rows)
+                    change_in_rowid_batches(db, dataset, parts, filter, where, columns, plan.action, item, selection,
+                                            progress);
                 auto after = count_where(db, parts, filter, where);
                 report.records_changed += item.records - std::min(item.records, after);
                 report.bytes_changed += after ? 0 : item.bytes;
@@ -414,6 +410,13 @@ private:
         return " AND (" + any + ")";
     }
 
+    // How many rows the selection holds, and the rowids it spans.
+    struct Extent {
+        std::uint64_t rows = 0;
+        std::int64_t first = 0;
+        std::int64_t last = 0;
+    };
+
     // Changes the selected rows in batches of neighbouring rowids, one transaction each. Rows
     // picked in timestamp order lie all over the table, and every batch would journal nearly
     // every page; a batch that is a rowid range touches each page once. Within a range the
@@ -421,14 +424,9 @@ private:
     void change_in_rowid_batches(SQLite::Database& db, const config::Dataset& dataset, const QueryParts& parts,
                                  const Filter& filter, const std::string& where,
                                  const std::vector<std::string>& columns, const Action& action, const PlanItem& item,
-                                 ApplyProgress& progress) {
-        SQLite::Statement extent(
-            db, "SELECT min(t0.rowid), max(t0.rowid), count(*) FROM " + parts.from + " WHERE " + where);
-        bind(extent, filter);
-        if (!extent.executeStep() || extent.getColumn(0).isNull()) return;
-        std::int64_t first = extent.getColumn(0).getInt64(), last = extent.getColumn(1).getInt64();
-        std::int64_t rows = std::max<std::int64_t>(1, extent.getColumn(2).getInt64());
-        extent.reset();
+                                 const Extent& selection, ApplyProgress& progress) {
+        std::int64_t first = selection.first, last = selection.last;
+        std::int64_t rows = static_cast<std::int64_t>(std::max<std::uint64_t>(1, selection.rows));
         std::int64_t width = std::max<std::int64_t>(1, (last - first + 1) * k_batch / rows);
         std::string target;
         if (action.kind == Action::Kind::remove) {
@@ -461,6 +459,21 @@ private:
             low += width;
             if (std::chrono::steady_clock::now() - started < std::chrono::seconds(1) && width < max_width) width *= 2;
         }
+    }
+
+    Extent selection_extent(SQLite::Database& db, const QueryParts& parts, const Filter& filter,
+                            const std::string& where) {
+        SQLite::Statement query(db,
+                                "SELECT count(*), min(t0.rowid), max(t0.rowid) FROM " + parts.from + " WHERE " + where);
+        bind(query, filter);
+        query.executeStep();
+        Extent extent;
+        extent.rows = static_cast<std::uint64_t>(query.getColumn(0).getInt64());
+        if (extent.rows) {
+            extent.first = query.getColumn(1).getInt64();
+            extent.last = query.getColumn(2).getInt64();
+        }
+        return extent;
     }
 
     std::uint64_t count_where(SQLite::Database& db, const QueryParts& parts, const Filter& filter,

@@ -91,6 +91,14 @@ Source read_source(JsonReader& reader, const std::filesystem::path& base_dir) {
     return source;
 }
 
+void check_category(const JsonReader& reader, const std::string& category, const std::vector<std::string>& known) {
+    if (std::find(known.begin(), known.end(), category) != known.end()) return;
+    auto near = closest_match(category, known);
+    reader.fail("category", "unknown category \"" + category + "\"",
+                near ? "did you mean \"" + *near + "\"? (new categories are declared in /categories)"
+                     : "declare it in the top-level \"categories\" list, or use a standard one");
+}
+
 }  // namespace
 
 const std::vector<std::string>& standard_categories() {
@@ -105,18 +113,16 @@ const std::vector<std::string>& identifier_kinds() {
     return k_kinds;
 }
 
+std::vector<std::string> Workspace::source_names() const {
+    std::vector<std::string> names;
+    for (const auto& source : sources) names.push_back(source.name);
+    return names;
+}
+
 const Source* Workspace::find_source(const std::string& name) const {
     for (const auto& source : sources)
         if (source.name == name) return &source;
     return nullptr;
-}
-
-void check_category(const JsonReader& reader, const std::string& category, const std::vector<std::string>& known) {
-    if (std::find(known.begin(), known.end(), category) != known.end()) return;
-    auto near = closest_match(category, known);
-    reader.fail("category", "unknown category \"" + category + "\"",
-                near ? "did you mean \"" + *near + "\"? (new categories are declared in /categories)"
-                     : "declare it in the top-level \"categories\" list, or use a standard one");
 }
 
 Dataset read_dataset(JsonReader& reader, const Workspace& workspace, const std::string& field_key) {

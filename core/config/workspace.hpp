@@ -76,6 +76,7 @@ struct Workspace {
     std::vector<std::string> disabled_policies;
 
     const Source* find_source(const std::string& name) const;
+    std::vector<std::string> source_names() const;
 };
 
 const std::vector<std::string>& standard_categories();
@@ -89,8 +90,5 @@ Workspace load_workspace(const std::filesystem::path& config_path);
 // Reads the data-map keys shared by every connector kind from reader. field_key names the key
 // that holds a field ("column" for SQL, "field" for logs); files have no fields.
 Dataset read_dataset(JsonReader& reader, const Workspace& workspace, const std::string& field_key);
-
-// Same check, for connectors that know their workspace only through a Source.
-void check_category(const JsonReader& reader, const std::string& category, const std::vector<std::string>& known);
 
 }  // namespace gdprctl::config

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/util/time.hpp"
+#include "core/util/hex.hpp"
 
 namespace gdprctl::journal {
 
@@ -16,13 +17,7 @@ std::string sha256_hex(const std::string& data) {
     unsigned int length = 0;
     if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1)
         throw Error::runtime("SHA-256 failed in OpenSSL");
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned int i = 0; i < length; ++i) {
-        hex += k_hex[digest[i] >> 4];
-        hex += k_hex[digest[i] & 15];
-    }
-    return hex;
+    return util::to_hex(digest, length);
 }
 
 Entry read_entry(SQLite::Statement& query) {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "core/util/hex.hpp"
 
 namespace gdprctl::pii {
 
@@ -38,13 +39,7 @@ std::string hmac_token(std::string_view value, const std::string& key) {
     if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
               reinterpret_cast<const unsigned char*>(value.data()), value.size(), digest, &length))
         throw Error::runtime("HMAC-SHA256 failed in OpenSSL");
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string token = "hmac:";
-    for (unsigned int i = 0; i < 16; ++i) {
-        token += k_hex[digest[i] >> 4];
-        token += k_hex[digest[i] & 15];
-    }
-    return token;
+    return "hmac:" + util::to_hex(digest, 16);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "core/journal/journal.hpp"
 #include "core/state/state_db.hpp"
 #include "core/util/fs.hpp"
+#include "core/util/hex.hpp"
 
 namespace gdprctl::retention {
 
@@ -70,9 +71,7 @@ std::string hmac_key(const config::Workspace& workspace) {
     if (!std::filesystem::exists(path, ec)) {
         unsigned char bytes[32];
         if (RAND_priv_bytes(bytes, sizeof bytes) != 1) throw Error::runtime("OpenSSL could not generate a key");
-        static constexpr char k_hex[] = "0123456789abcdef";
-        std::string hex;
-        for (unsigned char b : bytes) hex += std::string{k_hex[b >> 4], k_hex[b & 15]};
+        auto hex = util::to_hex(bytes, sizeof bytes);
         util::ensure_private_directory(workspace.state_dir);
         util::write_file_atomically(path, hex, 0600);
     }
@@ -101,12 +100,6 @@ connectors::Connector& connector_named(scan::Connectors& connectors, const std::
 }
 
 std::string day(util::UnixTime t) { return util::format_iso8601(t); }
-
-nlohmann::json source_names(const config::Workspace& workspace) {
-    nlohmann::json names = nlohmann::json::array();
-    for (const auto& source : workspace.sources) names.push_back(source.name);
-    return names;
-}
 
 void check_clock(state::StateDb& state, const RetentionPlan& plan, Force force) {
     if (force == Force::yes) return;
@@ -341,11 +334,11 @@ RetentionPlan plan(const config::Workspace& workspace, const scan::SourceOpener&
     try {
         auto connectors = open_sources(workspace);
         auto result = make_plan(workspace, connectors, policies, now);
-        journal.append("retention plan", {{"now", util::format_iso8601(now)}}, source_names(workspace),
+        journal.append("retention plan", {{"now", util::format_iso8601(now)}}, workspace.source_names(),
                        {{"records", result.records()}}, "ok");
         return result;
     } catch (const Error& e) {
-        journal.append("retention plan", {{"now", util::format_iso8601(now)}}, source_names(workspace),
+        journal.append("retention plan", {{"now", util::format_iso8601(now)}}, workspace.source_names(),
                        nlohmann::json::object(), std::string("error: ") + e.what());
         throw;
     }
@@ -381,7 +374,7 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
             check_fraction(result.plan, options.max_fraction, options.force);
         }
         if (result.dry_run) {
-            journal.append("retention apply --dry-run", selector, source_names(workspace),
+            journal.append("retention apply --dry-run", selector, workspace.source_names(),
                            {{"planned_records", result.plan.records()}}, "dry run: nothing changed");
             return result;
         }
@@ -396,12 +389,12 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
                 {plan.source, rule.rule, report.records_changed, report.bytes_changed, report.notes});
         }
         finish_run(state, run);
-        journal.append("retention apply", selector, source_names(workspace), journal_counts(result),
+        journal.append("retention apply", selector, workspace.source_names(), journal_counts(result),
                        result.resumed ? "ok (resumed an interrupted run)" : "ok");
         return result;
     } catch (const Error& e) {
         journal.append(result.dry_run ? "retention apply --dry-run" : "retention apply", selector,
-                       source_names(workspace), nlohmann::json::object(), std::string("error: ") + e.what());
+                       workspace.source_names(), nlohmann::json::object(), std::string("error: ") + e.what());
         throw;
     }
 }

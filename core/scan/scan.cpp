@@ -58,12 +58,6 @@ void sort_rows(std::vector<connectors::InventoryRow>& rows) {
     });
 }
 
-nlohmann::json source_names(const config::Workspace& workspace) {
-    nlohmann::json names = nlohmann::json::array();
-    for (const auto& source : workspace.sources) names.push_back(source.name);
-    return names;
-}
-
 }  // namespace
 
 std::uint64_t ScanReport::total_records() const {
@@ -164,11 +158,11 @@ ScanReport run_scan(const config::Workspace& workspace, const SourceOpener& open
             report.sources.push_back({connector.source().name, connector.source().kind, std::move(inventory)});
         }
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        journal.append("scan", selector_json, source_names(workspace), counts_for_journal(report),
+        journal.append("scan", selector_json, workspace.source_names(), counts_for_journal(report),
                        report.total_undeclared() ? "findings" : "ok");
         return report;
     } catch (const Error& e) {
-        journal.append("scan", selector_json, source_names(workspace), nlohmann::json::object(),
+        journal.append("scan", selector_json, workspace.source_names(), nlohmann::json::object(),
                        std::string("error: ") + e.what());
         throw;
     }

@@ -4,6 +4,7 @@
 #include "connectors/connector.hpp"
 #include "connectors/logfile/line_format.hpp"
 #include "core/error.hpp"
+#include "tests/support/fault_progress.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace gdprctl::connectors::logfile {
@@ -195,10 +196,7 @@ TEST(LogfileConnector, ALiveLogIsLeftAloneWithoutAReopenSignalAndRotatedFilesAre
     auto plan = connector->plan(expired, {});
     ASSERT_EQ(plan.items.size(), 2u);
     EXPECT_EQ(plan.records(), 1u);
-    struct : ApplyProgress {
-        bool is_done(const std::string&) override { return false; }
-        void mark_done(const std::string&) override {}
-    } progress;
+    gdprctl::testing::FaultyProgress progress;
     auto report = connector->apply(plan, progress);
     EXPECT_EQ(report.records_changed, 1u);
     ASSERT_EQ(report.notes.size(), 1u);
