@@ -5,6 +5,8 @@
 #include <string>
 
 #include "core/config/workspace.hpp"
+#include "core/crypto/keystore.hpp"
+#include "core/policy/policy.hpp"
 
 namespace gdprctl::cli {
 
@@ -26,9 +28,28 @@ config::Workspace load_workspace(const GlobalOptions& options);
 // Prints the text form or the JSON form (pretty, one document) on stdout.
 void print_result(const GlobalOptions& options, const std::string& text, const nlohmann::json& json);
 
+// Policies: the shipped pack, the workspace's dirs, then extra_dirs (--policies).
+policy::PolicySet load_policies(const config::Workspace& workspace, const std::vector<std::string>& extra_dirs);
+
+// How a command reaches the master key: --passphrase-file, GDPRCTL_PASSPHRASE_FILE, the key
+// file recorded by 'keys init' (or --key-file), else a prompt when stdin is a terminal.
+struct KeyArguments {
+    std::string passphrase_file;
+    std::string key_file;
+};
+void add_key_arguments(CLI::App* command, KeyArguments& arguments);
+// The passphrase text (from the file, the environment or the terminal) for a passphrase
+// keystore, or the key file override; never taken from argv.
+crypto::MasterSecret master_secret(const KeyArguments& arguments, crypto::Keystore& keystore);
+// Opens the keystore of workspace and unlocks it.
+void unlock_keystore(crypto::Keystore& keystore, const KeyArguments& arguments);
+
 void add_scan_command(CLI::App& app, GlobalOptions& options);
 void add_retention_command(CLI::App& app, GlobalOptions& options);
 void add_schedule_command(CLI::App& app, GlobalOptions& options);
 void add_journal_command(CLI::App& app, GlobalOptions& options);
+void add_keys_command(CLI::App& app, GlobalOptions& options);
+void add_container_command(CLI::App& app, GlobalOptions& options);
+void add_backup_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace gdprctl::cli

@@ -20,10 +20,10 @@ struct Command {
 
 // Every subcommand, in the order --help lists them.
 constexpr Command k_commands[] = {
-    {"scan", &gdprctl::cli::add_scan_command},
-    {"retention", &gdprctl::cli::add_retention_command},
-    {"schedule", &gdprctl::cli::add_schedule_command},
-    {"journal", &gdprctl::cli::add_journal_command},
+    {"scan", &gdprctl::cli::add_scan_command},         {"retention", &gdprctl::cli::add_retention_command},
+    {"schedule", &gdprctl::cli::add_schedule_command}, {"journal", &gdprctl::cli::add_journal_command},
+    {"keys", &gdprctl::cli::add_keys_command},         {"container", &gdprctl::cli::add_container_command},
+    {"backup", &gdprctl::cli::add_backup_command},
 };
 
 void configure_logging(const GlobalOptions& options) {

@@ -19,20 +19,13 @@ struct RetentionArguments {
     bool wait = false;
 };
 
-policy::PolicySet load_policies(const config::Workspace& workspace, const RetentionArguments& arguments) {
-    std::vector<std::filesystem::path> dirs = {policy::shipped_policy_dir()};
-    dirs.insert(dirs.end(), workspace.policy_dirs.begin(), workspace.policy_dirs.end());
-    for (const auto& dir : arguments.policy_dirs) dirs.emplace_back(dir);
-    return policy::load_policies(dirs, workspace.disabled_policies);
-}
-
 util::UnixTime now_of(const RetentionArguments& arguments) {
     return arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
 }
 
 void run_plan(const GlobalOptions& options, const RetentionArguments& arguments) {
     auto workspace = load_workspace(options);
-    auto policies = load_policies(workspace, arguments);
+    auto policies = load_policies(workspace, arguments.policy_dirs);
     auto plan = retention::plan(workspace, connectors::open_all_connectors, policies, now_of(arguments));
     if (!arguments.out.empty()) util::write_file_atomically(arguments.out, plan.to_json().dump(2) + "\n", 0600);
     std::string text = plan.to_text();
@@ -44,7 +37,7 @@ void run_plan(const GlobalOptions& options, const RetentionArguments& arguments)
 
 void run_apply(GlobalOptions& options, const RetentionArguments& arguments) {
     auto workspace = load_workspace(options);
-    auto policies = load_policies(workspace, arguments);
+    auto policies = load_policies(workspace, arguments.policy_dirs);
     retention::ApplyOptions apply;
     if (!arguments.now.empty()) apply.now = retention::parse_now(arguments.now);
     if (!arguments.plan.empty()) apply.plan = arguments.plan;

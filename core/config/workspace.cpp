@@ -175,6 +175,12 @@ Workspace load_workspace(const std::filesystem::path& config_path) {
         policies->finish();
     }
 
+    workspace.backup_dir = util::resolve(workspace.base_dir, "backups");
+    if (auto backups = root.optional_object("backups")) {
+        workspace.backup_dir = util::resolve(workspace.base_dir, backups->optional_string("dir").value_or("backups"));
+        backups->finish();
+    }
+
     std::set<std::string> names;
     for (auto& source_reader : root.object_list("sources", true)) {
         auto source = read_source(source_reader, workspace.base_dir);

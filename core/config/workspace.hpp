@@ -74,6 +74,7 @@ struct Workspace {
     std::vector<Source> sources;
     std::vector<std::filesystem::path> policy_dirs;  // in addition to the shipped pack
     std::vector<std::string> disabled_policies;
+    std::filesystem::path backup_dir;  // encrypted backups: <backup_dir>/<tenant>/<time>.gdpb
 
     const Source* find_source(const std::string& name) const;
     std::vector<std::string> source_names() const;

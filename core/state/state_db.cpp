@@ -37,6 +37,28 @@ const char* const k_migrations[] = {
     "  finished TEXT);"
     "CREATE TABLE run_steps (run_id INTEGER NOT NULL REFERENCES runs(id), step TEXT NOT NULL,"
     "  PRIMARY KEY (run_id, step));",
+    // 3: the keystore (keys wrapped by the master key), the keys destroyed (so a backup can
+    // say "shredded" rather than "corrupt"), and the erasure ledger that restores re-apply.
+    "CREATE TABLE keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  tenant TEXT NOT NULL,"
+    "  purpose TEXT NOT NULL CHECK (purpose IN ('data', 'recipient')),"
+    "  created TEXT NOT NULL,"
+    "  wrapped BLOB NOT NULL,"
+    "  public_key BLOB);"
+    "CREATE UNIQUE INDEX keys_per_tenant ON keys (tenant, purpose);"
+    "CREATE TABLE destroyed_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  tenant TEXT NOT NULL,"
+    "  purpose TEXT NOT NULL,"
+    "  created TEXT NOT NULL,"
+    "  destroyed TEXT NOT NULL);"
+    "CREATE TABLE erasure_ledger ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time TEXT NOT NULL,"
+    "  tenant TEXT,"
+    "  subject_hash TEXT,"
+    "  CHECK (tenant IS NOT NULL OR subject_hash IS NOT NULL));",
 };
 
 void create_private_file(const std::filesystem::path& path) {

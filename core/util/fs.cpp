@@ -63,6 +63,32 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     }
 }
 
+AtomicFile::AtomicFile(const std::filesystem::path& path, unsigned mode) : m_path(path) {
+    m_temp = path;
+    m_temp += ".tmp-" + random_suffix();
+    m_fd = ::open(m_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (m_fd < 0) throw Error::runtime("cannot create " + m_temp.string() + ": " + errno_text());
+    ::fchmod(m_fd, mode);
+}
+
+AtomicFile::~AtomicFile() {
+    if (m_fd < 0) return;
+    ::close(m_fd);
+    ::unlink(m_temp.c_str());
+}
+
+void AtomicFile::write(const void* data, std::size_t size) {
+    write_all(m_fd, std::string_view(static_cast<const char*>(data), size), m_temp);
+}
+
+void AtomicFile::commit() {
+    if (::fsync(m_fd) != 0) throw Error::runtime("cannot flush " + m_temp.string() + ": " + errno_text());
+    if (::rename(m_temp.c_str(), m_path.c_str()) != 0)
+        throw Error::runtime("cannot rename into " + m_path.string() + ": " + errno_text());
+    ::close(m_fd);
+    m_fd = -1;
+}
+
 void ensure_private_directory(const std::filesystem::path& dir) {
     std::error_code ec;
     if (std::filesystem::is_directory(dir, ec)) return;

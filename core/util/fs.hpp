@@ -20,6 +20,26 @@ std::vector<std::filesystem::path> expand_glob(const std::filesystem::path& base
 
 std::string read_file(const std::filesystem::path& path);
 
+// A file written in pieces and published atomically: bytes go to a temporary name beside
+// path (created with mode); commit() fsyncs and renames it into place. Destroyed without
+// commit(), the temporary file is removed, so a failed or interrupted write leaves nothing.
+class AtomicFile {
+public:
+    explicit AtomicFile(const std::filesystem::path& path, unsigned mode = 0600);
+    ~AtomicFile();
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+
+    void write(const void* data, std::size_t size);
+    void commit();
+    const std::filesystem::path& path() const { return m_path; }
+
+private:
+    std::filesystem::path m_path;
+    std::filesystem::path m_temp;
+    int m_fd = -1;
+};
+
 // path relative to base when it lies below base, else as given.
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path);
 

@@ -1,11 +1,17 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace gdprctl::util {
 
 // Lower-case hexadecimal text of size bytes.
 std::string to_hex(const unsigned char* bytes, std::size_t size);
+
+// The bytes of hexadecimal text (either case); nullopt when it is not an even number of hex digits.
+std::optional<std::vector<unsigned char>> from_hex(std::string_view hex);
 
 }  // namespace gdprctl::util

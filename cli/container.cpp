@@ -1,0 +1,240 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <sstream>
+
+#include "cli/common.hpp"
+#include "core/crypto/container.hpp"
+#include "core/crypto/keystore.hpp"
+#include "core/error.hpp"
+#include "core/util/fs.hpp"
+#include "core/util/hex.hpp"
+#include "core/util/time.hpp"
+
+namespace gdprctl::cli {
+
+namespace {
+
+constexpr std::size_t k_io_size = 4u << 20;
+
+struct ContainerArguments {
+    KeyArguments key;
+    std::string input;
+    std::string output;
+    std::vector<std::string> recipients;
+    std::vector<std::string> identities;
+    std::string tenant;
+    std::string suite;
+    unsigned threads = 0;
+    bool use_keystore = false;
+};
+
+// The input file ("-": standard input) as a ByteSource.
+class Input {
+public:
+    explicit Input(const std::string& path) : m_path(path) {
+        m_fd = path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (m_fd < 0) throw Error::usage("cannot read " + path + ": " + std::strerror(errno), "check the path");
+    }
+    ~Input() {
+        if (m_fd != STDIN_FILENO) ::close(m_fd);
+    }
+    std::size_t read(unsigned char* out, std::size_t size) {
+        for (;;) {
+            auto n = ::read(m_fd, out, size);
+            if (n >= 0) return static_cast<std::size_t>(n);
+            if (errno != EINTR) throw Error::runtime("cannot read " + m_path + ": " + std::strerror(errno));
+        }
+    }
+
+private:
+    std::string m_path;
+    int m_fd = -1;
+};
+
+// A regular output file is written under a temporary name and renamed into place only when
+// everything succeeded; standard output ("-") and devices such as /dev/null are written directly.
+class Output {
+public:
+    explicit Output(const std::string& path) : m_path(path) {
+        struct stat st {};
+        if (path == "-") {
+            m_fd = STDOUT_FILENO;
+        } else if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+            m_fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+            if (m_fd < 0) throw Error::usage("cannot write " + path + ": " + std::strerror(errno));
+            m_owned = true;
+        } else {
+            if (::stat(path.c_str(), &st) == 0)
+                throw Error::usage(path + " exists; gdprctl does not overwrite files",
+                                   "remove it or choose another name");
+            m_file = std::make_unique<util::AtomicFile>(path, 0600);
+        }
+    }
+    ~Output() {
+        if (m_owned) ::close(m_fd);
+    }
+    void write(const unsigned char* data, std::size_t size) {
+        if (m_file) return m_file->write(data, size);
+        while (size) {
+            auto n = ::write(m_fd, data, size);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw Error::runtime("cannot write " + m_path + ": " + std::strerror(errno));
+            data += n;
+            size -= static_cast<std::size_t>(n);
+        }
+    }
+    void commit() {
+        if (m_file) m_file->commit();
+    }
+
+private:
+    std::string m_path;
+    int m_fd = -1;
+    bool m_owned = false;
+    std::unique_ptr<util::AtomicFile> m_file;
+};
+
+crypto::Suite suite_of(const std::string& name) {
+    if (name.empty()) return crypto::preferred_suite();
+    return name == "chacha20-poly1305" ? crypto::Suite::chacha20poly1305 : crypto::Suite::aes256gcm;
+}
+
+std::string suite_name(crypto::Suite suite) {
+    return suite == crypto::Suite::aes256gcm ? "aes-256-gcm" : "chacha20-poly1305";
+}
+
+void run_encrypt(const GlobalOptions& options, const ContainerArguments& arguments) {
+    std::vector<crypto::Recipient> recipients;
+    for (const auto& text : arguments.recipients)
+        recipients.push_back(crypto::Recipient::x25519(crypto::parse_recipient(text)));
+    std::unique_ptr<state::StateDb> state;
+    if (!arguments.tenant.empty() || arguments.use_keystore) {
+        auto workspace = load_workspace(options);
+        state = std::make_unique<state::StateDb>(workspace.state_dir);
+        crypto::Keystore keystore(*state);
+        unlock_keystore(keystore, arguments.key);
+        auto [id, key] = keystore.data_key(arguments.tenant);
+        recipients.push_back(crypto::Recipient::symmetric(*util::from_hex(id), key));
+    }
+    if (recipients.empty())
+        throw Error::usage("no recipient: nobody could ever decrypt this",
+                           "give --recipient gdprctl-x25519:..., or --tenant T to seal it under a keystore key");
+    Input input(arguments.input);
+    Output output(arguments.output);
+    crypto::WriterOptions writer_options;
+    writer_options.suite = suite_of(arguments.suite);
+    writer_options.tenant = arguments.tenant;
+    writer_options.threads = arguments.threads;
+    crypto::ContainerWriter writer([&](const unsigned char* data, std::size_t size) { output.write(data, size); },
+                                   recipients, writer_options);
+    std::vector<unsigned char> buffer(k_io_size);
+    while (auto n = input.read(buffer.data(), buffer.size())) writer.write(buffer.data(), n);
+    writer.finish();
+    output.commit();
+    if (arguments.output != "-")
+        print_result(options,
+                     "Encrypted " + std::to_string(writer.plaintext_bytes()) + " bytes to " + arguments.output + " (" +
+                         suite_name(writer.header().suite) + ", " + std::to_string(recipients.size()) +
+                         " recipient(s)).\n",
+                     {{"output", arguments.output},
+                      {"plaintext_bytes", writer.plaintext_bytes()},
+                      {"suite", suite_name(writer.header().suite)}});
+}
+
+void run_decrypt(const GlobalOptions& options, const ContainerArguments& arguments) {
+    crypto::Keyring keyring;
+    for (const auto& file : arguments.identities) keyring.identities.push_back(crypto::read_identity_file(file));
+    std::unique_ptr<state::StateDb> state;
+    std::unique_ptr<crypto::Keystore> keystore;
+    if (keyring.identities.empty()) {
+        auto workspace = load_workspace(options);
+        state = std::make_unique<state::StateDb>(workspace.state_dir);
+        keystore = std::make_unique<crypto::Keystore>(*state);
+        unlock_keystore(*keystore, arguments.key);
+        keyring.key_for = keystore->keyring().key_for;
+    }
+    Input input(arguments.input);
+    crypto::ContainerReader reader([&](unsigned char* out, std::size_t size) { return input.read(out, size); }, keyring,
+                                   arguments.threads);
+    Output output(arguments.output);
+    std::vector<unsigned char> buffer(k_io_size);
+    std::uint64_t total = 0;
+    while (auto n = reader.read(buffer.data(), buffer.size())) {
+        output.write(buffer.data(), n);
+        total += n;
+    }
+    OPENSSL_cleanse(buffer.data(), buffer.size());
+    output.commit();
+    if (arguments.output != "-")
+        print_result(options,
+                     "Decrypted and authenticated " + std::to_string(total) + " bytes to " + arguments.output + ".\n",
+                     {{"output", arguments.output}, {"plaintext_bytes", total}});
+}
+
+void run_inspect(const GlobalOptions& options, const ContainerArguments& arguments) {
+    Input input(arguments.input);
+    auto header = crypto::read_header([&](unsigned char* out, std::size_t size) { return input.read(out, size); });
+    auto object_id = util::to_hex(header.object_id.data(), header.object_id.size());
+    nlohmann::json json = {{"format_version", 1},
+                           {"suite", suite_name(header.suite)},
+                           {"chunk_size", crypto::k_chunk_size},
+                           {"object_id", object_id},
+                           {"created", util::format_iso8601(header.created)},
+                           {"tenant", header.tenant},
+                           {"key_ids", header.key_ids()},
+                           {"x25519_recipients", header.x25519_recipients()},
+                           {"header_bytes", header.size()}};
+    std::ostringstream text;
+    text << "gdprctl container, format 1, " << suite_name(header.suite) << ", 64 KiB chunks\n"
+         << "  object id  " << object_id << "\n"
+         << "  created    " << util::format_iso8601(header.created) << "\n"
+         << "  tenant     " << (header.tenant.empty() ? "(none)" : header.tenant) << "\n";
+    for (const auto& id : header.key_ids()) text << "  key        " << id << "\n";
+    if (header.x25519_recipients()) text << "  X25519     " << header.x25519_recipients() << " recipient(s)\n";
+    text << "(the header is authenticated only when the file is decrypted or verified)\n";
+    print_result(options, text.str(), json);
+}
+
+}  // namespace
+
+void add_container_command(CLI::App& app, GlobalOptions& options) {
+    auto* command = app.add_subcommand(
+        "container", "Encrypt, decrypt or inspect one file in the gdprctl container format (gdprctl-container(5))");
+    command->require_subcommand(1);
+    auto arguments = std::make_shared<ContainerArguments>();
+
+    auto* encrypt = command->add_subcommand("encrypt", "Encrypt a file to X25519 recipients and/or a tenant's key");
+    encrypt->add_option("input", arguments->input, "File to encrypt ('-': standard input)")->required();
+    encrypt->add_option("-o,--output", arguments->output, "Container to write ('-': standard output)")->required();
+    encrypt->add_option("-r,--recipient", arguments->recipients, "gdprctl-x25519:<hex> recipient (repeatable)");
+    encrypt->add_option("--tenant", arguments->tenant, "Also seal under this tenant's keystore key");
+    encrypt->add_flag("--platform-key", arguments->use_keystore, "Also seal under the platform's keystore key");
+    encrypt->add_option("--suite", arguments->suite, "aes-256-gcm (default with AES-NI) or chacha20-poly1305")
+        ->check(CLI::IsMember({"aes-256-gcm", "chacha20-poly1305"}));
+    encrypt->add_option("--threads", arguments->threads, "Threads sealing chunks (default: one per core)");
+    add_key_arguments(encrypt, arguments->key);
+    encrypt->callback([&options, arguments] { run_encrypt(options, *arguments); });
+
+    auto* decrypt = command->add_subcommand(
+        "decrypt", "Decrypt and authenticate a container; a regular output file appears only if all of it verifies");
+    decrypt->add_option("input", arguments->input, "Container to read ('-': standard input)")->required();
+    decrypt->add_option("-o,--output", arguments->output, "Where the plaintext goes ('-': standard output)")
+        ->required();
+    decrypt->add_option("-i,--identity", arguments->identities,
+                        "X25519 identity file (repeatable); "
+                        "without one, the workspace keystore is used");
+    decrypt->add_option("--threads", arguments->threads, "Threads opening chunks (default: one per core)");
+    add_key_arguments(decrypt, arguments->key);
+    decrypt->callback([&options, arguments] { run_decrypt(options, *arguments); });
+
+    auto* inspect = command->add_subcommand("inspect", "Show a container's header (no key needed)");
+    inspect->add_option("input", arguments->input, "Container to read")->required();
+    inspect->callback([&options, arguments] { run_inspect(options, *arguments); });
+}
+
+}  // namespace gdprctl::cli

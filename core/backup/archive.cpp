@@ -1,0 +1,284 @@
+#include "core/backup/archive.hpp"
+
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace gdprctl::backup {
+
+namespace {
+
+constexpr std::size_t k_io_block = 1 << 16;
+
+la_ssize_t write_to_sink(struct archive*, void* client, const void* buffer, size_t length) {
+    auto* sink = static_cast<crypto::ByteSink*>(client);
+    (*sink)(static_cast<const unsigned char*>(buffer), length);
+    return static_cast<la_ssize_t>(length);
+}
+
+struct ReadClient {
+    const crypto::ByteSource* source;
+    std::vector<unsigned char> buffer = std::vector<unsigned char>(k_io_block);
+    std::exception_ptr error;  // an exception from the source cannot cross libarchive's C frames
+};
+
+la_ssize_t read_from_source(struct archive* archive, void* client, const void** buffer) {
+    auto* reader = static_cast<ReadClient*>(client);
+    try {
+        auto n = (*reader->source)(reader->buffer.data(), reader->buffer.size());
+        *buffer = reader->buffer.data();
+        return static_cast<la_ssize_t>(n);
+    } catch (...) {
+        reader->error = std::current_exception();
+        archive_set_error(archive, EIO, "source failed");
+        return -1;
+    }
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path) {
+    while (size) {
+        auto n = ::write(fd, data, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Error::runtime("cannot write " + path.string() + ": " + errno_text());
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+void make_directories(const std::filesystem::path& root, const std::filesystem::path& relative) {
+    auto current = root;
+    for (const auto& part : relative) {
+        current /= part;
+        struct stat st {};
+        if (::lstat(current.c_str(), &st) == 0) {
+            if (!S_ISDIR(st.st_mode))
+                throw Error::integrity("archive entry " + relative.string() + " goes through " + part.string() +
+                                       ", which is not a directory");
+            continue;
+        }
+        if (::mkdir(current.c_str(), 0700) != 0)
+            throw Error::runtime("cannot create directory " + current.string() + ": " + errno_text());
+    }
+}
+
+const char* refused_type(struct archive_entry* entry) {
+    if (archive_entry_hardlink(entry)) return "a hard link";
+    switch (archive_entry_filetype(entry)) {
+        case AE_IFREG:
+        case AE_IFDIR:
+            return nullptr;
+        case AE_IFLNK:
+            return "a symbolic link";
+        case AE_IFCHR:
+        case AE_IFBLK:
+            return "a device file";
+        case AE_IFIFO:
+            return "a FIFO";
+        case AE_IFSOCK:
+            return "a socket";
+        default:
+            return "of an unknown file type";
+    }
+}
+
+// Copies the entry's data to fd, passing whole lines through filter when one applies.
+std::uint64_t copy_entry_data(struct archive* archive, int fd, const std::filesystem::path& path,
+                              const std::string& entry_path, const LineFilter* filter, ExtractStats& stats) {
+    const void* block = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    std::uint64_t written = 0;
+    std::string pending;
+    bool filtering = filter && filter->applies(entry_path);
+    auto emit_lines = [&](bool flush_all) {
+        std::size_t start = 0;
+        for (;;) {
+            auto end = pending.find('\n', start);
+            if (end == std::string::npos) break;
+            std::string_view line(pending.data() + start, end - start);
+            if (filter->keep(entry_path, line)) {
+                write_all(fd, pending.data() + start, end - start + 1, path);
+                written += end - start + 1;
+            } else {
+                ++stats.lines_dropped;
+            }
+            start = end + 1;
+        }
+        pending.erase(0, start);
+        if (flush_all && !pending.empty()) {
+            if (filter->keep(entry_path, pending)) {
+                write_all(fd, pending.data(), pending.size(), path);
+                written += pending.size();
+            } else {
+                ++stats.lines_dropped;
+            }
+            pending.clear();
+        }
+    };
+    for (;;) {
+        int result = archive_read_data_block(archive, &block, &size, &offset);
+        if (result == ARCHIVE_EOF) break;
+        if (result != ARCHIVE_OK)
+            throw Error::integrity("archive entry " + entry_path + ": " + archive_error_string(archive));
+        if (!filtering) {
+            write_all(fd, static_cast<const char*>(block), size, path);
+            written += size;
+            continue;
+        }
+        pending.append(static_cast<const char*>(block), size);
+        emit_lines(false);
+    }
+    if (filtering) emit_lines(true);
+    return written;
+}
+
+}  // namespace
+
+TarWriter::TarWriter(crypto::ByteSink sink) : m_archive(archive_write_new()), m_sink(std::move(sink)) {
+    if (!m_archive) throw Error::runtime("libarchive: out of memory");
+    check(archive_write_set_format_pax_restricted(m_archive), "set format");
+    // The container does its own chunking; tar blocking would only add padding.
+    check(archive_write_set_bytes_in_last_block(m_archive, 1), "set block size");
+    check(archive_write_open(m_archive, &m_sink, nullptr, write_to_sink, nullptr), "open");
+}
+
+TarWriter::~TarWriter() { archive_write_free(m_archive); }
+
+void TarWriter::check(int result, const std::string& what) {
+    if (result < ARCHIVE_WARN) {
+        const char* message = archive_error_string(m_archive);
+        throw Error::runtime("libarchive: " + what + ": " + (message ? message : "failed"));
+    }
+}
+
+void TarWriter::write_header(const std::string& path, std::int64_t size, std::int64_t mtime) {
+    struct archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, path.c_str());
+    archive_entry_set_size(entry, size);
+    archive_entry_set_filetype(entry, AE_IFREG);
+    archive_entry_set_perm(entry, 0600);
+    archive_entry_set_mtime(entry, mtime, 0);
+    int result = archive_write_header(m_archive, entry);
+    archive_entry_free(entry);
+    check(result, "header of " + path);
+}
+
+void TarWriter::add(const std::string& path, std::string_view content, std::int64_t mtime) {
+    write_header(path, static_cast<std::int64_t>(content.size()), mtime);
+    if (!content.empty() && archive_write_data(m_archive, content.data(), content.size()) < 0)
+        check(ARCHIVE_FATAL, "data of " + path);
+}
+
+void TarWriter::add_file(const std::string& path, const std::filesystem::path& file, std::int64_t mtime) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) throw Error::runtime("cannot read " + file.string() + ": " + errno_text());
+    struct stat st {};
+    ::fstat(fd, &st);
+    // The size is fixed in the tar header before the data: a file that grows while it is read
+    // is backed up as it was when opened; one that shrinks is an error.
+    std::int64_t remaining = st.st_size;
+    try {
+        write_header(path, remaining, mtime);
+        std::vector<char> buffer(k_io_block);
+        while (remaining > 0) {
+            auto n = ::read(fd, buffer.data(), static_cast<std::size_t>(std::min<std::int64_t>(remaining, k_io_block)));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0)
+                throw Error::runtime("cannot back up " + file.string() + ": it shrank while being read",
+                                     "run the backup again");
+            if (archive_write_data(m_archive, buffer.data(), static_cast<std::size_t>(n)) < 0)
+                check(ARCHIVE_FATAL, "data of " + path);
+            remaining -= n;
+        }
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+}
+
+void TarWriter::finish() {
+    if (m_finished) return;
+    check(archive_write_close(m_archive), "close");
+    m_finished = true;
+}
+
+std::filesystem::path safe_relative_path(const std::string& path) {
+    if (path.empty()) throw Error::integrity("archive entry with an empty name");
+    if (path.front() == '/') throw Error::integrity("archive entry " + path + " has an absolute path: refused");
+    std::filesystem::path relative;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+        auto end = path.find('/', start);
+        if (end == std::string::npos) end = path.size();
+        auto part = path.substr(start, end - start);
+        if (part == "..") throw Error::integrity("archive entry " + path + " climbs out with \"..\": refused");
+        if (!part.empty() && part != ".") relative /= part;
+        start = end + 1;
+    }
+    if (relative.empty()) throw Error::integrity("archive entry \"" + path + "\" names no file");
+    return relative;
+}
+
+ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem::path& dir, const LineFilter* filter) {
+    ExtractStats stats;
+    ReadClient client;
+    client.source = &source;
+    struct archive* archive = archive_read_new();
+    archive_read_support_format_tar(archive);
+    std::unique_ptr<struct archive, int (*)(struct archive*)> owner(archive, archive_read_free);
+    auto fail_from_archive = [&](const std::string& what) {
+        if (client.error) std::rethrow_exception(client.error);
+        const char* message = archive_error_string(archive);
+        throw Error::integrity("not a valid backup archive: " + what + (message ? std::string(": ") + message : ""));
+    };
+    if (archive_read_open(archive, &client, nullptr, read_from_source, nullptr) != ARCHIVE_OK)
+        fail_from_archive("cannot open");
+    for (;;) {
+        struct archive_entry* entry = nullptr;
+        int result = archive_read_next_header(archive, &entry);
+        if (result == ARCHIVE_EOF) break;
+        if (result < ARCHIVE_WARN) fail_from_archive("bad entry header");
+        const char* name = archive_entry_pathname(entry);
+        std::string entry_path = name ? name : "";
+        auto relative = safe_relative_path(entry_path);
+        if (const char* refused = refused_type(entry))
+            throw Error::integrity("archive entry " + entry_path + " is " + refused + ": refused",
+                                   "backups hold only plain files; this archive was not written by gdprctl");
+        auto target = dir / relative;
+        if (archive_entry_filetype(entry) == AE_IFDIR) {
+            make_directories(dir, relative);
+            continue;
+        }
+        if (relative.has_parent_path()) make_directories(dir, relative.parent_path());
+        int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST) throw Error::integrity("archive entry " + entry_path + " appears twice: refused");
+            throw Error::runtime("cannot create " + target.string() + ": " + errno_text());
+        }
+        try {
+            stats.bytes += copy_entry_data(archive, fd, target, entry_path, filter, stats);
+        } catch (...) {
+            ::close(fd);
+            if (client.error) std::rethrow_exception(client.error);
+            throw;
+        }
+        if (::fsync(fd) != 0 || ::close(fd) != 0)
+            throw Error::runtime("cannot write " + target.string() + ": " + errno_text());
+        ++stats.files;
+    }
+    return stats;
+}
+
+}  // namespace gdprctl::backup

@@ -1,0 +1,147 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/crypto/primitives.hpp"
+#include "core/crypto/workers.hpp"
+
+// The gdprctl container (man/gdprctl-container.5): a header that wraps a fresh random data key
+// for one or more recipients and is authenticated with HMAC-SHA256, then the payload as a
+// STREAM of AEAD chunks whose nonces carry a chunk counter and a last-chunk flag.
+namespace gdprctl::crypto {
+
+constexpr unsigned k_chunk_log2 = 16;
+constexpr std::size_t k_chunk_size = std::size_t{1} << k_chunk_log2;
+constexpr std::size_t k_key_id_size = 16;
+constexpr unsigned char k_magic[8] = {'g', 'd', 'p', 'r', 'c', 't', 'l', 0x01};
+
+enum class StanzaType : unsigned char { key = 0x01, x25519 = 0x02 };
+
+// Who can open a container: the holder of a symmetric key (a tenant or platform key from the
+// keystore, named by its 16-byte id), or the holder of an X25519 private key.
+struct Recipient {
+    StanzaType type = StanzaType::key;
+    Bytes key_id;      // key: 16 bytes
+    SecretBytes key;   // key: 32 bytes
+    Bytes public_key;  // x25519: 32 bytes
+    static Recipient symmetric(Bytes key_id, const SecretBytes& key);
+    static Recipient x25519(Bytes public_key);
+};
+
+struct Stanza {
+    StanzaType type;
+    Bytes body;
+};
+
+struct ContainerHeader {
+    Suite suite = Suite::aes256gcm;
+    std::uint8_t flags = 0;
+    Bytes object_id;           // 16 random bytes, unique per container
+    std::int64_t created = 0;  // unix seconds, UTC
+    std::string tenant;        // "" for platform-wide data or a plain file
+    Bytes salt;                // 32 bytes, HKDF salt of the payload key
+    std::vector<Stanza> stanzas;
+    Bytes mac;                     // HMAC-SHA256 over `encoded`
+    Bytes encoded;                 // the header bytes from the magic through the last stanza
+    Bytes preamble_bytes() const;  // magic..salt: the associated data of every key wrap
+
+    std::vector<std::string> key_ids() const;  // hex ids of the symmetric-key stanzas
+    std::size_t x25519_recipients() const;
+    std::size_t size() const { return encoded.size() + mac.size(); }
+};
+
+// What opens containers: symmetric keys looked up by hex id, and X25519 identities.
+// key_for may throw (e.g. Error::integrity "key destroyed") to say why a key is unavailable.
+struct Keyring {
+    std::function<std::optional<SecretBytes>(const std::string& key_id_hex)> key_for;
+    std::vector<SecretBytes> identities;  // X25519 private keys
+};
+
+// Randomness for the data key, salt, object id, nonces and ephemeral keys. Only test vectors
+// replace the default (OpenSSL's CSPRNG).
+using RandomFill = std::function<void(unsigned char*, std::size_t)>;
+
+struct WriterOptions {
+    Suite suite = preferred_suite();
+    std::string tenant;
+    std::optional<std::int64_t> created;  // default: now
+    unsigned threads = 0;                 // 0: one per core
+    std::size_t batch_chunks = 64;        // chunks encrypted per parallel step (memory: 2 x 64 KiB each)
+    RandomFill random;                    // default: random_bytes
+};
+
+using ByteSink = std::function<void(const unsigned char*, std::size_t)>;
+// Fills up to size bytes; returns how many, 0 only at the end of the input.
+using ByteSource = std::function<std::size_t(unsigned char*, std::size_t)>;
+
+class ContainerWriter {
+public:
+    ContainerWriter(ByteSink sink, const std::vector<Recipient>& recipients, WriterOptions options = {});
+    ~ContainerWriter();
+    void write(const unsigned char* data, std::size_t size);
+    // Seals the last chunk (flagged final). Nothing written after finish() is accepted.
+    void finish();
+
+    const ContainerHeader& header() const { return m_header; }
+    std::uint64_t plaintext_bytes() const { return m_plaintext_bytes; }
+
+private:
+    void seal_buffer(bool final);
+
+    ByteSink m_sink;
+    ContainerHeader m_header;
+    Suite m_suite;
+    std::size_t m_batch_chunks;
+    std::unique_ptr<WorkerPool> m_pool;
+    std::vector<std::unique_ptr<Aead>> m_aeads;  // one per worker part
+    Bytes m_plain;
+    std::size_t m_plain_used = 0;
+    Bytes m_cipher;
+    std::uint64_t m_next_chunk = 0;
+    std::uint64_t m_plaintext_bytes = 0;
+    bool m_finished = false;
+};
+
+// Reads just the header (no key needed). Throws Error::integrity when it is malformed.
+ContainerHeader read_header(const ByteSource& source);
+
+class ContainerReader {
+public:
+    // Reads and authenticates the header with a key from keyring. Throws Error::integrity when
+    // no key opens it or the header was modified.
+    ContainerReader(ByteSource source, const Keyring& keyring, unsigned threads = 0, std::size_t batch_chunks = 64);
+    ~ContainerReader();
+
+    const ContainerHeader& header() const { return m_header; }
+    // Authenticated plaintext only: a batch of chunks is released after all of its tags verify.
+    // Returns 0 once the final chunk has verified and nothing follows it. Throws
+    // Error::integrity on a modified, truncated, reordered, duplicated or extended payload.
+    std::size_t read(unsigned char* out, std::size_t size);
+
+private:
+    void open_batch();
+
+    ByteSource m_source;
+    ContainerHeader m_header;
+    std::unique_ptr<WorkerPool> m_pool;
+    std::vector<std::unique_ptr<Aead>> m_aeads;
+    std::size_t m_batch_chunks;
+    Bytes m_cipher;
+    std::size_t m_cipher_used = 0;
+    bool m_source_ended = false;
+    Bytes m_plain;
+    std::size_t m_plain_pos = 0;
+    std::size_t m_plain_used = 0;
+    std::uint64_t m_next_chunk = 0;
+    bool m_final_seen = false;
+};
+
+// The 12-byte nonce of chunk index: 11-byte big-endian counter, then 1 if last else 0.
+void chunk_nonce(std::uint64_t index, bool last, unsigned char* nonce);
+
+}  // namespace gdprctl::crypto

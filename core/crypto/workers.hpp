@@ -1,0 +1,46 @@
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace gdprctl::crypto {
+
+// A fixed set of threads that run one job at a time, split in parts: the calling thread runs
+// part 0 and waits for the others. Kept alive across jobs because the container encrypts a few
+// MiB per job and starting threads each time would cost more than the work.
+class WorkerPool {
+public:
+    using Job = std::function<void(unsigned part, unsigned parts)>;
+
+    explicit WorkerPool(unsigned threads);
+    ~WorkerPool();
+    WorkerPool(const WorkerPool&) = delete;
+    WorkerPool& operator=(const WorkerPool&) = delete;
+
+    unsigned parts() const { return static_cast<unsigned>(m_threads.size()) + 1; }
+    // Runs job(part, parts()) for every part and returns when all are done, rethrowing the
+    // first exception any part threw.
+    void run(const Job& job);
+
+private:
+    void serve(unsigned part);
+
+    std::vector<std::thread> m_threads;
+    std::mutex m_mutex;
+    std::condition_variable m_start;
+    std::condition_variable m_done;
+    const Job* m_job = nullptr;
+    unsigned long m_generation = 0;
+    unsigned m_pending = 0;
+    bool m_stop = false;
+    std::exception_ptr m_error;
+};
+
+// The number of threads to use when the caller asked for 0 (one per core).
+unsigned default_threads();
+
+}  // namespace gdprctl::crypto

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""An independent implementation of the gdprctl container, version 1, written from
+man/gdprctl-container.5 alone with the Python 'cryptography' package (no gdprctl code).
+
+  reference.py vector OUT              write the test vector (key.hex, key-id.hex, plaintext.bin)
+  reference.py decrypt-key FILE HEX    decrypt a container sealed under a 32-byte key (hex), to stdout
+  reference.py decrypt-x25519 FILE ID  decrypt with a gdprctl X25519 identity file, to stdout
+"""
+import hashlib
+import hmac
+import os
+import struct
+import sys
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives import serialization
+
+MAGIC = b"gdprctl\x01"
+CHUNK = 65536
+TAG = 16
+
+
+def hkdf(ikm, salt, info):
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt or None, info=info).derive(ikm)
+
+
+def aead(suite, key):
+    return AESGCM(key) if suite == 1 else ChaCha20Poly1305(key)
+
+
+def chunk_nonce(index, last):
+    return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+def preamble(suite, flags, object_id, created, tenant, salt):
+    return (MAGIC + bytes([suite, 16, flags]) + object_id + struct.pack(">Q", created) +
+            bytes([len(tenant)]) + tenant + salt)
+
+
+def seal(plain, key_id, kek, tenant, created, random, suite=1):
+    dek = random(32)
+    object_id = random(16)
+    salt = random(32)
+    pre = preamble(suite, 0, object_id, created, tenant, salt)
+    nonce = random(12)
+    body = key_id + nonce + AESGCM(kek).encrypt(nonce, dek, pre)
+    header = pre + bytes([1]) + bytes([1]) + struct.pack(">H", len(body)) + body
+    mac = hmac.new(hkdf(dek, b"", b"gdprctl/v1/header"), header, hashlib.sha256).digest()
+    cipher = aead(suite, hkdf(dek, salt, b"gdprctl/v1/payload" + bytes([suite])))
+    chunks = [plain[i:i + CHUNK] for i in range(0, len(plain), CHUNK)] or [b""]
+    out = header + mac
+    for i, chunk in enumerate(chunks):
+        out += cipher.encrypt(chunk_nonce(i, i == len(chunks) - 1), chunk, mac)
+    return out
+
+
+def parse(data):
+    if data[:8] != MAGIC:
+        raise ValueError("not a gdprctl container, version 1")
+    suite, chunk_log2, flags = data[8], data[9], data[10]
+    if chunk_log2 != 16 or flags != 0 or suite not in (1, 2):
+        raise ValueError("unsupported parameters")
+    object_id, created = data[11:27], struct.unpack(">Q", data[27:35])[0]
+    tenant_len = data[35]
+    pos = 36 + tenant_len
+    salt = data[pos:pos + 32]
+    pos += 32
+    pre = data[:pos]
+    count = data[pos]
+    pos += 1
+    stanzas = []
+    for _ in range(count):
+        kind, length = data[pos], struct.unpack(">H", data[pos + 1:pos + 3])[0]
+        stanzas.append((kind, data[pos + 3:pos + 3 + length]))
+        pos += 3 + length
+    header, mac = data[:pos], data[pos:pos + 32]
+    return dict(suite=suite, salt=salt, pre=pre, stanzas=stanzas, header=header, mac=mac, payload=data[pos + 32:])
+
+
+def open_payload(c, dek):
+    expected = hmac.new(hkdf(dek, b"", b"gdprctl/v1/header"), c["header"], hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, c["mac"]):
+        raise ValueError("header MAC does not verify")
+    cipher = aead(c["suite"], hkdf(dek, c["salt"], b"gdprctl/v1/payload" + bytes([c["suite"]])))
+    payload, out, i = c["payload"], b"", 0
+    sealed = CHUNK + TAG
+    while True:
+        piece = payload[i * sealed:(i + 1) * sealed]
+        last = (i + 1) * sealed >= len(payload)
+        out += cipher.decrypt(chunk_nonce(i, last), piece, c["mac"])
+        if last:
+            return out
+        i += 1
+
+
+def decrypt_with_key(data, kek):
+    c = parse(data)
+    for kind, body in c["stanzas"]:
+        if kind == 1:
+            dek = AESGCM(kek).decrypt(body[16:28], body[28:], c["pre"])
+            return open_payload(c, dek)
+    raise ValueError("no key stanza")
+
+
+def decrypt_with_identity(data, private_bytes):
+    c = parse(data)
+    identity = X25519PrivateKey.from_private_bytes(private_bytes)
+    mine = identity.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    for kind, body in c["stanzas"]:
+        if kind == 2:
+            shared = identity.exchange(X25519PublicKey.from_public_bytes(body[:32]))
+            wrap = hkdf(shared, body[:32] + mine, b"gdprctl/v1/x25519")
+            try:
+                dek = AESGCM(wrap).decrypt(b"\x00" * 12, body[32:], c["pre"])
+            except Exception:
+                continue
+            return open_payload(c, dek)
+    raise ValueError("no X25519 stanza for this identity")
+
+
+def counting_random():
+    state = {"n": 0}
+
+    def take(size):
+        out = bytes((state["n"] + i) % 251 for i in range(size))
+        state["n"] += size
+        return out
+    return take
+
+
+def main():
+    command = sys.argv[1]
+    if command == "vector":
+        here = os.path.dirname(os.path.abspath(__file__))
+        kek = bytes.fromhex(open(os.path.join(here, "key.hex")).read().strip())
+        key_id = bytes.fromhex(open(os.path.join(here, "key-id.hex")).read().strip())
+        plain = open(os.path.join(here, "plaintext.bin"), "rb").read()
+        out = seal(plain, key_id, kek, b"acme", 1795392000, counting_random())
+        open(sys.argv[2], "wb").write(out)
+    elif command == "decrypt-key":
+        sys.stdout.buffer.write(decrypt_with_key(open(sys.argv[2], "rb").read(), bytes.fromhex(sys.argv[3])))
+    elif command == "decrypt-x25519":
+        lines = [l.strip() for l in open(sys.argv[3]) if l.strip() and not l.startswith("#")]
+        sys.stdout.buffer.write(decrypt_with_identity(open(sys.argv[2], "rb").read(), bytes.fromhex(lines[0])))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
