@@ -176,7 +176,8 @@ void add_backup_command(CLI::App& app, GlobalOptions& options) {
         "create", "Back up every source of the data map: one archive per tenant, sealed under its key");
     create->add_option("--tenant", arguments->tenant, "Only this tenant");
     create->add_flag("--all", arguments->all, "Every tenant, and the platform-wide data");
-    create->add_option("--now", arguments->now, "Time to stamp the backups with (ISO-8601 or +Nd); default now");
+    create->add_option("--now", arguments->now,
+                       "Time to stamp the backups with (ISO-8601 or unix seconds); default now");
     add_key_arguments(create, arguments->key);
     create->callback([&options, arguments] { run_create(options, *arguments); });
 
@@ -199,7 +200,7 @@ void add_backup_command(CLI::App& app, GlobalOptions& options) {
 
     auto* prune = command->add_subcommand(
         "prune", "Remove backups older than the retention policy allows (keeps each tenant's last good one)");
-    prune->add_option("--now", arguments->now, "The current time (ISO-8601 or +Nd), for planning ahead");
+    prune->add_option("--now", arguments->now, "The current time (ISO-8601 or unix seconds), for planning ahead");
     prune->add_option("--policies", arguments->policy_dirs, "Extra policy directory (repeatable)");
     prune->add_flag("--dry-run", arguments->dry_run, "Show what would be removed, remove nothing");
     prune->add_flag("--no-keep-last", arguments->no_keep_last,

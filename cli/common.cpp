@@ -61,7 +61,7 @@ std::string prompt_passphrase() {
 crypto::MasterSecret master_secret(const KeyArguments& arguments, crypto::Keystore& keystore) {
     crypto::MasterSecret secret;
     if (!arguments.key_file.empty()) secret.key_file = arguments.key_file;
-    if (keystore.mode() == "key-file") return secret;
+    if (!keystore.initialised() || keystore.mode() == "key-file") return secret;
     std::string file = arguments.passphrase_file;
     if (file.empty())
         if (const char* env = std::getenv("GDPRCTL_PASSPHRASE_FILE")) file = env;

@@ -308,7 +308,8 @@ ArchiveDatasets read_datasets(const std::filesystem::path& staging) {
         auto name = dataset.value("name", "");
         std::replace(name.begin(), name.end(), ':', '/');
         auto& fields = datasets.subjects[name];
-        for (const auto& [kind, list] : dataset.value("subjects", nlohmann::json::object()).items())
+        auto subjects = dataset.value("subjects", nlohmann::json::object());
+        for (const auto& [kind, list] : subjects.items())
             for (const auto& field : list) fields.emplace_back(kind, field.get<std::string>());
     }
     return datasets;

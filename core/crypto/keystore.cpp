@@ -357,9 +357,9 @@ void Keystore::rotate(MasterSecret new_secret, ScryptParams params) {
             update.exec();
         }
         store_master(master, std::move(new_secret), params);
+        transaction.commit();
         journal::Journal(m_state).append("keys rotate", nlohmann::json::object(), nlohmann::json::array(),
                                          {{"keys_rewrapped", rewrapped.size()}}, "ok");
-        transaction.commit();
     } catch (...) {
         if (staged) std::filesystem::remove(*staged);
         throw;
@@ -405,15 +405,15 @@ DestroyReport Keystore::destroy_tenant(const std::string& tenant, bool dry_run) 
         SQLite::Statement remove(db, "DELETE FROM keys WHERE tenant = ?");
         remove.bind(1, tenant);
         remove.exec();
-        nlohmann::json ids = nlohmann::json::array();
-        for (auto& key : report.keys) {
-            key.destroyed = now;
-            ids.push_back(key.id);
-        }
-        journal::Journal(m_state).append("keys destroy", {{"tenant", tenant}}, nlohmann::json::array(),
-                                         {{"keys_destroyed", ids}}, "ok");
         transaction.commit();
     }
+    nlohmann::json ids = nlohmann::json::array();
+    for (auto& key : report.keys) {
+        key.destroyed = now;
+        ids.push_back(key.id);
+    }
+    journal::Journal(m_state).append("keys destroy", {{"tenant", tenant}}, nlohmann::json::array(),
+                                     {{"keys_destroyed", ids}}, "ok");
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     db.exec("VACUUM");
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
