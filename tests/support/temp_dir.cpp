@@ -62,7 +62,8 @@ int run_command(const std::string& command, std::string* out, std::string* err) 
     int out_fd = ::mkstemp(out_name), err_fd = ::mkstemp(err_name);
     ::close(out_fd);
     ::close(err_fd);
-    int status = std::system((command + " >" + out_name + " 2>" + err_name + " </dev/null").c_str());
+    // A subshell, so that the command's own redirections and pipes are not overridden by these.
+    int status = std::system(("(" + command + "\n) >" + out_name + " 2>" + err_name + " </dev/null").c_str());
     if (out) *out = read_text(out_name);
     if (err) *err = read_text(err_name);
     ::unlink(out_name);

@@ -23,7 +23,8 @@ private:
 void write_text(const std::filesystem::path& path, const std::string& text);
 std::string read_text(const std::filesystem::path& path);
 
-// Runs a shell command line; returns its exit status and puts stdout in out, stderr in err.
+// Runs a shell command line (pipes and redirections allowed) with stdin from /dev/null;
+// returns its exit status and puts stdout in out, stderr in err.
 int run_command(const std::string& command, std::string* out = nullptr, std::string* err = nullptr);
 
 // A TCP port on 127.0.0.1 that nothing listens on right now.

@@ -64,7 +64,7 @@ ByteSource source_of(const Bytes& file) {
     auto position = std::make_shared<std::size_t>(0);
     return [&file, position](unsigned char* out, std::size_t size) {
         std::size_t n = std::min(size, file.size() - *position);
-        std::memcpy(out, file.data() + *position, n);
+        if (n) std::memcpy(out, file.data() + *position, n);
         *position += n;
         return n;
     };
