@@ -19,8 +19,6 @@ namespace gdprctl::cli {
 
 namespace {
 
-constexpr std::size_t k_io_size = 4u << 20;
-
 struct ContainerArguments {
     KeyArguments key;
     std::string input;
@@ -132,8 +130,7 @@ void run_encrypt(const GlobalOptions& options, const ContainerArguments& argumen
     writer_options.threads = arguments.threads;
     crypto::ContainerWriter writer([&](const unsigned char* data, std::size_t size) { output.write(data, size); },
                                    recipients, writer_options);
-    std::vector<unsigned char> buffer(k_io_size);
-    while (auto n = input.read(buffer.data(), buffer.size())) writer.write(buffer.data(), n);
+    writer.write_from([&](unsigned char* out, std::size_t size) { return input.read(out, size); });
     writer.finish();
     output.commit();
     if (arguments.output != "-")
@@ -162,13 +159,7 @@ void run_decrypt(const GlobalOptions& options, const ContainerArguments& argumen
     crypto::ContainerReader reader([&](unsigned char* out, std::size_t size) { return input.read(out, size); }, keyring,
                                    arguments.threads);
     Output output(arguments.output);
-    std::vector<unsigned char> buffer(k_io_size);
-    std::uint64_t total = 0;
-    while (auto n = reader.read(buffer.data(), buffer.size())) {
-        output.write(buffer.data(), n);
-        total += n;
-    }
-    OPENSSL_cleanse(buffer.data(), buffer.size());
+    auto total = reader.read_all([&](const unsigned char* data, std::size_t size) { output.write(data, size); });
     output.commit();
     if (arguments.output != "-")
         print_result(options,

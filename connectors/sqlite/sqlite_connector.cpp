@@ -203,6 +203,18 @@ public:
 
     void collect(const Selector& selector, RecordSink& sink) override {
         auto& db = database();
+        // One read transaction over every table: an export or backup is a consistent snapshot
+        // even while the platform keeps writing (WAL readers see the state at its start).
+        guarded([&] { db.exec("BEGIN"); });
+        struct EndRead {
+            SQLite::Database& db;
+            ~EndRead() {
+                try {
+                    db.exec("COMMIT");
+                } catch (const SQLite::Exception&) {
+                }
+            }
+        } end_read{db};
         for (const auto& dataset : m_datasets) {
             if (!selector.may_match(dataset)) continue;
             auto parts = query_parts(dataset);

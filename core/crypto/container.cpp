@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <ctime>
 
 #include "core/error.hpp"
@@ -20,6 +22,7 @@ constexpr std::size_t k_max_stanzas = 8;
 constexpr std::size_t k_key_stanza_size = k_key_id_size + k_nonce_size + k_key_size + k_tag_size;
 constexpr std::size_t k_x25519_stanza_size = 32 + k_key_size + k_tag_size;
 constexpr std::size_t k_sealed_chunk = k_chunk_size + k_tag_size;
+constexpr std::size_t k_page = 4096;
 constexpr char k_header_info[] = "gdprctl/v1/header";
 constexpr char k_payload_info[] = "gdprctl/v1/payload";
 constexpr char k_x25519_info[] = "gdprctl/v1/x25519";
@@ -170,6 +173,18 @@ std::pair<std::size_t, std::size_t> range_of(unsigned part, unsigned parts, std:
 
 }  // namespace
 
+AlignedBuffer::AlignedBuffer(std::size_t size) : m_size(size) {
+    m_data = static_cast<unsigned char*>(std::aligned_alloc(k_page, (size + k_page - 1) / k_page * k_page));
+    if (!m_data) throw std::bad_alloc();
+}
+
+AlignedBuffer::~AlignedBuffer() {
+    if (!m_data) return;
+    // Plaintext passes through these buffers.
+    OPENSSL_cleanse(m_data, m_size);
+    std::free(m_data);
+}
+
 Recipient Recipient::symmetric(Bytes key_id, const SecretBytes& key) {
     Recipient recipient;
     recipient.type = StanzaType::key;
@@ -237,29 +252,47 @@ ContainerWriter::ContainerWriter(ByteSink sink, const std::vector<Recipient>& re
     unsigned threads = options.threads ? options.threads : default_threads();
     m_pool = std::make_unique<WorkerPool>(threads);
     m_aeads = aeads_for(m_suite, payload_key(data_key, m_header), m_pool->parts());
-    m_plain.resize(m_batch_chunks * k_chunk_size);
-    m_cipher.resize(m_batch_chunks * k_sealed_chunk);
+    m_plain = AlignedBuffer((m_batch_chunks + 1) * k_chunk_size);
+    m_cipher = AlignedBuffer(m_batch_chunks * k_sealed_chunk);
 
     m_sink(m_header.encoded.data(), m_header.encoded.size());
     m_sink(m_header.mac.data(), m_header.mac.size());
 }
 
-ContainerWriter::~ContainerWriter() {
-    if (!m_plain.empty()) OPENSSL_cleanse(m_plain.data(), m_plain.size());
-}
+ContainerWriter::~ContainerWriter() = default;
 
+// The buffer holds one chunk more than a batch: a batch is sealed (not final) only once data
+// beyond it arrived, because the last chunk of the stream must carry the final flag.
 void ContainerWriter::write(const unsigned char* data, std::size_t size) {
     if (m_finished) throw Error::runtime("container written after finish()");
     m_plaintext_bytes += size;
     while (size) {
-        // A full buffer is sealed only once more data arrives: the last chunk must carry the flag.
-        if (m_plain_used == m_plain.size()) seal_buffer(false);
         std::size_t n = std::min(size, m_plain.size() - m_plain_used);
         std::memcpy(m_plain.data() + m_plain_used, data, n);
         m_plain_used += n;
         data += n;
         size -= n;
+        seal_full_batch();
     }
+}
+
+void ContainerWriter::write_from(const ByteSource& source) {
+    if (m_finished) throw Error::runtime("container written after finish()");
+    while (auto n = source(m_plain.data() + m_plain_used, m_plain.size() - m_plain_used)) {
+        m_plain_used += n;
+        m_plaintext_bytes += n;
+        seal_full_batch();
+    }
+}
+
+void ContainerWriter::seal_full_batch() {
+    std::size_t batch = m_batch_chunks * k_chunk_size;
+    if (m_plain_used <= batch) return;
+    std::size_t rest = m_plain_used - batch;
+    m_plain_used = batch;
+    seal_buffer(false);
+    std::memmove(m_plain.data(), m_plain.data() + batch, rest);
+    m_plain_used = rest;
 }
 
 void ContainerWriter::finish() {
@@ -347,14 +380,14 @@ ContainerReader::ContainerReader(ByteSource source, const Keyring& keyring, unsi
                                "restore the file from another copy");
     m_pool = std::make_unique<WorkerPool>(threads ? threads : default_threads());
     m_aeads = aeads_for(m_header.suite, payload_key(data_key, m_header), m_pool->parts());
-    // One byte beyond a batch tells whether the batch's last chunk is the final one.
-    m_cipher.resize(m_batch_chunks * k_sealed_chunk + 1);
-    m_plain.resize(m_batch_chunks * k_chunk_size);
+    // One byte beyond a batch tells whether the batch's last chunk is the final one. That byte
+    // is carried to just before a page boundary, so that every read lands page-aligned.
+    m_cipher = AlignedBuffer(k_page + m_batch_chunks * k_sealed_chunk + 1);
+    m_cipher_start = k_page;
+    m_plain = AlignedBuffer(m_batch_chunks * k_chunk_size);
 }
 
-ContainerReader::~ContainerReader() {
-    if (!m_plain.empty()) OPENSSL_cleanse(m_plain.data(), m_plain.size());
-}
+ContainerReader::~ContainerReader() = default;
 
 std::size_t ContainerReader::read(unsigned char* out, std::size_t size) {
     while (m_plain_pos == m_plain_used) {
@@ -367,9 +400,27 @@ std::size_t ContainerReader::read(unsigned char* out, std::size_t size) {
     return n;
 }
 
+std::uint64_t ContainerReader::read_all(const ByteSink& sink) {
+    std::uint64_t total = 0;
+    if (m_plain_pos < m_plain_used) {
+        sink(m_plain.data() + m_plain_pos, m_plain_used - m_plain_pos);
+        total += m_plain_used - m_plain_pos;
+        m_plain_pos = m_plain_used;
+    }
+    while (!m_final_seen) {
+        open_batch();
+        sink(m_plain.data(), m_plain_used);
+        total += m_plain_used;
+        m_plain_pos = m_plain_used;
+    }
+    return total;
+}
+
 void ContainerReader::open_batch() {
-    while (!m_source_ended && m_cipher_used < m_cipher.size()) {
-        auto n = m_source(m_cipher.data() + m_cipher_used, m_cipher.size() - m_cipher_used);
+    std::size_t wanted = m_batch_chunks * k_sealed_chunk + 1;
+    unsigned char* sealed = m_cipher.data() + m_cipher_start;
+    while (!m_source_ended && m_cipher_used < wanted) {
+        auto n = m_source(sealed + m_cipher_used, wanted - m_cipher_used);
         if (n == 0) m_source_ended = true;
         m_cipher_used += n;
     }
@@ -390,8 +441,8 @@ void ContainerReader::open_batch() {
             std::size_t length = i + 1 == chunks ? last_size : k_sealed_chunk;
             unsigned char nonce[k_nonce_size];
             chunk_nonce(first + i, final && i + 1 == chunks, nonce);
-            if (!m_aeads[part]->open(nonce, m_header.mac.data(), m_header.mac.size(),
-                                     m_cipher.data() + i * k_sealed_chunk, length, m_plain.data() + i * k_chunk_size)) {
+            if (!m_aeads[part]->open(nonce, m_header.mac.data(), m_header.mac.size(), sealed + i * k_sealed_chunk,
+                                     length, m_plain.data() + i * k_chunk_size)) {
                 auto bad = first + i;
                 auto seen = first_bad.load();
                 while (bad < seen && !first_bad.compare_exchange_weak(seen, bad)) {
@@ -407,8 +458,9 @@ void ContainerReader::open_batch() {
                                    "extended",
                                "restore the file from another copy; nothing of this chunk was released");
     }
-    std::size_t rest = m_cipher_used - bytes;
-    std::memmove(m_cipher.data(), m_cipher.data() + bytes, rest);
+    std::size_t rest = m_cipher_used - bytes;  // 0 or the one byte read ahead
+    m_cipher_start = k_page - rest;
+    std::memmove(m_cipher.data() + m_cipher_start, sealed + bytes, rest);
     m_cipher_used = rest;
     m_plain_used = bytes - chunks * k_tag_size;
     m_plain_pos = 0;

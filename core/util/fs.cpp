@@ -79,6 +79,16 @@ AtomicFile::~AtomicFile() {
 
 void AtomicFile::write(const void* data, std::size_t size) {
     write_all(m_fd, std::string_view(static_cast<const char*>(data), size), m_temp);
+    m_written += size;
+    // Start writeback of what is written while the rest is still being produced, so that the
+    // fsync in commit() finds little left to do (a large file is otherwise written to disk
+    // only then, all at once, after the work).
+    constexpr std::uint64_t k_writeback_step = 8u << 20;
+    if (m_written - m_flushing >= k_writeback_step) {
+        ::sync_file_range(m_fd, static_cast<off_t>(m_flushing), static_cast<off_t>(m_written - m_flushing),
+                          SYNC_FILE_RANGE_WRITE);
+        m_flushing = m_written;
+    }
 }
 
 void AtomicFile::commit() {

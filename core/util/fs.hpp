@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -38,6 +39,8 @@ private:
     std::filesystem::path m_path;
     std::filesystem::path m_temp;
     int m_fd = -1;
+    std::uint64_t m_written = 0;
+    std::uint64_t m_flushing = 0;  // bytes handed to the kernel's writeback so far
 };
 
 // path relative to base when it lies below base, else as given.

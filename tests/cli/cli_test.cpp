@@ -26,6 +26,7 @@ TEST(Cli, VersionAndHelpExitZero) {
     EXPECT_EQ(gdprctl("--help", &out), 0);
     EXPECT_NE(out.find("scan"), std::string::npos);
     EXPECT_NE(out.find("journal"), std::string::npos);
+    for (const char* command : {"keys", "backup", "container"}) EXPECT_NE(out.find(command), std::string::npos);
     EXPECT_EQ(gdprctl("scan --help", &out), 0);
     EXPECT_NE(out.find("--tenant"), std::string::npos);
 }

@@ -44,6 +44,18 @@ TEST_F(WorkspaceConfig, LoadsAValidConfigAndResolvesPathsFromItsDirectory) {
     EXPECT_EQ(workspace.state_dir, std::filesystem::canonical(m_dir.path()) / ".gdprctl");
 }
 
+TEST_F(WorkspaceConfig, BackupDirectoryDefaultsBesideTheConfigAndCanBeSet) {
+    write_text(m_dir / "gdprctl.json", std::string(R"({"platform": "p", "sources": [)") + k_log_source + "]}");
+    EXPECT_EQ(load_workspace(m_dir / "gdprctl.json").backup_dir, std::filesystem::canonical(m_dir.path()) / "backups");
+    write_text(m_dir / "gdprctl.json",
+               std::string(R"({"platform": "p", "backups": {"dir": "/srv/bk"}, "sources": [)") + k_log_source + "]}");
+    EXPECT_EQ(load_workspace(m_dir / "gdprctl.json").backup_dir, "/srv/bk");
+    std::string hint;
+    auto error = error_of(
+        m_dir, std::string(R"({"platform": "p", "backups": {"dri": "x"}, "sources": [)") + k_log_source + "]}", &hint);
+    EXPECT_NE(error.find("/backups/dri: unknown key"), std::string::npos) << error;
+}
+
 TEST_F(WorkspaceConfig, SyntaxErrorNamesFileLineAndColumn) {
     auto error = error_of(m_dir, "{\n  \"platform\": \"p\",\n  \"sources\": [ }\n");
     EXPECT_NE(error.find("gdprctl.json:3:"), std::string::npos) << error;
