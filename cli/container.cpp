@@ -207,7 +207,7 @@ void add_container_command(CLI::App& app, GlobalOptions& options) {
     encrypt->add_flag("--platform-key", arguments->use_keystore, "Also seal under the platform's keystore key");
     encrypt->add_option("--suite", arguments->suite, "aes-256-gcm (default with AES-NI) or chacha20-poly1305")
         ->check(CLI::IsMember({"aes-256-gcm", "chacha20-poly1305"}));
-    encrypt->add_option("--threads", arguments->threads, "Threads sealing chunks (default: one per core)");
+    encrypt->add_option("--threads", arguments->threads, "Threads sealing chunks (default: one per core, plus one)");
     add_key_arguments(encrypt, arguments->key);
     encrypt->callback([&options, arguments] { run_encrypt(options, *arguments); });
 

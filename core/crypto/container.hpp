@@ -71,7 +71,7 @@ struct WriterOptions {
     Suite suite = preferred_suite();
     std::string tenant;
     std::optional<std::int64_t> created;  // default: now
-    unsigned threads = 0;                 // 0: one per core
+    unsigned threads = 0;                 // sealing threads; 0: one per core, plus one
     std::size_t batch_chunks = 64;        // chunks encrypted per parallel step (memory: 2 x 64 KiB each)
     RandomFill random;                    // default: random_bytes
 };
@@ -122,8 +122,11 @@ public:
     std::uint64_t plaintext_bytes() const { return m_plaintext_bytes; }
 
 private:
-    void seal_buffer(bool final);
     void seal_full_batch();
+    // Starts sealing the current buffer's first `bytes` on the worker threads, then passes the
+    // previously sealed batch to the sink while they work.
+    void start_sealing(std::size_t bytes, bool final);
+    void finish_sealing();
 
     ByteSink m_sink;
     ContainerHeader m_header;
@@ -131,9 +134,15 @@ private:
     std::size_t m_batch_chunks;
     std::unique_ptr<WorkerPool> m_pool;
     std::vector<std::unique_ptr<Aead>> m_aeads;  // one per worker part
-    AlignedBuffer m_plain;
-    std::size_t m_plain_used = 0;
-    AlignedBuffer m_cipher;
+    // Two plaintext and two ciphertext buffers: one batch is sealed while the next is filled.
+    AlignedBuffer m_plain[2];
+    AlignedBuffer m_cipher[2];
+    int m_current = 0;
+    std::size_t m_plain_used = 0;  // of m_plain[m_current]
+    WorkerPool::Job m_job;
+    bool m_sealing = false;  // a job runs on m_plain[m_sealing_index]
+    int m_sealing_index = 0;
+    std::size_t m_sealing_output = 0;  // bytes of m_cipher[m_sealing_index] it produces
     std::uint64_t m_next_chunk = 0;
     std::uint64_t m_plaintext_bytes = 0;
     bool m_finished = false;

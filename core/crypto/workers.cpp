@@ -8,7 +8,7 @@ unsigned default_threads() {
 }
 
 WorkerPool::WorkerPool(unsigned threads) {
-    for (unsigned part = 1; part < (threads ? threads : 1); ++part)
+    for (unsigned part = 0; part < (threads ? threads : 1); ++part)
         m_threads.emplace_back([this, part] { serve(part); });
 }
 
@@ -21,7 +21,7 @@ WorkerPool::~WorkerPool() {
     for (auto& thread : m_threads) thread.join();
 }
 
-void WorkerPool::run(const Job& job) {
+void WorkerPool::start(const Job& job) {
     {
         std::lock_guard lock(m_mutex);
         m_job = &job;
@@ -30,17 +30,17 @@ void WorkerPool::run(const Job& job) {
         ++m_generation;
     }
     m_start.notify_all();
-    std::exception_ptr own_error;
-    try {
-        job(0, parts());
-    } catch (...) {
-        own_error = std::current_exception();
-    }
+}
+
+void WorkerPool::wait() {
     std::unique_lock lock(m_mutex);
     m_done.wait(lock, [this] { return m_pending == 0; });
     m_job = nullptr;
-    if (own_error) std::rethrow_exception(own_error);
-    if (m_error) std::rethrow_exception(m_error);
+    if (m_error) {
+        auto error = m_error;
+        m_error = nullptr;
+        std::rethrow_exception(error);
+    }
 }
 
 void WorkerPool::serve(unsigned part) {

@@ -9,9 +9,10 @@
 
 namespace gdprctl::crypto {
 
-// A fixed set of threads that run one job at a time, split in parts: the calling thread runs
-// part 0 and waits for the others. Kept alive across jobs because the container encrypts a few
-// MiB per job and starting threads each time would cost more than the work.
+// A fixed set of threads that run one job at a time, split in parts, one part per thread. The
+// caller may start a job and do other work (read the next input) before waiting for it. Kept
+// alive across jobs because the container seals a few MiB per job and starting threads each
+// time would cost more than the work.
 class WorkerPool {
 public:
     using Job = std::function<void(unsigned part, unsigned parts)>;
@@ -21,10 +22,16 @@ public:
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
 
-    unsigned parts() const { return static_cast<unsigned>(m_threads.size()) + 1; }
-    // Runs job(part, parts()) for every part and returns when all are done, rethrowing the
-    // first exception any part threw.
-    void run(const Job& job);
+    unsigned parts() const { return static_cast<unsigned>(m_threads.size()); }
+    // Starts job(part, parts()) on every thread; job must stay alive until wait() returns.
+    void start(const Job& job);
+    // Returns when every part of the started job is done, rethrowing the first exception any
+    // part threw. Does nothing when no job was started.
+    void wait();
+    void run(const Job& job) {
+        start(job);
+        wait();
+    }
 
 private:
     void serve(unsigned part);

@@ -25,6 +25,7 @@ run() {
   local name=$1; shift
   local times=() rss_max=0
   for _ in $(seq "$runs"); do
+    rm -f ${clean:-}
     cat input.bin > /dev/null
     /usr/bin/time -f "%e %M" -o time.txt "$@" > /dev/null 2> err.txt || { echo "$name failed:"; cat err.txt; exit 1; }
     read -r seconds rss < time.txt
@@ -57,7 +58,7 @@ sh_run dd.write "dd if=input.bin of=dd.out bs=1M 2>/dev/null"
 sh_run dd.write.fsync "dd if=input.bin of=dd.out bs=1M conv=fsync 2>/dev/null"
 
 sh_run gdprctl.enc.null "$build/gdprctl container encrypt input.bin -o /dev/null -r $recipient -q"
-sh_run gdprctl.enc.file "rm -f gdprctl.gdpc && $build/gdprctl container encrypt input.bin -o gdprctl.gdpc -r $recipient -q"
+clean=gdprctl.gdpc sh_run gdprctl.enc.file "$build/gdprctl container encrypt input.bin -o gdprctl.gdpc -r $recipient -q"
 sh_run gdprctl.dec.null "$build/gdprctl container decrypt gdprctl.gdpc -o /dev/null -i id.key -q"
 sh_run gdprctl.dec.file "$build/gdprctl container decrypt gdprctl.gdpc -o gdprctl.out -i id.key -q"
 "$build/gdprctl" container decrypt gdprctl.gdpc -o - -i id.key | cmp -s input.bin - && echo "roundtrip: gdprctl ok" || echo "roundtrip: gdprctl FAILED"
