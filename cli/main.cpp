@@ -23,7 +23,7 @@ constexpr Command k_commands[] = {
     {"scan", &gdprctl::cli::add_scan_command},         {"retention", &gdprctl::cli::add_retention_command},
     {"schedule", &gdprctl::cli::add_schedule_command}, {"journal", &gdprctl::cli::add_journal_command},
     {"keys", &gdprctl::cli::add_keys_command},         {"container", &gdprctl::cli::add_container_command},
-    {"backup", &gdprctl::cli::add_backup_command},
+    {"backup", &gdprctl::cli::add_backup_command},     {"export", &gdprctl::cli::add_export_command},
 };
 
 void configure_logging(const GlobalOptions& options) {

@@ -23,25 +23,6 @@ la_ssize_t write_to_sink(struct archive*, void* client, const void* buffer, size
     return static_cast<la_ssize_t>(length);
 }
 
-struct ReadClient {
-    const crypto::ByteSource* source;
-    std::vector<unsigned char> buffer = std::vector<unsigned char>(k_io_block);
-    std::exception_ptr error;  // an exception from the source cannot cross libarchive's C frames
-};
-
-la_ssize_t read_from_source(struct archive* archive, void* client, const void** buffer) {
-    auto* reader = static_cast<ReadClient*>(client);
-    try {
-        auto n = (*reader->source)(reader->buffer.data(), reader->buffer.size());
-        *buffer = reader->buffer.data();
-        return static_cast<la_ssize_t>(n);
-    } catch (...) {
-        reader->error = std::current_exception();
-        archive_set_error(archive, EIO, "source failed");
-        return -1;
-    }
-}
-
 std::string errno_text() { return std::strerror(errno); }
 
 void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path) {
@@ -145,24 +126,48 @@ std::uint64_t copy_entry_data(struct archive* archive, int fd, const std::filesy
 
 }  // namespace
 
-TarWriter::TarWriter(crypto::ByteSink sink) : m_archive(archive_write_new()), m_sink(std::move(sink)) {
+la_ssize_t ArchiveSourceClient::read(struct archive* archive, void* client, const void** buffer) {
+    auto* self = static_cast<ArchiveSourceClient*>(client);
+    try {
+        auto n = (*self->m_source)(self->m_buffer.data(), self->m_buffer.size());
+        *buffer = self->m_buffer.data();
+        return static_cast<la_ssize_t>(n);
+    } catch (...) {
+        self->m_error = std::current_exception();
+        archive_set_error(archive, EIO, "source failed");
+        return -1;
+    }
+}
+
+ArchiveWriter::ArchiveWriter(crypto::ByteSink sink, ArchiveFormat format)
+    : m_archive(archive_write_new()), m_sink(std::move(sink)), m_format(format) {
     if (!m_archive) throw Error::runtime("libarchive: out of memory");
-    check(archive_write_set_format_pax_restricted(m_archive), "set format");
-    // The container does its own chunking; tar blocking would only add padding.
+    if (format == ArchiveFormat::zip) {
+        check(archive_write_set_format_zip(m_archive), "set format");
+    } else {
+        check(archive_write_set_format_pax_restricted(m_archive), "set format");
+        if (format == ArchiveFormat::tar_gz) check(archive_write_add_filter_gzip(m_archive), "gzip filter");
+        if (format == ArchiveFormat::tar_zst) check(archive_write_add_filter_zstd(m_archive), "zstd filter");
+    }
+    // A container or a compressor does its own framing; tar blocking would only add padding.
     check(archive_write_set_bytes_in_last_block(m_archive, 1), "set block size");
     check(archive_write_open(m_archive, &m_sink, nullptr, write_to_sink, nullptr), "open");
 }
 
-TarWriter::~TarWriter() { archive_write_free(m_archive); }
+ArchiveWriter::~ArchiveWriter() { archive_write_free(m_archive); }
 
-void TarWriter::check(int result, const std::string& what) {
+void ArchiveWriter::check(int result, const std::string& what) {
     if (result < ARCHIVE_WARN) {
         const char* message = archive_error_string(m_archive);
         throw Error::runtime("libarchive: " + what + ": " + (message ? message : "failed"));
     }
 }
 
-void TarWriter::write_header(const std::string& path, std::int64_t size, std::int64_t mtime) {
+void ArchiveWriter::write_header(const std::string& path, std::int64_t size, std::int64_t mtime, bool stored) {
+    if (m_format == ArchiveFormat::zip)
+        check(stored ? archive_write_zip_set_compression_store(m_archive)
+                     : archive_write_zip_set_compression_deflate(m_archive),
+              "zip compression");
     struct archive_entry* entry = archive_entry_new();
     archive_entry_set_pathname(entry, path.c_str());
     archive_entry_set_size(entry, size);
@@ -174,33 +179,38 @@ void TarWriter::write_header(const std::string& path, std::int64_t size, std::in
     check(result, "header of " + path);
 }
 
-void TarWriter::add(const std::string& path, std::string_view content, std::int64_t mtime) {
-    write_header(path, static_cast<std::int64_t>(content.size()), mtime);
-    if (!content.empty() && archive_write_data(m_archive, content.data(), content.size()) < 0)
-        check(ARCHIVE_FATAL, "data of " + path);
+void ArchiveWriter::write_data(const std::string& path, const void* data, std::size_t size) {
+    if (m_observer) m_observer(static_cast<const unsigned char*>(data), size);
+    if (size && archive_write_data(m_archive, data, size) < 0) check(ARCHIVE_FATAL, "data of " + path);
 }
 
-void TarWriter::add_file(const std::string& path, const std::filesystem::path& file, std::int64_t mtime) {
+void ArchiveWriter::add(const std::string& path, std::string_view content, std::int64_t mtime) {
+    write_header(path, static_cast<std::int64_t>(content.size()), mtime, false);
+    write_data(path, content.data(), content.size());
+}
+
+void ArchiveWriter::copy_from(int fd, std::int64_t remaining, const std::string& path, const std::string& shown) {
+    std::vector<char> buffer(k_io_block);
+    while (remaining > 0) {
+        auto n = ::read(fd, buffer.data(), static_cast<std::size_t>(std::min<std::int64_t>(remaining, k_io_block)));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw Error::runtime("cannot archive " + shown + ": it shrank while being read", "run it again");
+        write_data(path, buffer.data(), static_cast<std::size_t>(n));
+        remaining -= n;
+    }
+}
+
+void ArchiveWriter::add_file(const std::string& path, const std::filesystem::path& file, std::int64_t mtime,
+                             bool stored) {
     int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) throw Error::runtime("cannot read " + file.string() + ": " + errno_text());
     struct stat st {};
     ::fstat(fd, &st);
-    // The size is fixed in the tar header before the data: a file that grows while it is read
-    // is backed up as it was when opened; one that shrinks is an error.
-    std::int64_t remaining = st.st_size;
+    // The size is fixed in the header before the data: a file that grows while it is read is
+    // archived as it was when opened; one that shrinks is an error.
     try {
-        write_header(path, remaining, mtime);
-        std::vector<char> buffer(k_io_block);
-        while (remaining > 0) {
-            auto n = ::read(fd, buffer.data(), static_cast<std::size_t>(std::min<std::int64_t>(remaining, k_io_block)));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0)
-                throw Error::runtime("cannot back up " + file.string() + ": it shrank while being read",
-                                     "run the backup again");
-            if (archive_write_data(m_archive, buffer.data(), static_cast<std::size_t>(n)) < 0)
-                check(ARCHIVE_FATAL, "data of " + path);
-            remaining -= n;
-        }
+        write_header(path, st.st_size, mtime, stored);
+        copy_from(fd, st.st_size, path, file.string());
     } catch (...) {
         ::close(fd);
         throw;
@@ -208,7 +218,13 @@ void TarWriter::add_file(const std::string& path, const std::filesystem::path& f
     ::close(fd);
 }
 
-void TarWriter::finish() {
+void ArchiveWriter::add_descriptor(const std::string& path, int fd, std::int64_t size, std::int64_t mtime) {
+    if (::lseek(fd, 0, SEEK_SET) != 0) throw Error::runtime("cannot rewind the spool of " + path);
+    write_header(path, size, mtime, false);
+    copy_from(fd, size, path, path);
+}
+
+void ArchiveWriter::finish() {
     if (m_finished) return;
     check(archive_write_close(m_archive), "close");
     m_finished = true;
@@ -233,17 +249,16 @@ std::filesystem::path safe_relative_path(const std::string& path) {
 
 ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem::path& dir, const LineFilter* filter) {
     ExtractStats stats;
-    ReadClient client;
-    client.source = &source;
+    ArchiveSourceClient client(source);
     struct archive* archive = archive_read_new();
     archive_read_support_format_tar(archive);
     std::unique_ptr<struct archive, int (*)(struct archive*)> owner(archive, archive_read_free);
     auto fail_from_archive = [&](const std::string& what) {
-        if (client.error) std::rethrow_exception(client.error);
+        client.rethrow_source_error();
         const char* message = archive_error_string(archive);
         throw Error::integrity("not a valid backup archive: " + what + (message ? std::string(": ") + message : ""));
     };
-    if (archive_read_open(archive, &client, nullptr, read_from_source, nullptr) != ARCHIVE_OK)
+    if (archive_read_open(archive, &client, nullptr, ArchiveSourceClient::read, nullptr) != ARCHIVE_OK)
         fail_from_archive("cannot open");
     for (;;) {
         struct archive_entry* entry = nullptr;
@@ -271,7 +286,7 @@ ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem
             stats.bytes += copy_entry_data(archive, fd, target, entry_path, filter, stats);
         } catch (...) {
             ::close(fd);
-            if (client.error) std::rethrow_exception(client.error);
+            client.rethrow_source_error();
             throw;
         }
         if (::fsync(fd) != 0 || ::close(fd) != 0)

@@ -3,6 +3,8 @@
 #include <archive.h>
 
 #include <cstdint>
+#include <exception>
+#include <vector>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -14,27 +16,58 @@
 // source, and extracted only where that is safe.
 namespace gdprctl::backup {
 
-// Writes a POSIX (pax) tar stream to sink, entry by entry; nothing is buffered beyond what
-// libarchive holds for one block.
-class TarWriter {
+enum class ArchiveFormat { tar, tar_gz, tar_zst, zip };
+
+// Writes an archive stream to sink, entry by entry; nothing is buffered beyond what libarchive
+// holds for one block. tar is POSIX pax, uncompressed; zip deflates each entry unless
+// add_file() is told the file is already compressed.
+class ArchiveWriter {
 public:
-    explicit TarWriter(crypto::ByteSink sink);
-    ~TarWriter();
-    TarWriter(const TarWriter&) = delete;
-    TarWriter& operator=(const TarWriter&) = delete;
+    explicit ArchiveWriter(crypto::ByteSink sink, ArchiveFormat format = ArchiveFormat::tar);
+    ~ArchiveWriter();
+    ArchiveWriter(const ArchiveWriter&) = delete;
+    ArchiveWriter& operator=(const ArchiveWriter&) = delete;
+
+    // Called with every byte of every entry's content as it is written (e.g. to hash it).
+    using ContentObserver = std::function<void(const unsigned char*, std::size_t)>;
+    void observe(ContentObserver observer) { m_observer = std::move(observer); }
 
     void add(const std::string& path, std::string_view content, std::int64_t mtime);
-    // Streams size bytes of file (opened by the caller's path) as entry path.
-    void add_file(const std::string& path, const std::filesystem::path& file, std::int64_t mtime);
+    // Streams the file (opened without following symlinks) as entry path. stored: zip keeps
+    // the bytes as they are (media that is compressed already).
+    void add_file(const std::string& path, const std::filesystem::path& file, std::int64_t mtime, bool stored = false);
+    // Streams size bytes read from an open file descriptor, from its start.
+    void add_descriptor(const std::string& path, int fd, std::int64_t size, std::int64_t mtime);
     void finish();
 
 private:
-    void write_header(const std::string& path, std::int64_t size, std::int64_t mtime);
+    void write_header(const std::string& path, std::int64_t size, std::int64_t mtime, bool stored);
+    void write_data(const std::string& path, const void* data, std::size_t size);
+    void copy_from(int fd, std::int64_t size, const std::string& path, const std::string& shown);
     void check(int result, const std::string& what);
 
     struct archive* m_archive;
     crypto::ByteSink m_sink;
+    ArchiveFormat m_format;
+    ContentObserver m_observer;
     bool m_finished = false;
+};
+
+// Feeds a libarchive reader from a ByteSource. An exception the source throws cannot cross
+// libarchive's C frames: it is kept in error and rethrown by rethrow_source_error().
+class ArchiveSourceClient {
+public:
+    explicit ArchiveSourceClient(const crypto::ByteSource& source) : m_source(&source) {}
+    // archive_read_open(archive, &client, nullptr, ArchiveSourceClient::read, nullptr)
+    static la_ssize_t read(struct archive* archive, void* client, const void** buffer);
+    void rethrow_source_error() const {
+        if (m_error) std::rethrow_exception(m_error);
+    }
+
+private:
+    const crypto::ByteSource* m_source;
+    std::vector<unsigned char> m_buffer = std::vector<unsigned char>(1 << 16);
+    std::exception_ptr m_error;
 };
 
 struct ExtractStats {

@@ -173,7 +173,7 @@ private:
     std::uint64_t m_sealed_bytes = 0;
     crypto::Sha256 m_plain_digest;
     crypto::ContainerWriter m_container;
-    TarWriter m_tar;
+    ArchiveWriter m_tar;
     std::string m_dataset;
     std::string m_directory;
     std::string m_part;

@@ -11,29 +11,13 @@
 #include "core/crypto/keystore.hpp"
 #include "core/erase/ledger.hpp"
 #include "core/state/state_db.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/seeded_platform.hpp"
 
 namespace gdprctl::testing {
 namespace {
 
-constexpr long k_now = 1795447510;  // 2026-11-23T15:25:10Z
-
-class BackupTest : public ::testing::Test {
+class BackupTest : public ::testing::Test, protected SeededPlatform {
 protected:
-    void SetUp() override {
-        ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " seed --dir " + dir().string() + " --seed 5 --now " +
-                              std::to_string(k_now)),
-                  0);
-        truth = nlohmann::json::parse(read_text(dir() / "truth.json"));
-    }
-
-    const std::filesystem::path& dir() const { return m_dir.path(); }
-
-    int gdprctl(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-        return run_command(std::string(GDPRCTL_BINARY) + " --config " + (dir() / "gdprctl.json").string() + " " + args,
-                           out, err);
-    }
-
     void init_keys() { ASSERT_EQ(gdprctl("keys init --key-file " + (dir() / "master.key").string() + " -q"), 0); }
 
     nlohmann::json backup_all(const std::string& extra = "") {
@@ -48,11 +32,6 @@ protected:
         ADD_FAILURE() << "no backup for " << tenant;
         return {};
     }
-
-    nlohmann::json truth;
-
-private:
-    TempDir m_dir;
 };
 
 // Records per dataset in a restored tree: lines of records/<source>/<table>/*.jsonl, files under files/<source>/.

@@ -1,0 +1,99 @@
+#include <sstream>
+
+#include "cli/common.hpp"
+#include "connectors/connector.hpp"
+#include "core/error.hpp"
+#include "core/exports/export.hpp"
+#include "core/retention/retention.hpp"
+
+namespace gdprctl::cli {
+
+namespace {
+
+struct ExportArguments {
+    std::string tenant;
+    std::vector<std::string> subjects;
+    std::string out;
+    std::string format = "zip";
+    bool force = false;
+    bool dry_run = false;
+    std::vector<std::string> recipients;
+    std::string now;
+    std::string file;
+    std::vector<std::string> identities;
+    KeyArguments key;
+};
+
+void run_export(const GlobalOptions& options, const ExportArguments& arguments) {
+    if (arguments.tenant.empty() == arguments.subjects.empty())
+        throw Error::usage("export needs exactly one of --tenant T or --subject KIND:VALUE (repeatable)");
+    if (arguments.out.empty() && !arguments.dry_run) throw Error::usage("export needs --out FILE");
+    auto workspace = load_workspace(options);
+    exports::ExportOptions export_options;
+    if (!arguments.tenant.empty()) export_options.selector.tenant = arguments.tenant;
+    for (const auto& subject : arguments.subjects)
+        export_options.selector.subjects.push_back(connectors::parse_identifier(subject));
+    export_options.format = exports::parse_format(arguments.format);
+    export_options.out = arguments.out;
+    export_options.force = arguments.force;
+    export_options.dry_run = arguments.dry_run;
+    for (const auto& recipient : arguments.recipients)
+        export_options.recipients.push_back(crypto::parse_recipient(recipient));
+    export_options.now = arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
+    auto report = exports::run_export(workspace, connectors::open_all_connectors, export_options);
+
+    std::ostringstream text;
+    text << (report.dry_run ? "Would export " : "Exported ") << report.records() << " records and files";
+    if (!report.dry_run)
+        text << " to " << report.out.string() << " (" << report.entries << " entries, " << report.archive_bytes
+             << " bytes" << (report.encrypted ? ", encrypted" : "") << ")";
+    text << ":\n";
+    for (const auto& count : report.datasets)
+        text << "  " << count.dataset << "  " << count.category << "  " << count.records << "  " << count.bytes
+             << " bytes\n";
+    if (report.datasets.empty()) text << "  nothing found: the archive's README says so.\n";
+    print_result(options, text.str(), report.to_json());
+}
+
+void run_verify(GlobalOptions& options, const ExportArguments& arguments) {
+    crypto::Keyring keyring;
+    for (const auto& file : arguments.identities) keyring.identities.push_back(crypto::read_identity_file(file));
+    auto result = exports::verify_export(arguments.file, keyring);
+    std::string text =
+        result.intact ? "Intact: " + std::to_string(result.entries) + " entries match the manifest's SHA-256 sums.\n"
+                      : "NOT intact: " + result.problem + ".\n";
+    print_result(options, text, {{"intact", result.intact}, {"entries", result.entries}, {"problem", result.problem}});
+    if (!result.intact) options.exit_code = static_cast<int>(ErrorKind::integrity);
+}
+
+}  // namespace
+
+void add_export_command(CLI::App& app, GlobalOptions& options) {
+    auto* command = app.add_subcommand(
+        "export", "Export a tenant's or a person's data as an archive with a SHA-256 manifest (gdprctl-export(1))");
+    auto arguments = std::make_shared<ExportArguments>();
+    command->add_option("--tenant", arguments->tenant, "Everything of this tenant (and nothing of any other)");
+    command->add_option("--subject", arguments->subjects,
+                        "A person's identifier, e.g. email:ann@example.org (repeatable)");
+    command->add_option("--out", arguments->out, "Archive to write (0600, atomically)");
+    command->add_option("--format", arguments->format, "zip (default), tar.gz or tar.zst")
+        ->check(CLI::IsMember({"zip", "tar.gz", "tar.zst"}));
+    command->add_flag("--force", arguments->force, "Replace --out when it exists");
+    command->add_flag("--dry-run", arguments->dry_run, "Show what would be exported, per source; write nothing");
+    command->add_option("--encrypt-to", arguments->recipients,
+                        "Seal the archive for this gdprctl-x25519: recipient (repeatable)");
+    command->add_option("--now", arguments->now, "The export's time (ISO-8601 or unix seconds); default now");
+    command->require_subcommand(0, 1);
+
+    auto* verify = command->add_subcommand(
+        "verify", "Re-hash every entry of an export against its manifest; exit 4 naming what changed");
+    verify->add_option("file", arguments->file, "The export archive")->required();
+    verify->add_option("-i,--identity", arguments->identities, "X25519 identity file, for an encrypted export");
+    verify->callback([&options, arguments] { run_verify(options, *arguments); });
+
+    command->callback([&options, arguments, verify] {
+        if (!verify->parsed()) run_export(options, *arguments);
+    });
+}
+
+}  // namespace gdprctl::cli

@@ -1,0 +1,486 @@
+#include "core/exports/export.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/journal/journal.hpp"
+#include "core/util/fs.hpp"
+#include "core/version.hpp"
+
+namespace gdprctl::exports {
+
+namespace {
+
+constexpr char k_manifest[] = "manifest.json";
+
+// Media that is compressed already: stored as it is in a zip.
+bool compressed_media(const std::filesystem::path& file) {
+    static const std::set<std::string> k_extensions = {".flv", ".mp4",  ".m4s", ".ts",   ".mkv", ".webm", ".mp3",
+                                                       ".aac", ".m4a",  ".ogg", ".opus", ".jpg", ".jpeg", ".png",
+                                                       ".gif", ".webp", ".gz",  ".zst",  ".zip", ".xz",   ".bz2"};
+    return k_extensions.count(file.extension().string()) > 0;
+}
+
+std::string csv_field(const nlohmann::json& value) {
+    std::string text = value.is_string() ? value.get<std::string>() : value.is_null() ? "" : value.dump();
+    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+}
+
+// A temporary file with no name (O_TMPFILE) beside the export: records of one dataset wait
+// here until their size is known, which a tar header needs. It vanishes when closed.
+class Spool {
+public:
+    explicit Spool(const std::filesystem::path& dir) {
+        m_fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (m_fd < 0) {
+            auto pattern = (dir / ".gdprctl-spool-XXXXXX").string();
+            m_fd = ::mkstemp(pattern.data());
+            if (m_fd >= 0) ::unlink(pattern.c_str());
+        }
+        if (m_fd < 0)
+            throw Error::runtime("cannot create a temporary file in " + dir.string() + ": " + std::strerror(errno));
+    }
+    ~Spool() { ::close(m_fd); }
+    Spool(const Spool&) = delete;
+    Spool& operator=(const Spool&) = delete;
+
+    void append(const std::string& text) {
+        m_buffer += text;
+        if (m_buffer.size() >= (1u << 20)) flush();
+    }
+    std::int64_t size() {
+        flush();
+        return m_size;
+    }
+    int fd() const { return m_fd; }
+    void reset() {
+        m_buffer.clear();
+        if (::ftruncate(m_fd, 0) != 0 || ::lseek(m_fd, 0, SEEK_SET) != 0)
+            throw Error::runtime("cannot reuse a temporary file: " + std::string(std::strerror(errno)));
+        m_size = 0;
+    }
+
+private:
+    void flush() {
+        const char* data = m_buffer.data();
+        std::size_t left = m_buffer.size();
+        while (left) {
+            auto n = ::write(m_fd, data, left);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw Error::runtime("cannot write a temporary file: " + std::string(std::strerror(errno)));
+            data += n;
+            left -= static_cast<std::size_t>(n);
+        }
+        m_size += static_cast<std::int64_t>(m_buffer.size());
+        m_buffer.clear();
+    }
+    int m_fd = -1;
+    std::string m_buffer;
+    std::int64_t m_size = 0;
+};
+
+std::string source_of(const config::Dataset& dataset) { return dataset.name.substr(0, dataset.name.find(':')); }
+
+std::string records_path(const config::Dataset& dataset, const std::string& extension) {
+    auto name = dataset.name;
+    std::replace(name.begin(), name.end(), ':', '/');
+    return "records/" + name + extension;
+}
+
+struct ManifestEntry {
+    std::string path;
+    std::uint64_t bytes = 0;
+    std::string sha256;
+};
+
+// Counts what an export would hold, writing nothing (--dry-run).
+class CountingSink : public connectors::RecordSink {
+public:
+    void record(const config::Dataset& dataset, const std::string&, const nlohmann::json& record) override {
+        auto& count = count_of(dataset);
+        ++count.records;
+        count.bytes += record.dump().size() + 1;
+    }
+    void blob(const config::Dataset& dataset, const std::string&, const std::filesystem::path& file,
+              const std::string&) override {
+        auto& count = count_of(dataset);
+        ++count.records;
+        std::error_code ec;
+        count.bytes += std::filesystem::file_size(file, ec);
+    }
+    std::vector<DatasetCount> counts;
+
+protected:
+    DatasetCount& count_of(const config::Dataset& dataset) {
+        for (auto& count : counts)
+            if (count.dataset == dataset.name) return count;
+        counts.push_back({dataset.name, source_of(dataset), dataset.category, 0, 0});
+        return counts.back();
+    }
+};
+
+// Writes what the connectors collect into the archive: records through a spool per dataset
+// (JSON lines, and CSV for tables), files as they are; hashes every entry for the manifest.
+class ArchiveSink : public CountingSink {
+public:
+    ArchiveSink(backup::ArchiveWriter& archive, const std::filesystem::path& spool_dir, util::UnixTime now)
+        : m_archive(archive), m_jsonl(spool_dir), m_csv(spool_dir), m_now(now) {
+        m_archive.observe([this](const unsigned char* data, std::size_t size) {
+            m_entry_hash->update(data, size);
+            m_entry_bytes += size;
+        });
+    }
+
+    void record(const config::Dataset& dataset, const std::string& tenant, const nlohmann::json& record) override {
+        if (!m_dataset || m_dataset->name != dataset.name) {
+            flush();
+            m_dataset = &dataset;
+        }
+        CountingSink::record(dataset, tenant, record);
+        m_jsonl.append(record.dump() + "\n");
+        if (dataset.locator.empty()) return;
+        if (m_columns.empty()) {
+            std::string header;
+            for (const auto& [column, value] : record.items()) {
+                m_columns.push_back(column);
+                header += (header.empty() ? "" : ",") + csv_field(column);
+            }
+            m_csv.append(header + "\r\n");
+        }
+        std::string row;
+        for (std::size_t i = 0; i < m_columns.size(); ++i)
+            row += (i ? "," : "") + csv_field(record.value(m_columns[i], nlohmann::json()));
+        m_csv.append(row + "\r\n");
+    }
+
+    void blob(const config::Dataset& dataset, const std::string& tenant, const std::filesystem::path& file,
+              const std::string& relative_path) override {
+        flush();
+        CountingSink::blob(dataset, tenant, file, relative_path);
+        struct stat st {};
+        std::int64_t mtime = ::stat(file.c_str(), &st) == 0 ? st.st_mtime : m_now;
+        auto path = "files/" + source_of(dataset) + "/" + relative_path;
+        entry(path, [&] { m_archive.add_file(path, file, mtime, compressed_media(file)); });
+    }
+
+    void add_text(const std::string& path, const std::string& text) {
+        entry(path, [&] { m_archive.add(path, text, m_now); });
+    }
+
+    void flush() {
+        if (!m_dataset) return;
+        auto jsonl = records_path(*m_dataset, ".jsonl");
+        entry(jsonl, [&] { m_archive.add_descriptor(jsonl, m_jsonl.fd(), m_jsonl.size(), m_now); });
+        if (!m_dataset->locator.empty()) {
+            auto csv = records_path(*m_dataset, ".csv");
+            entry(csv, [&] { m_archive.add_descriptor(csv, m_csv.fd(), m_csv.size(), m_now); });
+        }
+        m_jsonl.reset();
+        m_csv.reset();
+        m_columns.clear();
+        m_dataset = nullptr;
+    }
+
+    std::vector<ManifestEntry> entries;
+
+private:
+    template <typename F>
+    void entry(const std::string& path, F&& write) {
+        m_entry_hash = std::make_unique<crypto::Sha256>();
+        m_entry_bytes = 0;
+        write();
+        entries.push_back({path, m_entry_bytes, m_entry_hash->hex()});
+    }
+
+    backup::ArchiveWriter& m_archive;
+    Spool m_jsonl;
+    Spool m_csv;
+    util::UnixTime m_now;
+    const config::Dataset* m_dataset = nullptr;
+    std::vector<std::string> m_columns;
+    std::unique_ptr<crypto::Sha256> m_entry_hash;
+    std::uint64_t m_entry_bytes = 0;
+};
+
+std::string describe_selector(const connectors::Selector& selector) {
+    if (selector.tenant) return "everything the platform holds for customer \"" + *selector.tenant + "\"";
+    return "everything the platform holds about the person identified by the " +
+           std::to_string(selector.subjects.size()) + " identifier(s) given in the request";
+}
+
+std::string readme_text(const ExportOptions& options, const std::vector<DatasetCount>& counts,
+                        const std::vector<ManifestEntry>& entries, const std::string& platform) {
+    std::ostringstream text;
+    text << "Your data from " << platform << "\n\n"
+         << "This archive holds " << describe_selector(options.selector) << ", as it was on "
+         << util::format_iso8601(options.now) << ".\n\n";
+    if (counts.empty()) {
+        text << "Nothing was found: the platform holds no records for this request. This archive is the answer\n"
+                "to the request all the same.\n\n";
+    } else {
+        text << "What it holds, per source (category: records or files):\n";
+        for (const auto& count : counts)
+            text << "  " << count.dataset << " (" << count.category << "): " << count.records << "\n";
+        text << "\n";
+    }
+    text << "Files:\n"
+            "  records/<source>/<table>.jsonl   one JSON object per row, every column (machine-readable)\n"
+            "  records/<source>/<table>.csv     the same rows as CSV, for spreadsheets\n"
+            "  records/<log>.jsonl              log lines: {\"file\", \"line\", \"text\"}\n"
+            "  files/<source>/...               recordings, captions and other files, as they are\n"
+            "  manifest.json                    every file with its size and SHA-256\n\n";
+    for (const auto& entry : entries) text << "  " << entry.path << "  (" << entry.bytes << " bytes)\n";
+    text << "\nYour rights (GDPR Art. 15-22): access to your data and to information about its processing,\n"
+            "rectification, erasure, restriction, portability (this archive), and objection. Ask the\n"
+            "controller of this service to exercise them; you may also complain to a supervisory authority.\n"
+            "The purposes, legal basis, recipients and retention period of each category are in the\n"
+            "controller's records of processing; ask the controller for them.\n";
+    return text.str();
+}
+
+std::string html_escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '&':
+                out += "&amp;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+std::string readme_html(const std::string& text) {
+    return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Your data</title></head>\n"
+           "<body><pre>\n" +
+           html_escape(text) + "</pre></body></html>\n";
+}
+
+// The archive stream of a (possibly encrypted) export, for reading.
+class ExportSource {
+public:
+    ExportSource(const std::filesystem::path& file, const crypto::Keyring& keyring) : m_path(file) {
+        m_fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (m_fd < 0) throw Error::usage("cannot read " + file.string() + ": " + std::strerror(errno));
+        crypto::ByteSource raw = [this](unsigned char* out, std::size_t size) -> std::size_t {
+            auto n = ::read(m_fd, out, size);
+            if (n < 0) throw Error::runtime("cannot read " + m_path.string() + ": " + std::strerror(errno));
+            return static_cast<std::size_t>(n);
+        };
+        unsigned char magic[8] = {};
+        auto n = ::pread(m_fd, magic, sizeof magic, 0);
+        if (n == 8 && std::memcmp(magic, crypto::k_magic, 7) == 0) {
+            m_reader = std::make_unique<crypto::ContainerReader>(raw, keyring);
+            m_source = [this](unsigned char* out, std::size_t size) { return m_reader->read(out, size); };
+        } else {
+            m_source = raw;
+        }
+    }
+    ~ExportSource() { ::close(m_fd); }
+    const crypto::ByteSource& source() const { return m_source; }
+
+private:
+    std::filesystem::path m_path;
+    int m_fd = -1;
+    std::unique_ptr<crypto::ContainerReader> m_reader;
+    crypto::ByteSource m_source;
+};
+
+}  // namespace
+
+std::uint64_t ExportReport::records() const {
+    std::uint64_t total = 0;
+    for (const auto& count : datasets) total += count.records;
+    return total;
+}
+
+nlohmann::json ExportReport::to_json() const {
+    nlohmann::json sets = nlohmann::json::array();
+    for (const auto& count : datasets)
+        sets.push_back({{"dataset", count.dataset},
+                        {"source", count.source},
+                        {"category", count.category},
+                        {"records", count.records},
+                        {"bytes", count.bytes}});
+    return {{"out", out.string()},
+            {"dry_run", dry_run},
+            {"encrypted", encrypted},
+            {"datasets", sets},
+            {"records", records()},
+            {"entries", entries},
+            {"archive_bytes", archive_bytes},
+            {"archive_sha256", archive_sha256}};
+}
+
+backup::ArchiveFormat parse_format(const std::string& text) {
+    if (text == "zip") return backup::ArchiveFormat::zip;
+    if (text == "tar.gz") return backup::ArchiveFormat::tar_gz;
+    if (text == "tar.zst") return backup::ArchiveFormat::tar_zst;
+    throw Error::usage("unknown export format \"" + text + "\"", "use zip, tar.gz or tar.zst");
+}
+
+ExportReport run_export(const config::Workspace& workspace, const scan::SourceOpener& open_sources,
+                        const ExportOptions& options) {
+    if (!options.selector.tenant && options.selector.subjects.empty())
+        throw Error::usage("an export is about a tenant or a person", "give --tenant T or --subject KIND:VALUE");
+    auto connectors = open_sources(workspace);
+    ExportReport report;
+    report.out = options.out;
+    report.dry_run = options.dry_run;
+    report.encrypted = !options.recipients.empty();
+    if (options.dry_run) {
+        CountingSink counter;
+        for (auto& connector : connectors) connector->collect(options.selector, counter);
+        report.datasets = counter.counts;
+        return report;
+    }
+    if (std::filesystem::exists(options.out) && !options.force)
+        throw Error::usage(options.out.string() + " exists; gdprctl does not overwrite it",
+                           "choose another --out, or give --force to replace it");
+    auto dir = std::filesystem::absolute(options.out).parent_path();
+    util::AtomicFile file(options.out, 0600);
+    crypto::Sha256 file_digest;
+    crypto::ByteSink to_file = [&](const unsigned char* data, std::size_t size) {
+        file_digest.update(data, size);
+        file.write(data, size);
+        report.archive_bytes += size;
+    };
+    std::unique_ptr<crypto::ContainerWriter> container;
+    if (!options.recipients.empty()) {
+        std::vector<crypto::Recipient> recipients;
+        for (const auto& key : options.recipients) recipients.push_back(crypto::Recipient::x25519(key));
+        crypto::WriterOptions writer_options;
+        writer_options.tenant = options.selector.tenant.value_or("");
+        writer_options.created = options.now;
+        container = std::make_unique<crypto::ContainerWriter>(to_file, recipients, writer_options);
+    }
+    backup::ArchiveWriter archive(
+        container ? crypto::ByteSink([&](const unsigned char* data, std::size_t size) { container->write(data, size); })
+                  : to_file,
+        options.format);
+    ArchiveSink sink(archive, dir, options.now);
+    for (auto& connector : connectors) connector->collect(options.selector, sink);
+    sink.flush();
+    report.datasets = sink.counts;
+    auto text = readme_text(options, sink.counts, sink.entries, workspace.platform);
+    sink.add_text("README.txt", text);
+    sink.add_text("README.html", readme_html(text));
+
+    nlohmann::json manifest = {{"gdprctl_version", k_version},       {"created", util::format_iso8601(options.now)},
+                               {"platform", workspace.platform},     {"selector", options.selector.to_json()},
+                               {"entries", nlohmann::json::array()}, {"counts", nlohmann::json::object()}};
+    for (const auto& entry : sink.entries)
+        manifest["entries"].push_back({{"path", entry.path}, {"bytes", entry.bytes}, {"sha256", entry.sha256}});
+    for (const auto& count : sink.counts) manifest["counts"][count.dataset] = count.records;
+    archive.add(k_manifest, manifest.dump(2) + "\n", options.now);
+    archive.finish();
+    if (container) container->finish();
+    file.commit();
+    report.entries = sink.entries.size();
+    report.archive_sha256 = file_digest.hex();
+
+    state::StateDb state(workspace.state_dir);
+    nlohmann::json sources = nlohmann::json::array();
+    for (const auto& connector : connectors) sources.push_back(connector->source().name);
+    journal::Journal(state).append("export", options.selector.to_json(), sources,
+                                   {{"records", report.records()},
+                                    {"entries", report.entries},
+                                    {"archive_sha256", report.archive_sha256},
+                                    {"encrypted", report.encrypted}},
+                                   "ok");
+    return report;
+}
+
+ExportVerification verify_export(const std::filesystem::path& file, const crypto::Keyring& keyring) {
+    ExportVerification result;
+    ExportSource input(file, keyring);
+    backup::ArchiveSourceClient client(input.source());
+    std::unique_ptr<struct archive, int (*)(struct archive*)> archive(archive_read_new(), archive_read_free);
+    archive_read_support_format_all(archive.get());
+    archive_read_support_filter_all(archive.get());
+    auto fail = [&](const std::string& what) {
+        client.rethrow_source_error();
+        const char* message = archive_error_string(archive.get());
+        throw Error::integrity(file.string() + ": " + what + (message ? std::string(": ") + message : ""));
+    };
+    if (archive_read_open(archive.get(), &client, nullptr, backup::ArchiveSourceClient::read, nullptr) != ARCHIVE_OK)
+        fail("not an archive");
+    std::map<std::string, ManifestEntry> found;
+    std::string manifest_text;
+    for (;;) {
+        struct archive_entry* entry = nullptr;
+        int rc = archive_read_next_header(archive.get(), &entry);
+        if (rc == ARCHIVE_EOF) break;
+        if (rc < ARCHIVE_WARN) fail("bad entry");
+        std::string path = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+        crypto::Sha256 digest;
+        ManifestEntry seen{path, 0, ""};
+        const void* block = nullptr;
+        size_t size = 0;
+        la_int64_t offset = 0;
+        for (;;) {
+            rc = archive_read_data_block(archive.get(), &block, &size, &offset);
+            if (rc == ARCHIVE_EOF) break;
+            if (rc < ARCHIVE_WARN) fail("entry " + path + " cannot be read");
+            digest.update(static_cast<const unsigned char*>(block), size);
+            seen.bytes += size;
+            if (path == k_manifest) manifest_text.append(static_cast<const char*>(block), size);
+        }
+        seen.sha256 = digest.hex();
+        if (path != k_manifest) found[path] = seen;
+    }
+    auto manifest = nlohmann::json::parse(manifest_text, nullptr, false);
+    if (!manifest.is_object() || !manifest.contains("entries")) {
+        result.intact = false;
+        result.problem = "manifest.json is missing or not valid JSON";
+        return result;
+    }
+    const auto& listed = manifest["entries"];
+    for (const auto& item : listed) {
+        auto path = item.value("path", "");
+        auto it = found.find(path);
+        if (it == found.end()) {
+            result.intact = false;
+            result.problem = "entry " + path + " is listed in the manifest but missing";
+            return result;
+        }
+        if (it->second.sha256 != item.value("sha256", "") ||
+            it->second.bytes != item.value("bytes", std::uint64_t{0})) {
+            result.intact = false;
+            result.problem = "entry " + path + " was changed (its SHA-256 no longer matches the manifest)";
+            return result;
+        }
+        found.erase(it);
+        ++result.entries;
+    }
+    if (!found.empty()) {
+        result.intact = false;
+        result.problem = "entry " + found.begin()->first + " is not in the manifest (it was added)";
+    }
+    return result;
+}
+
+}  // namespace gdprctl::exports

@@ -1,0 +1,189 @@
+// Exports end to end with the real binary on the reference platform: counts per source equal
+// the seeder's truth, standard tools open the archives, verify catches changed and added
+// entries, tenants stay isolated, a shared viewer's export holds exactly their records.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/seeded_platform.hpp"
+
+namespace gdprctl::testing {
+namespace {
+
+class ExportTest : public ::testing::Test, protected SeededPlatform {
+protected:
+    nlohmann::json export_json(const std::string& args) {
+        std::string out, err;
+        EXPECT_EQ(gdprctl("--format json export " + args, &out, &err), 0) << err;
+        return nlohmann::json::parse(out);
+    }
+};
+
+std::map<std::string, std::uint64_t> counts_of(const nlohmann::json& report) {
+    std::map<std::string, std::uint64_t> counts;
+    for (const auto& dataset : report["datasets"]) counts[dataset["dataset"]] = dataset["records"].get<std::uint64_t>();
+    return counts;
+}
+
+TEST_F(ExportTest, EachTenantsExportHoldsExactlyItsRecordsAndStandardToolsOpenIt) {
+    for (const auto& [tenant, facts] : truth["tenants"].items()) {
+        auto zip = dir() / (tenant + ".zip");
+        auto report = export_json("--tenant " + tenant + " --out " + zip.string());
+        auto counts = counts_of(report);
+        for (const auto& [dataset, records] : facts["records"].items())
+            EXPECT_EQ(counts[dataset], records.get<std::uint64_t>()) << tenant << " " << dataset;
+        EXPECT_EQ(std::filesystem::status(zip).permissions() & std::filesystem::perms::all,
+                  std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        std::string out;
+        EXPECT_EQ(run_command("unzip -tq " + zip.string(), &out), 0) << out;
+        EXPECT_EQ(gdprctl("export verify " + zip.string(), &out), 0) << out;
+
+        // Rows counted independently from the extracted CSV: one line per row plus the header.
+        auto extracted = dir() / ("x-" + tenant);
+        ASSERT_EQ(run_command("mkdir -p " + extracted.string() + " && cd " + extracted.string() + " && unzip -q " +
+                              zip.string()),
+                  0);
+        std::string lines;
+        run_command("wc -l < " + (extracted / "records/platform-db/sessions.csv").string(), &lines);
+        EXPECT_EQ(std::stoull(lines), facts["records"]["platform-db:sessions"].get<std::uint64_t>() + 1);
+        // Nothing of any other tenant: recordings only from this tenant's folder.
+        for (const auto& other : truth["tenants"].items()) {
+            if (other.key() != tenant) {
+                EXPECT_FALSE(std::filesystem::exists(extracted / "files/recordings" / other.key())) << other.key();
+            }
+        }
+    }
+}
+
+TEST_F(ExportTest, TarFormatsOpenWithTarAndBsdtar) {
+    auto tgz = dir() / "a.tar.gz";
+    auto tzst = dir() / "a.tar.zst";
+    export_json("--tenant acme --format tar.gz --out " + tgz.string());
+    export_json("--tenant acme --format tar.zst --out " + tzst.string());
+    std::string gnu, bsd, zst;
+    ASSERT_EQ(run_command("tar tzf " + tgz.string(), &gnu), 0);
+    ASSERT_EQ(run_command("bsdtar tf " + tgz.string(), &bsd), 0);
+    ASSERT_EQ(run_command("tar --zstd -tf " + tzst.string(), &zst), 0);
+    EXPECT_EQ(gnu, bsd);
+    EXPECT_EQ(gnu, zst);
+    EXPECT_NE(gnu.find("manifest.json"), std::string::npos);
+    EXPECT_NE(gnu.find("README.html"), std::string::npos);
+    EXPECT_EQ(gdprctl("export verify " + tzst.string()), 0);
+}
+
+TEST_F(ExportTest, VerifyNamesAChangedOrAddedEntry) {
+    auto zip = dir() / "a.zip";
+    export_json("--tenant acme --out " + zip.string());
+    // Rewritten with Python's zipfile: one entry's bytes changed, everything else kept.
+    auto rewrite = R"PY(
+import sys, zipfile
+src, dst, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+    for item in zin.infolist():
+        data = zin.read(item.filename)
+        if mode == "change" and item.filename == "records/platform-db/streams.jsonl":
+            data = data.replace(b"acme", b"acmf", 1)
+        zout.writestr(item, data)
+    if mode == "add":
+        zout.writestr("records/extra.jsonl", b"{}\n")
+)PY";
+    write_text(dir() / "rewrite.py", rewrite);
+    std::string out;
+    ASSERT_EQ(run_command("python3 " + (dir() / "rewrite.py").string() + " " + zip.string() + " " +
+                          (dir() / "same.zip").string() + " keep"),
+              0);
+    EXPECT_EQ(gdprctl("export verify " + (dir() / "same.zip").string(), &out), 0) << out;
+    ASSERT_EQ(run_command("python3 " + (dir() / "rewrite.py").string() + " " + zip.string() + " " +
+                          (dir() / "changed.zip").string() + " change"),
+              0);
+    EXPECT_EQ(gdprctl("export verify " + (dir() / "changed.zip").string(), &out), 4);
+    EXPECT_NE(out.find("records/platform-db/streams.jsonl was changed"), std::string::npos) << out;
+    ASSERT_EQ(run_command("python3 " + (dir() / "rewrite.py").string() + " " + zip.string() + " " +
+                          (dir() / "added.zip").string() + " add"),
+              0);
+    EXPECT_EQ(gdprctl("export verify " + (dir() / "added.zip").string(), &out), 4);
+    EXPECT_NE(out.find("records/extra.jsonl is not in the manifest"), std::string::npos) << out;
+}
+
+TEST_F(ExportTest, ASharedViewersExportHoldsTheirRecordsFromEveryTenantAndNobodyElses) {
+    const nlohmann::json* shared = nullptr;
+    for (const auto& subject : truth["subjects"])
+        if (subject["tenants"].size() > 1) {
+            shared = &subject;
+            break;
+        }
+    ASSERT_NE(shared, nullptr);
+    const auto& ids = (*shared)["identifiers"];
+    std::string args =
+        "--subject email:" + ids["email"].get<std::string>() + " --subject user:" + ids["user"].get<std::string>();
+    for (const auto& ip : ids["ip"]) args += " --subject ip:" + ip.get<std::string>();
+    auto zip = dir() / "person.zip";
+    auto counts = counts_of(export_json(args + " --out " + zip.string()));
+    for (const auto& [dataset, records] : (*shared)["records"].items())
+        EXPECT_EQ(counts[dataset], records.get<std::uint64_t>()) << dataset;
+    std::uint64_t total = 0;
+    for (const auto& [dataset, records] : counts) total += records;
+    std::uint64_t expected = 0;
+    for (const auto& [dataset, records] : (*shared)["records"].items()) expected += records.get<std::uint64_t>();
+    EXPECT_EQ(total, expected) << "records of other people were exported";
+    std::string out;
+    ASSERT_EQ(
+        run_command("unzip -p " + zip.string() + " | grep -qF " + shell_quote(ids["email"].get<std::string>()), &out),
+        0)
+        << "the check below would not see an e-mail";
+    for (const auto& other : truth["subjects"]) {
+        if (&other == shared) continue;
+        EXPECT_NE(run_command("unzip -p " + zip.string() + " | grep -qF " +
+                                  shell_quote(other["identifiers"]["email"].get<std::string>()),
+                              &out),
+                  0)
+            << "another viewer's e-mail is in the export";
+    }
+}
+
+TEST_F(ExportTest, NothingFoundIsStillAValidArchiveThatSaysSo) {
+    auto zip = dir() / "nobody.zip";
+    auto report = export_json("--subject email:nobody@example.invalid --out " + zip.string());
+    EXPECT_EQ(report["records"], 0);
+    std::string readme;
+    ASSERT_EQ(run_command("unzip -p " + zip.string() + " README.txt", &readme), 0);
+    EXPECT_NE(readme.find("Nothing was found"), std::string::npos) << readme;
+    EXPECT_EQ(gdprctl("export verify " + zip.string()), 0);
+}
+
+TEST_F(ExportTest, AnEncryptedExportOpensOnlyWithTheRecipientsIdentity) {
+    std::string out;
+    ASSERT_EQ(gdprctl("keys keygen --format json --out " + (dir() / "customer.key").string(), &out), 0);
+    auto recipient = nlohmann::json::parse(out)["recipient"].get<std::string>();
+    auto sealed = dir() / "acme.zip.gdpc";
+    export_json("--tenant acme --out " + sealed.string() + " --encrypt-to " + recipient);
+    EXPECT_NE(run_command("unzip -tq " + sealed.string()), 0) << "the archive is readable without the key";
+    EXPECT_EQ(gdprctl("export verify " + sealed.string() + " -i " + (dir() / "customer.key").string(), &out), 0) << out;
+    EXPECT_EQ(gdprctl("export verify " + sealed.string()), 4);
+    ASSERT_EQ(gdprctl("container decrypt " + sealed.string() + " -o " + (dir() / "plain.zip").string() + " -i " +
+                      (dir() / "customer.key").string()),
+              0);
+    EXPECT_EQ(run_command("unzip -tq " + (dir() / "plain.zip").string()), 0);
+}
+
+TEST_F(ExportTest, ExistingFilesAreKeptAndFailuresLeaveNothing) {
+    auto zip = dir() / "a.zip";
+    write_text(zip, "precious");
+    std::string out, err;
+    EXPECT_EQ(gdprctl("export --tenant acme --out " + zip.string(), &out, &err), 2);
+    EXPECT_EQ(read_text(zip), "precious");
+    EXPECT_EQ(gdprctl("export --tenant acme --force --out " + zip.string()), 0);
+    EXPECT_EQ(gdprctl("export verify " + zip.string()), 0);
+
+    EXPECT_EQ(gdprctl("export --tenant acme --out /nonexistent-dir/a.zip", &out, &err), 3) << err;
+    auto dry = export_json("--tenant acme --dry-run");
+    EXPECT_EQ(dry["dry_run"], true);
+    EXPECT_EQ(counts_of(dry)["platform-db:sessions"],
+              truth["tenants"]["acme"]["records"]["platform-db:sessions"].get<std::uint64_t>());
+    ASSERT_EQ(gdprctl("journal show", &out), 0);
+    EXPECT_NE(out.find("export"), std::string::npos);
+    EXPECT_EQ(out.find("@"), std::string::npos) << "an identifier reached the journal";
+}
+
+}  // namespace
+}  // namespace gdprctl::testing

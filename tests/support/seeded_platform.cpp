@@ -1,0 +1,21 @@
+#include "tests/support/seeded_platform.hpp"
+
+#include <stdexcept>
+
+namespace gdprctl::testing {
+
+SeededPlatform::SeededPlatform() {
+    std::string err;
+    if (run_command(
+            std::string(REFSTACK_BINARY) + " seed --dir " + dir().string() + " --seed 5 --now " + std::to_string(k_now),
+            nullptr, &err) != 0)
+        throw std::runtime_error("refstack seed failed: " + err);
+    truth = nlohmann::json::parse(read_text(dir() / "truth.json"));
+}
+
+int SeededPlatform::gdprctl(const std::string& args, std::string* out, std::string* err) const {
+    return run_command(std::string(GDPRCTL_BINARY) + " --config " + (dir() / "gdprctl.json").string() + " " + args, out,
+                       err);
+}
+
+}  // namespace gdprctl::testing

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace gdprctl::testing {
+
+// The reference platform seeded into a fresh directory (refstack seed --seed 5 at k_now), with
+// the seeder's truth.json, and the real gdprctl binary run against its config.
+class SeededPlatform {
+public:
+    static constexpr long k_now = 1795447510;  // 2026-11-23T15:25:10Z
+
+    SeededPlatform();
+    const std::filesystem::path& dir() const { return m_dir.path(); }
+    int gdprctl(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const;
+
+    nlohmann::json truth;
+
+private:
+    TempDir m_dir;
+};
+
+}  // namespace gdprctl::testing
