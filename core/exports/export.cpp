@@ -109,9 +109,7 @@ struct ManifestEntry {
 class CountingSink : public connectors::RecordSink {
 public:
     void record(const config::Dataset& dataset, const std::string&, const nlohmann::json& record) override {
-        auto& count = count_of(dataset);
-        ++count.records;
-        count.bytes += record.dump().size() + 1;
+        add(dataset, record.dump().size() + 1);
     }
     void blob(const config::Dataset& dataset, const std::string&, const std::filesystem::path& file,
               const std::string&) override {
@@ -123,6 +121,11 @@ public:
     std::vector<DatasetCount> counts;
 
 protected:
+    void add(const config::Dataset& dataset, std::uint64_t bytes) {
+        auto& count = count_of(dataset);
+        ++count.records;
+        count.bytes += bytes;
+    }
     DatasetCount& count_of(const config::Dataset& dataset) {
         for (auto& count : counts)
             if (count.dataset == dataset.name) return count;
@@ -143,13 +146,15 @@ public:
         });
     }
 
-    void record(const config::Dataset& dataset, const std::string& tenant, const nlohmann::json& record) override {
+    void record(const config::Dataset& dataset, const std::string&, const nlohmann::json& record) override {
         if (!m_dataset || m_dataset->name != dataset.name) {
             flush();
             m_dataset = &dataset;
         }
-        CountingSink::record(dataset, tenant, record);
-        m_jsonl.append(record.dump() + "\n");
+        auto line = record.dump();
+        line += '\n';
+        add(dataset, line.size());
+        m_jsonl.append(line);
         if (dataset.locator.empty()) return;
         if (m_columns.empty()) {
             std::string header;

@@ -11,12 +11,12 @@
 #include "core/crypto/keystore.hpp"
 #include "core/erase/ledger.hpp"
 #include "core/state/state_db.hpp"
-#include "tests/support/seeded_platform.hpp"
+#include "tests/support/reference_platform.hpp"
 
 namespace gdprctl::testing {
 namespace {
 
-class BackupTest : public ::testing::Test, protected SeededPlatform {
+class BackupTest : public ::testing::Test, protected ReferencePlatform {
 protected:
     void init_keys() { ASSERT_EQ(gdprctl("keys init --key-file " + (dir() / "master.key").string() + " -q"), 0); }
 

@@ -5,12 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/support/seeded_platform.hpp"
+#include "tests/support/reference_platform.hpp"
 
 namespace gdprctl::testing {
 namespace {
 
-class ExportTest : public ::testing::Test, protected SeededPlatform {
+class ExportTest : public ::testing::Test, protected ReferencePlatform {
 protected:
     nlohmann::json export_json(const std::string& args) {
         std::string out, err;

@@ -1,10 +1,10 @@
-#include "tests/support/seeded_platform.hpp"
+#include "tests/support/reference_platform.hpp"
 
 #include <stdexcept>
 
 namespace gdprctl::testing {
 
-SeededPlatform::SeededPlatform() {
+ReferencePlatform::ReferencePlatform() {
     std::string err;
     if (run_command(
             std::string(REFSTACK_BINARY) + " seed --dir " + dir().string() + " --seed 5 --now " + std::to_string(k_now),
@@ -13,7 +13,7 @@ SeededPlatform::SeededPlatform() {
     truth = nlohmann::json::parse(read_text(dir() / "truth.json"));
 }
 
-int SeededPlatform::gdprctl(const std::string& args, std::string* out, std::string* err) const {
+int ReferencePlatform::gdprctl(const std::string& args, std::string* out, std::string* err) const {
     return run_command(std::string(GDPRCTL_BINARY) + " --config " + (dir() / "gdprctl.json").string() + " " + args, out,
                        err);
 }

@@ -10,11 +10,11 @@ namespace gdprctl::testing {
 
 // The reference platform seeded into a fresh directory (refstack seed --seed 5 at k_now), with
 // the seeder's truth.json, and the real gdprctl binary run against its config.
-class SeededPlatform {
+class ReferencePlatform {
 public:
     static constexpr long k_now = 1795447510;  // 2026-11-23T15:25:10Z
 
-    SeededPlatform();
+    ReferencePlatform();
     const std::filesystem::path& dir() const { return m_dir.path(); }
     int gdprctl(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const;
 
