@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -314,6 +315,76 @@ private:
     crypto::ByteSource m_source;
 };
 
+// Collects the identifiers recorded next to a person's strong identifiers (e-mail, user id,
+// phone, stream key) in records those identify: the viewers row that holds their e-mail names
+// their user id, their sessions name the IPs whose access-log lines are theirs too. Every
+// subject field of one record identifies the same person (that is what the data map says).
+class LinkedIdentifierSink : public connectors::RecordSink {
+public:
+    explicit LinkedIdentifierSink(const connectors::Selector& selector) : m_selector(selector) {}
+
+    void record(const config::Dataset& dataset, const std::string&, const nlohmann::json& record) override {
+        if (!matched_by_strong_identifier(dataset, record)) return;
+        for (const auto& field : dataset.subjects) {
+            if (!record.contains(field.field) || record[field.field].is_null()) continue;
+            const auto& value = record[field.field];
+            try {
+                auto id = connectors::parse_identifier(field.kind + ":" +
+                                                       (value.is_string() ? value.get<std::string>() : value.dump()));
+                if (!m_selector.matches_subject(id.kind, id.value)) found.insert({id.kind, id.value});
+            } catch (const Error&) {
+                // Not a valid identifier (anonymised already, or malformed): nothing to follow.
+            }
+        }
+    }
+    void blob(const config::Dataset&, const std::string&, const std::filesystem::path&, const std::string&) override {}
+
+    std::set<std::pair<std::string, std::string>> found;
+
+private:
+    bool matched_by_strong_identifier(const config::Dataset& dataset, const nlohmann::json& record) const {
+        for (const auto& field : dataset.subjects) {
+            if (field.kind == "ip" || !record.contains(field.field) || record[field.field].is_null()) continue;
+            const auto& value = record[field.field];
+            if (m_selector.matches_subject(field.kind, value.is_string() ? value.get<std::string>() : value.dump()))
+                return true;
+        }
+        return false;
+    }
+    const connectors::Selector& m_selector;
+};
+
+bool links_identifiers(const connectors::Connector& connector) {
+    for (const auto& dataset : connector.datasets())
+        if (dataset.subjects.size() > 1) return true;
+    return false;
+}
+
+// Adds to selector the identifiers linked to its strong identifiers, following strong ones
+// until nothing new appears, but never onwards from an IP: an address can be shared (NAT, a
+// café), and following it to other identifiers would export other people's data.
+connectors::Selector with_linked_identifiers(const connectors::Selector& selector,
+                                             const std::vector<std::unique_ptr<connectors::Connector>>& connectors) {
+    auto expanded = selector;
+    for (int round = 0; round < 8; ++round) {
+        connectors::Selector lookup = expanded;
+        lookup.subjects.erase(std::remove_if(lookup.subjects.begin(), lookup.subjects.end(),
+                                             [](const connectors::Identifier& id) { return id.kind == "ip"; }),
+                              lookup.subjects.end());
+        if (lookup.subjects.empty()) break;
+        LinkedIdentifierSink sink(expanded);
+        for (const auto& connector : connectors)
+            if (links_identifiers(*connector)) connector->collect(lookup, sink);
+        bool new_strong = false;
+        for (const auto& [kind, value] : sink.found) {
+            expanded.subjects.push_back({kind, value});
+            new_strong = new_strong || kind != "ip";
+        }
+        if (!new_strong) break;
+    }
+    return expanded;
+}
+
 }  // namespace
 
 std::uint64_t ExportReport::records() const {
@@ -333,6 +404,7 @@ nlohmann::json ExportReport::to_json() const {
     return {{"out", out.string()},
             {"dry_run", dry_run},
             {"encrypted", encrypted},
+            {"linked_identifiers", linked_identifiers},
             {"datasets", sets},
             {"records", records()},
             {"entries", entries},
@@ -352,13 +424,16 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
     if (!options.selector.tenant && options.selector.subjects.empty())
         throw Error::usage("an export is about a tenant or a person", "give --tenant T or --subject KIND:VALUE");
     auto connectors = open_sources(workspace);
+    ExportOptions resolved = options;
+    resolved.selector = with_linked_identifiers(options.selector, connectors);
     ExportReport report;
+    report.linked_identifiers = resolved.selector.subjects.size() - options.selector.subjects.size();
     report.out = options.out;
     report.dry_run = options.dry_run;
     report.encrypted = !options.recipients.empty();
     if (options.dry_run) {
         CountingSink counter;
-        for (auto& connector : connectors) connector->collect(options.selector, counter);
+        for (auto& connector : connectors) connector->collect(resolved.selector, counter);
         report.datasets = counter.counts;
         return report;
     }
@@ -387,7 +462,7 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
                   : to_file,
         options.format);
     ArchiveSink sink(archive, dir, options.now);
-    for (auto& connector : connectors) connector->collect(options.selector, sink);
+    for (auto& connector : connectors) connector->collect(resolved.selector, sink);
     sink.flush();
     report.datasets = sink.counts;
     auto text = readme_text(options, sink.counts, sink.entries, workspace.platform);

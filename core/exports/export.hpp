@@ -44,6 +44,9 @@ struct ExportReport {
     std::string archive_sha256;
     bool dry_run = false;
     bool encrypted = false;
+    // Identifiers found next to the person's e-mail, user id, ... (never onwards from an IP),
+    // whose records were exported too.
+    std::uint64_t linked_identifiers = 0;
 
     std::uint64_t records() const;
     nlohmann::json to_json() const;
