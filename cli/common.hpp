@@ -52,5 +52,6 @@ void add_keys_command(CLI::App& app, GlobalOptions& options);
 void add_container_command(CLI::App& app, GlobalOptions& options);
 void add_backup_command(CLI::App& app, GlobalOptions& options);
 void add_export_command(CLI::App& app, GlobalOptions& options);
+void add_decrypt_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace gdprctl::cli

@@ -25,6 +25,7 @@ struct ContainerArguments {
     std::string output;
     std::vector<std::string> recipients;
     std::vector<std::string> identities;
+    std::string secret_file;  // a passphrase-sealed container's passphrase
     std::string tenant;
     std::string suite;
     unsigned threads = 0;
@@ -110,6 +111,8 @@ void run_encrypt(const GlobalOptions& options, const ContainerArguments& argumen
     std::vector<crypto::Recipient> recipients;
     for (const auto& text : arguments.recipients)
         recipients.push_back(crypto::Recipient::x25519(crypto::parse_recipient(text)));
+    if (!arguments.secret_file.empty())
+        recipients.push_back(crypto::Recipient::with_passphrase(crypto::read_passphrase_file(arguments.secret_file)));
     std::unique_ptr<state::StateDb> state;
     if (!arguments.tenant.empty() || arguments.use_keystore) {
         auto workspace = load_workspace(options);
@@ -146,9 +149,11 @@ void run_encrypt(const GlobalOptions& options, const ContainerArguments& argumen
 void run_decrypt(const GlobalOptions& options, const ContainerArguments& arguments) {
     crypto::Keyring keyring;
     for (const auto& file : arguments.identities) keyring.identities.push_back(crypto::read_identity_file(file));
+    if (!arguments.secret_file.empty())
+        keyring.passphrases.push_back(crypto::read_passphrase_file(arguments.secret_file));
     std::unique_ptr<state::StateDb> state;
     std::unique_ptr<crypto::Keystore> keystore;
-    if (keyring.identities.empty()) {
+    if (keyring.identities.empty() && keyring.passphrases.empty()) {
         auto workspace = load_workspace(options);
         state = std::make_unique<state::StateDb>(workspace.state_dir);
         keystore = std::make_unique<crypto::Keystore>(*state);
@@ -208,6 +213,8 @@ void add_container_command(CLI::App& app, GlobalOptions& options) {
     encrypt->add_option("--suite", arguments->suite, "aes-256-gcm (default with AES-NI) or chacha20-poly1305")
         ->check(CLI::IsMember({"aes-256-gcm", "chacha20-poly1305"}));
     encrypt->add_option("--threads", arguments->threads, "Threads sealing chunks (default: one per core, plus one)");
+    encrypt->add_option("--secret-file", arguments->secret_file,
+                        "Seal under the passphrase on this file's first line (scrypt; no other recipient)");
     add_key_arguments(encrypt, arguments->key);
     encrypt->callback([&options, arguments] { run_encrypt(options, *arguments); });
 
@@ -220,12 +227,25 @@ void add_container_command(CLI::App& app, GlobalOptions& options) {
                         "X25519 identity file (repeatable); "
                         "without one, the workspace keystore is used");
     decrypt->add_option("--threads", arguments->threads, "Threads opening chunks (default: one per core)");
+    decrypt->add_option("--secret-file", arguments->secret_file, "The passphrase of a passphrase-sealed container");
     add_key_arguments(decrypt, arguments->key);
     decrypt->callback([&options, arguments] { run_decrypt(options, *arguments); });
 
     auto* inspect = command->add_subcommand("inspect", "Show a container's header (no key needed)");
     inspect->add_option("input", arguments->input, "Container to read")->required();
     inspect->callback([&options, arguments] { run_inspect(options, *arguments); });
+}
+
+void add_decrypt_command(CLI::App& app, GlobalOptions& options) {
+    auto arguments = std::make_shared<ContainerArguments>();
+    auto* decrypt = app.add_subcommand(
+        "decrypt", "Open an encrypted export or container you received (same as 'container decrypt')");
+    decrypt->add_option("input", arguments->input, "Container to read ('-': standard input)")->required();
+    decrypt->add_option("-o,--output", arguments->output, "Where the plaintext goes ('-': standard output)")
+        ->required();
+    decrypt->add_option("-i,--identity", arguments->identities, "X25519 identity file (repeatable)");
+    decrypt->add_option("--passphrase-file", arguments->secret_file, "The passphrase it was sealed under");
+    decrypt->callback([&options, arguments] { run_decrypt(options, *arguments); });
 }
 
 }  // namespace gdprctl::cli

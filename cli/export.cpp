@@ -21,7 +21,8 @@ struct ExportArguments {
     std::string now;
     std::string file;
     std::vector<std::string> identities;
-    KeyArguments key;
+    std::string passphrase_file;
+    unsigned scrypt_log2n = 18;
 };
 
 void run_export(const GlobalOptions& options, const ExportArguments& arguments) {
@@ -39,6 +40,9 @@ void run_export(const GlobalOptions& options, const ExportArguments& arguments) 
     export_options.dry_run = arguments.dry_run;
     for (const auto& recipient : arguments.recipients)
         export_options.recipients.push_back(crypto::parse_recipient(recipient));
+    if (!arguments.passphrase_file.empty())
+        export_options.passphrase = crypto::read_passphrase_file(arguments.passphrase_file);
+    export_options.scrypt_log2n = arguments.scrypt_log2n;
     export_options.now = arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
     auto report = exports::run_export(workspace, connectors::open_all_connectors, export_options);
 
@@ -58,6 +62,8 @@ void run_export(const GlobalOptions& options, const ExportArguments& arguments) 
 void run_verify(GlobalOptions& options, const ExportArguments& arguments) {
     crypto::Keyring keyring;
     for (const auto& file : arguments.identities) keyring.identities.push_back(crypto::read_identity_file(file));
+    if (!arguments.passphrase_file.empty())
+        keyring.passphrases.push_back(crypto::read_passphrase_file(arguments.passphrase_file));
     auto result = exports::verify_export(arguments.file, keyring);
     std::string text =
         result.intact ? "Intact: " + std::to_string(result.entries) + " entries match the manifest's SHA-256 sums.\n"
@@ -82,6 +88,10 @@ void add_export_command(CLI::App& app, GlobalOptions& options) {
     command->add_flag("--dry-run", arguments->dry_run, "Show what would be exported, per source; write nothing");
     command->add_option("--encrypt-to", arguments->recipients,
                         "Seal the archive for this gdprctl-x25519: recipient (repeatable)");
+    command->add_option("--passphrase-file", arguments->passphrase_file,
+                        "Seal the archive under the passphrase on this file's first line (scrypt)");
+    command->add_option("--scrypt-log2n", arguments->scrypt_log2n, "scrypt cost for --passphrase-file: N = 2^this")
+        ->check(CLI::Range(10, 22));
     command->add_option("--now", arguments->now, "The export's time (ISO-8601 or unix seconds); default now");
     command->require_subcommand(0, 1);
 
@@ -89,6 +99,7 @@ void add_export_command(CLI::App& app, GlobalOptions& options) {
         "verify", "Re-hash every entry of an export against its manifest; exit 4 naming what changed");
     verify->add_option("file", arguments->file, "The export archive")->required();
     verify->add_option("-i,--identity", arguments->identities, "X25519 identity file, for an encrypted export");
+    verify->add_option("--passphrase-file", arguments->passphrase_file, "Passphrase of an export sealed under one");
     verify->callback([&options, arguments] { run_verify(options, *arguments); });
 
     command->callback([&options, arguments, verify] {

@@ -21,11 +21,16 @@ constexpr std::size_t k_mac_size = 32;
 constexpr std::size_t k_max_stanzas = 8;
 constexpr std::size_t k_key_stanza_size = k_key_id_size + k_nonce_size + k_key_size + k_tag_size;
 constexpr std::size_t k_x25519_stanza_size = 32 + k_key_size + k_tag_size;
+constexpr std::size_t k_scrypt_salt_size = 16;
+constexpr std::size_t k_scrypt_stanza_size = k_scrypt_salt_size + 3 + k_key_size + k_tag_size;
+constexpr unsigned k_scrypt_min_log2n = 10;
+constexpr unsigned k_scrypt_max_log2n = 22;  // 4 GiB of memory: refuse more from a file
 constexpr std::size_t k_sealed_chunk = k_chunk_size + k_tag_size;
 constexpr std::size_t k_page = 4096;
 constexpr char k_header_info[] = "gdprctl/v1/header";
 constexpr char k_payload_info[] = "gdprctl/v1/payload";
 constexpr char k_x25519_info[] = "gdprctl/v1/x25519";
+constexpr char k_scrypt_label[] = "gdprctl/v1/scrypt";
 
 std::string_view as_text(const Bytes& bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
 
@@ -62,9 +67,33 @@ SecretBytes x25519_wrap_key(const SecretBytes& shared, const Bytes& ephemeral_pu
     return hkdf_sha256(shared, as_text(salt), k_x25519_info, k_key_size);
 }
 
+// W = scrypt(passphrase, "gdprctl/v1/scrypt" || salt, 2^log2n, r, p, 32)
+SecretBytes scrypt_wrap_key(std::string_view passphrase, const unsigned char* salt, unsigned log2n, unsigned r,
+                            unsigned p) {
+    std::string_view label = k_scrypt_label;
+    Bytes full_salt(label.size() + k_scrypt_salt_size);
+    std::memcpy(full_salt.data(), label.data(), label.size());
+    std::memcpy(full_salt.data() + label.size(), salt, k_scrypt_salt_size);
+    return scrypt(passphrase, full_salt, log2n, r, p, k_key_size);
+}
+
 Stanza wrap_for(const Recipient& recipient, const SecretBytes& data_key, const Bytes& preamble,
                 const RandomFill& random) {
     Stanza stanza{recipient.type, {}};
+    if (recipient.type == StanzaType::scrypt) {
+        stanza.body.resize(k_scrypt_salt_size);
+        random(stanza.body.data(), k_scrypt_salt_size);
+        stanza.body.push_back(static_cast<unsigned char>(recipient.scrypt_log2n));
+        stanza.body.push_back(8);
+        stanza.body.push_back(1);
+        auto wrap_key = scrypt_wrap_key(recipient.passphrase, stanza.body.data(), recipient.scrypt_log2n, 8, 1);
+        unsigned char zero_nonce[k_nonce_size] = {};
+        Bytes sealed(k_key_size + k_tag_size);
+        Aead(Suite::aes256gcm, wrap_key)
+            .seal(zero_nonce, preamble.data(), preamble.size(), data_key.data(), data_key.size(), sealed.data());
+        append(stanza.body, sealed);
+        return stanza;
+    }
     if (recipient.type == StanzaType::key) {
         Bytes nonce(k_nonce_size);
         random(nonce.data(), nonce.size());
@@ -118,6 +147,22 @@ SecretBytes unwrap_data_key(const ContainerHeader& header, const Keyring& keyrin
             if (data_key) return std::move(*data_key);
             throw Error::integrity("the header of this container was modified (key " + id + " does not unwrap it)",
                                    "restore the file from another copy");
+        }
+        if (stanza.type == StanzaType::scrypt && !keyring.passphrases.empty()) {
+            const auto* body = stanza.body.data();
+            unsigned log2n = body[k_scrypt_salt_size], r = body[k_scrypt_salt_size + 1],
+                     p = body[k_scrypt_salt_size + 2];
+            if (log2n < k_scrypt_min_log2n || log2n > k_scrypt_max_log2n || r == 0 || p == 0 || r * p > 64)
+                throw Error::integrity("scrypt parameters out of range (2^" + std::to_string(log2n) + ", r " +
+                                       std::to_string(r) + ", p " + std::to_string(p) + "): refused");
+            unsigned char zero_nonce[k_nonce_size] = {};
+            for (const auto& passphrase : keyring.passphrases) {
+                auto wrap_key = scrypt_wrap_key(passphrase, body, log2n, r, p);
+                auto data_key = unwrap_sealed(wrap_key, zero_nonce, body + k_scrypt_salt_size + 3, preamble);
+                if (data_key) return std::move(*data_key);
+            }
+            if (!key_error)
+                key_error = Error::usage("wrong passphrase for this container", "check the passphrase file");
         }
         if (stanza.type == StanzaType::x25519) {
             Bytes ephemeral(stanza.body.begin(), stanza.body.begin() + 32);
@@ -193,6 +238,14 @@ Recipient Recipient::symmetric(Bytes key_id, const SecretBytes& key) {
     return recipient;
 }
 
+Recipient Recipient::with_passphrase(std::string passphrase, unsigned log2n) {
+    Recipient recipient;
+    recipient.type = StanzaType::scrypt;
+    recipient.passphrase = std::move(passphrase);
+    recipient.scrypt_log2n = log2n;
+    return recipient;
+}
+
 Recipient Recipient::x25519(Bytes public_key) {
     Recipient recipient;
     recipient.type = StanzaType::x25519;
@@ -224,6 +277,12 @@ ContainerWriter::ContainerWriter(ByteSink sink, const std::vector<Recipient>& re
     : m_sink(std::move(sink)), m_suite(options.suite), m_batch_chunks(std::max<std::size_t>(1, options.batch_chunks)) {
     if (recipients.empty() || recipients.size() > k_max_stanzas)
         throw Error::usage("a container needs 1 to 8 recipients, not " + std::to_string(recipients.size()));
+    // A passphrase is the weakest key: beside another recipient it would be the door every
+    // attacker tries, so it is the only one or none.
+    if (recipients.size() > 1 && std::any_of(recipients.begin(), recipients.end(),
+                                             [](const Recipient& r) { return r.type == StanzaType::scrypt; }))
+        throw Error::usage("a passphrase-protected container has no other recipient",
+                           "use either a passphrase or recipient keys");
     if (options.tenant.size() > 255) throw Error::usage("tenant id longer than 255 bytes: " + options.tenant);
     RandomFill random = options.random ? options.random : RandomFill(random_bytes);
     SecretBytes data_key(k_key_size);
@@ -391,6 +450,7 @@ ContainerHeader read_header(const ByteSource& source) {
         auto type = static_cast<StanzaType>(head[0]);
         std::size_t expected = type == StanzaType::key      ? k_key_stanza_size
                                : type == StanzaType::x25519 ? k_x25519_stanza_size
+                               : type == StanzaType::scrypt ? k_scrypt_stanza_size
                                                             : 0;
         if (!expected) throw Error::integrity("malformed header: unknown stanza type " + std::to_string(head[0]));
         if (length != expected)

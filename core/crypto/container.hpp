@@ -21,17 +21,21 @@ constexpr std::size_t k_chunk_size = std::size_t{1} << k_chunk_log2;
 constexpr std::size_t k_key_id_size = 16;
 constexpr unsigned char k_magic[8] = {'g', 'd', 'p', 'r', 'c', 't', 'l', 0x01};
 
-enum class StanzaType : unsigned char { key = 0x01, x25519 = 0x02 };
+enum class StanzaType : unsigned char { key = 0x01, x25519 = 0x02, scrypt = 0x03 };
 
 // Who can open a container: the holder of a symmetric key (a tenant or platform key from the
-// keystore, named by its 16-byte id), or the holder of an X25519 private key.
+// keystore, named by its 16-byte id), the holder of an X25519 private key, or whoever knows a
+// passphrase (scrypt; then the only recipient).
 struct Recipient {
     StanzaType type = StanzaType::key;
-    Bytes key_id;      // key: 16 bytes
-    SecretBytes key;   // key: 32 bytes
-    Bytes public_key;  // x25519: 32 bytes
+    Bytes key_id;            // key: 16 bytes
+    SecretBytes key;         // key: 32 bytes
+    Bytes public_key;        // x25519: 32 bytes
+    std::string passphrase;  // scrypt
+    unsigned scrypt_log2n = 18;
     static Recipient symmetric(Bytes key_id, const SecretBytes& key);
     static Recipient x25519(Bytes public_key);
+    static Recipient with_passphrase(std::string passphrase, unsigned log2n = 18);
 };
 
 struct Stanza {
@@ -60,7 +64,8 @@ struct ContainerHeader {
 // key_for may throw (e.g. Error::integrity "key destroyed") to say why a key is unavailable.
 struct Keyring {
     std::function<std::optional<SecretBytes>(const std::string& key_id_hex)> key_for;
-    std::vector<SecretBytes> identities;  // X25519 private keys
+    std::vector<SecretBytes> identities;   // X25519 private keys
+    std::vector<std::string> passphrases;  // for scrypt stanzas
 };
 
 // Randomness for the data key, salt, object id, nonces and ephemeral keys. Only test vectors

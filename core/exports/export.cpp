@@ -430,7 +430,9 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
     report.linked_identifiers = resolved.selector.subjects.size() - options.selector.subjects.size();
     report.out = options.out;
     report.dry_run = options.dry_run;
-    report.encrypted = !options.recipients.empty();
+    report.encrypted = !options.recipients.empty() || options.passphrase;
+    if (!options.recipients.empty() && options.passphrase)
+        throw Error::usage("an export is sealed for recipient keys or under a passphrase, not both");
     if (options.dry_run) {
         CountingSink counter;
         for (auto& connector : connectors) connector->collect(resolved.selector, counter);
@@ -449,9 +451,11 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
         report.archive_bytes += size;
     };
     std::unique_ptr<crypto::ContainerWriter> container;
-    if (!options.recipients.empty()) {
+    if (report.encrypted) {
         std::vector<crypto::Recipient> recipients;
         for (const auto& key : options.recipients) recipients.push_back(crypto::Recipient::x25519(key));
+        if (options.passphrase)
+            recipients.push_back(crypto::Recipient::with_passphrase(*options.passphrase, options.scrypt_log2n));
         crypto::WriterOptions writer_options;
         writer_options.tenant = options.selector.tenant.value_or("");
         writer_options.created = options.now;

@@ -25,6 +25,8 @@ struct ExportOptions {
     bool force = false;                     // replace an existing file
     bool dry_run = false;                   // count, write nothing
     std::vector<crypto::Bytes> recipients;  // X25519: seal the archive in a container
+    std::optional<std::string> passphrase;  // or seal it under a passphrase (scrypt)
+    unsigned scrypt_log2n = 18;
     util::UnixTime now = 0;
 };
 

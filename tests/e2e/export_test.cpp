@@ -174,6 +174,31 @@ TEST_F(ExportTest, AnEncryptedExportOpensOnlyWithTheRecipientsIdentity) {
     EXPECT_EQ(run_command("unzip -tq " + (dir() / "plain.zip").string()), 0);
 }
 
+TEST_F(ExportTest, APassphraseSealedExportOpensWithThePassphraseOnly) {
+    write_text(dir() / "pass", "a passphrase for the customer\n");
+    write_text(dir() / "wrong", "not the passphrase\n");
+    auto sealed = dir() / "acme.zip.gdpc";
+    auto report = export_json("--tenant acme --scrypt-log2n 10 --passphrase-file " + (dir() / "pass").string() +
+                              " --out " + sealed.string());
+    EXPECT_EQ(report["encrypted"], true);
+    std::string out, err;
+    EXPECT_EQ(gdprctl("export verify " + sealed.string() + " --passphrase-file " + (dir() / "pass").string(), &out), 0)
+        << out;
+    EXPECT_EQ(
+        gdprctl("export verify " + sealed.string() + " --passphrase-file " + (dir() / "wrong").string(), &out, &err), 2)
+        << err;
+    ASSERT_EQ(gdprctl("decrypt " + sealed.string() + " -o " + (dir() / "plain.zip").string() + " --passphrase-file " +
+                      (dir() / "pass").string()),
+              0);
+    EXPECT_EQ(run_command("unzip -tq " + (dir() / "plain.zip").string()), 0);
+    std::string reference = std::string(GDPRCTL_SOURCE_DIR) + "/tests/data/container/reference.py";
+    EXPECT_EQ(run_command("python3 " + reference + " decrypt-passphrase " + sealed.string() + " " +
+                              (dir() / "pass").string() + " | cmp - " + (dir() / "plain.zip").string(),
+                          nullptr, &err),
+              0)
+        << err;
+}
+
 TEST_F(ExportTest, ExistingFilesAreKeptAndFailuresLeaveNothing) {
     auto zip = dir() / "a.zip";
     write_text(zip, "precious");

@@ -228,6 +228,37 @@ TEST(Container, X25519RecipientsAndKeysOpenTheSameFile) {
     EXPECT_EQ(header.key_ids().size(), 1u);
 }
 
+TEST(Container, APassphraseOpensItAndIsTheOnlyRecipient) {
+    auto plain = pattern(100000);
+    std::vector<Recipient> recipients;
+    recipients.push_back(Recipient::with_passphrase("correct horse", 10));
+    Bytes file;
+    ContainerWriter writer([&](const unsigned char* d, std::size_t n) { file.insert(file.end(), d, d + n); },
+                           recipients);
+    writer.write(plain.data(), plain.size());
+    writer.finish();
+    Keyring right;
+    right.passphrases = {"correct horse"};
+    EXPECT_EQ(open_all(file, right), plain);
+    Keyring wrong;
+    wrong.passphrases = {"battery staple"};
+    try {
+        open_all(file, wrong);
+        FAIL() << "a wrong passphrase opened the container";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
+    }
+    // A cost beyond what gdprctl accepts is refused before any scrypt runs (the header MAC
+    // cannot be checked first: it needs the key).
+    auto header = read_header(source_of(file));
+    auto costly = file;
+    costly[header.preamble_bytes().size() + 1 + 3 + 16] = 30;
+    EXPECT_THROW(open_all(costly, right), Error);
+
+    recipients.push_back(Recipient::symmetric(key_id(), test_key()));
+    EXPECT_THROW(ContainerWriter([](const unsigned char*, std::size_t) {}, recipients), Error);
+}
+
 TEST(Container, MalformedHeadersAreRejectedBeforeAnyKeyIsTried) {
     auto sealed = seal(pattern(10));
     auto with = [&](std::size_t offset, unsigned char value) {

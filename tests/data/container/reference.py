@@ -5,6 +5,7 @@ man/gdprctl-container.5 alone with the Python 'cryptography' package (no gdprctl
   reference.py vector OUT              write the test vector (key.hex, key-id.hex, plaintext.bin)
   reference.py decrypt-key FILE HEX    decrypt a container sealed under a 32-byte key (hex), to stdout
   reference.py decrypt-x25519 FILE ID  decrypt with a gdprctl X25519 identity file, to stdout
+  reference.py decrypt-passphrase FILE PASSFILE   decrypt a passphrase-sealed container, to stdout
 """
 import hashlib
 import hmac
@@ -121,6 +122,20 @@ def decrypt_with_identity(data, private_bytes):
     raise ValueError("no X25519 stanza for this identity")
 
 
+def decrypt_with_passphrase(data, passphrase):
+    c = parse(data)
+    for kind, body in c["stanzas"]:
+        if kind == 3:
+            salt, log2n, r, p = body[:16], body[16], body[17], body[18]
+            if not 10 <= log2n <= 22:
+                raise ValueError("scrypt cost out of range")
+            wrap = hashlib.scrypt(passphrase, salt=b"gdprctl/v1/scrypt" + salt, n=1 << log2n, r=r, p=p,
+                                  maxmem=256 * r * (1 << log2n), dklen=32)
+            dek = AESGCM(wrap).decrypt(b"\x00" * 12, body[19:], c["pre"])
+            return open_payload(c, dek)
+    raise ValueError("no passphrase stanza")
+
+
 def counting_random():
     state = {"n": 0}
 
@@ -145,6 +160,9 @@ def main():
     elif command == "decrypt-x25519":
         lines = [l.strip() for l in open(sys.argv[3]) if l.strip() and not l.startswith("#")]
         sys.stdout.buffer.write(decrypt_with_identity(open(sys.argv[2], "rb").read(), bytes.fromhex(lines[0])))
+    elif command == "decrypt-passphrase":
+        passphrase = open(sys.argv[3], "rb").read().split(b"\n")[0].rstrip(b"\r")
+        sys.stdout.buffer.write(decrypt_with_passphrase(open(sys.argv[2], "rb").read(), passphrase))
     else:
         sys.exit(__doc__)
 
