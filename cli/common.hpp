@@ -53,5 +53,8 @@ void add_container_command(CLI::App& app, GlobalOptions& options);
 void add_backup_command(CLI::App& app, GlobalOptions& options);
 void add_export_command(CLI::App& app, GlobalOptions& options);
 void add_decrypt_command(CLI::App& app, GlobalOptions& options);
+void add_register_command(CLI::App& app, GlobalOptions& options);
+void add_check_command(CLI::App& app, GlobalOptions& options);
+void add_audit_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace gdprctl::cli

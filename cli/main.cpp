@@ -24,7 +24,8 @@ constexpr Command k_commands[] = {
     {"schedule", &gdprctl::cli::add_schedule_command}, {"journal", &gdprctl::cli::add_journal_command},
     {"keys", &gdprctl::cli::add_keys_command},         {"container", &gdprctl::cli::add_container_command},
     {"backup", &gdprctl::cli::add_backup_command},     {"export", &gdprctl::cli::add_export_command},
-    {"decrypt", &gdprctl::cli::add_decrypt_command},
+    {"decrypt", &gdprctl::cli::add_decrypt_command},   {"register", &gdprctl::cli::add_register_command},
+    {"check", &gdprctl::cli::add_check_command},       {"audit", &gdprctl::cli::add_audit_command},
 };
 
 void configure_logging(const GlobalOptions& options) {

@@ -164,6 +164,8 @@ config::JsonReader source_reader(const config::Source& source) {
     return reader;
 }
 
+std::int64_t day_of(util::UnixTime time) { return time >= 0 ? time / 86400 : (time - 86399) / 86400; }
+
 void InventoryTally::add(const config::Dataset& dataset, std::string_view tenant, std::uint64_t bytes,
                          std::optional<util::UnixTime> time) {
     // Consecutive records mostly share dataset and tenant; check the last row before searching.
@@ -171,7 +173,7 @@ void InventoryTally::add(const config::Dataset& dataset, std::string_view tenant
     if (m_last >= m_rows.size() || !same(m_rows[m_last])) {
         auto it = std::find_if(m_rows.begin(), m_rows.end(), same);
         if (it == m_rows.end()) {
-            m_rows.push_back(InventoryRow{dataset.name, dataset.category, std::string(tenant), 0, 0, {}, {}});
+            m_rows.push_back(InventoryRow{dataset.name, dataset.category, std::string(tenant), 0, 0, {}, {}, {}});
             it = m_rows.end() - 1;
         }
         m_last = static_cast<std::size_t>(it - m_rows.begin());
@@ -182,6 +184,7 @@ void InventoryTally::add(const config::Dataset& dataset, std::string_view tenant
     if (time) {
         if (!row.oldest || *time < *row.oldest) row.oldest = time;
         if (!row.newest || *time > *row.newest) row.newest = time;
+        ++row.records_per_day[day_of(*time)];
     }
 }
 
@@ -198,6 +201,7 @@ void InventoryTally::merge(const InventoryTally& other) {
         }
         it->records += theirs.records;
         it->bytes += theirs.bytes;
+        for (const auto& [day, count] : theirs.records_per_day) it->records_per_day[day] += count;
         if (theirs.oldest && (!it->oldest || *theirs.oldest < *it->oldest)) it->oldest = theirs.oldest;
         if (theirs.newest && (!it->newest || *theirs.newest > *it->newest)) it->newest = theirs.newest;
     }

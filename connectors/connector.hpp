@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -60,6 +61,8 @@ struct InventoryRow {
     std::uint64_t bytes = 0;
     std::optional<util::UnixTime> oldest;
     std::optional<util::UnixTime> newest;
+    // Records per UTC day of their timestamp (days since the epoch), for age histograms.
+    std::map<std::int64_t, std::uint64_t> records_per_day;
 };
 
 // A column or field the data map does not declare, in which sampled values look personal.
@@ -194,6 +197,9 @@ std::unique_ptr<Connector> open_connector(const config::Source& source, const co
 // A reader over source.spec with the keys every source has (name, kind, path) already taken,
 // so a connector reads its own keys and finish() rejects the rest.
 config::JsonReader source_reader(const config::Source& source);
+
+// The UTC day (days since 1970-01-01) a time falls on.
+std::int64_t day_of(util::UnixTime time);
 
 // Records per (dataset, tenant) while a connector streams through a store.
 class InventoryTally {

@@ -94,7 +94,8 @@ std::vector<std::string> JsonReader::string_list(const std::string& key) {
     for (std::size_t i = 0; i < value->size(); ++i) {
         const auto& item = (*value)[i];
         if (!item.is_string() || item.get<std::string>().empty())
-            fail(key + "/" + std::to_string(i), std::string("expected a non-empty string, found ") + type_name(item));
+            fail_path(escape_pointer_token(key) + "/" + std::to_string(i),
+                      std::string("expected a non-empty string, found ") + type_name(item));
         items.push_back(item.get<std::string>());
     }
     return items;
@@ -178,6 +179,100 @@ std::optional<std::string> closest_match(const std::string& word, const std::vec
         }
     }
     return best;
+}
+
+}  // namespace gdprctl::config
+
+namespace gdprctl::config {
+
+namespace {
+
+// A minimal JSON walker that knows only where values start: enough to map a pointer to a line
+// without a second full parser. The text was already accepted by nlohmann::json.
+class PointerLocator {
+public:
+    PointerLocator(const std::string& text, const std::string& pointer) : m_text(text), m_target(pointer) {}
+
+    std::size_t find() {
+        try {
+            value("");
+        } catch (const std::out_of_range&) {
+            return 0;
+        }
+        return m_found;
+    }
+
+private:
+    void skip_space() {
+        while (m_pos < m_text.size() && std::isspace(static_cast<unsigned char>(m_text[m_pos]))) {
+            if (m_text[m_pos] == '\n') ++m_line;
+            ++m_pos;
+        }
+    }
+    char peek() {
+        skip_space();
+        if (m_pos >= m_text.size()) throw std::out_of_range("end of text");
+        return m_text[m_pos];
+    }
+    std::string string_token() {
+        std::string out;
+        ++m_pos;  // opening quote
+        while (m_pos < m_text.size() && m_text[m_pos] != '"') {
+            if (m_text[m_pos] == '\\') ++m_pos;
+            if (m_pos < m_text.size()) out += m_text[m_pos++];
+        }
+        ++m_pos;
+        return out;
+    }
+    void value(const std::string& pointer) {
+        char c = peek();
+        if (pointer == m_target && m_found == 0) m_found = m_line;
+        if (c == '{') {
+            ++m_pos;
+            if (peek() == '}') return void(++m_pos);
+            while (true) {
+                peek();
+                auto key = string_token();
+                peek();
+                ++m_pos;  // colon
+                value(pointer + "/" + escape_pointer_token(key));
+                if (peek() == ',') {
+                    ++m_pos;
+                    continue;
+                }
+                ++m_pos;  // closing brace
+                return;
+            }
+        }
+        if (c == '[') {
+            ++m_pos;
+            if (peek() == ']') return void(++m_pos);
+            for (std::size_t index = 0;; ++index) {
+                value(pointer + "/" + std::to_string(index));
+                if (peek() == ',') {
+                    ++m_pos;
+                    continue;
+                }
+                ++m_pos;
+                return;
+            }
+        }
+        if (c == '"') return void(string_token());
+        while (m_pos < m_text.size() && std::string_view(",]} \t\r\n").find(m_text[m_pos]) == std::string_view::npos)
+            ++m_pos;
+    }
+
+    const std::string& m_text;
+    std::string m_target;
+    std::size_t m_pos = 0;
+    std::size_t m_line = 1;
+    std::size_t m_found = 0;
+};
+
+}  // namespace
+
+std::size_t line_of_pointer(const std::string& text, const std::string& pointer) {
+    return PointerLocator(text, pointer).find();
 }
 
 }  // namespace gdprctl::config

@@ -54,3 +54,11 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& file)
 std::optional<std::string> closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace gdprctl::config
+
+namespace gdprctl::config {
+
+// The 1-based line on which the value at pointer starts in the JSON text, or 0 when the text
+// is not valid JSON or has no such value. Lets reports point an editor at the offending line.
+std::size_t line_of_pointer(const std::string& text, const std::string& pointer);
+
+}  // namespace gdprctl::config

@@ -144,6 +144,35 @@ Dataset read_dataset(JsonReader& reader, const Workspace& workspace, const std::
     return dataset;
 }
 
+namespace {
+
+PlatformSettings read_settings(JsonReader& reader) {
+    PlatformSettings settings;
+    settings.declared = true;
+    settings.pointer = reader.pointer();
+    for (auto& endpoint_reader : reader.object_list("endpoints", false)) {
+        Endpoint endpoint;
+        endpoint.pointer = endpoint_reader.pointer();
+        endpoint.name = endpoint_reader.optional_string("name").value_or("");
+        endpoint.direction = endpoint_reader.optional_string("direction").value_or("");
+        if (!endpoint.direction.empty() && endpoint.direction != "ingest" && endpoint.direction != "egress")
+            endpoint_reader.fail("direction", "unknown direction \"" + endpoint.direction + "\"",
+                                 "use ingest or egress");
+        endpoint.url = endpoint_reader.required_string("url");
+        endpoint_reader.finish();
+        settings.endpoints.push_back(std::move(endpoint));
+    }
+    settings.recording_default = reader.optional_string("recording_default").value_or("");
+    if (!settings.recording_default.empty() && settings.recording_default != "on" &&
+        settings.recording_default != "off")
+        reader.fail("recording_default", "expected \"on\" or \"off\"");
+    settings.storage_regions = reader.string_list("storage_regions");
+    reader.finish();
+    return settings;
+}
+
+}  // namespace
+
 Workspace load_workspace(const std::filesystem::path& config_path) {
     std::error_code ec;
     if (!std::filesystem::exists(config_path, ec))
@@ -180,6 +209,10 @@ Workspace load_workspace(const std::filesystem::path& config_path) {
         workspace.backup_dir = util::resolve(workspace.base_dir, backups->optional_string("dir").value_or("backups"));
         backups->finish();
     }
+
+    if (auto register_file = root.optional_string("register"))
+        workspace.register_file = util::resolve(workspace.base_dir, *register_file);
+    if (auto settings = root.optional_object("settings")) workspace.settings = read_settings(*settings);
 
     std::set<std::string> names;
     for (auto& source_reader : root.object_list("sources", true)) {

@@ -65,6 +65,23 @@ struct Source {
     std::string file;  // config file name, for error messages
 };
 
+// What the platform's own configuration promises, declared next to the data map so that CI
+// can check it on every change (man gdprctl.json(5), "settings").
+struct Endpoint {
+    std::string name;
+    std::string direction;  // ingest or egress
+    std::string url;
+    std::string pointer;
+};
+
+struct PlatformSettings {
+    bool declared = false;
+    std::vector<Endpoint> endpoints;
+    std::string recording_default;  // "on" or "off"; empty when not declared
+    std::vector<std::string> storage_regions;
+    std::string pointer;
+};
+
 struct Workspace {
     std::filesystem::path config_path;
     std::filesystem::path base_dir;
@@ -74,7 +91,9 @@ struct Workspace {
     std::vector<Source> sources;
     std::vector<std::filesystem::path> policy_dirs;  // in addition to the shipped pack
     std::vector<std::string> disabled_policies;
-    std::filesystem::path backup_dir;  // encrypted backups: <backup_dir>/<tenant>/<time>.gdpb
+    std::filesystem::path backup_dir;     // encrypted backups: <backup_dir>/<tenant>/<time>.gdpb
+    std::filesystem::path register_file;  // a register kept in the platform's repository; empty: the state database
+    PlatformSettings settings;
 
     const Source* find_source(const std::string& name) const;
     std::vector<std::string> source_names() const;

@@ -9,6 +9,7 @@
 #include "core/config/reader.hpp"
 #include "core/error.hpp"
 #include "core/util/fs.hpp"
+#include "core/util/regex.hpp"
 
 namespace gdprctl::policy {
 
@@ -59,6 +60,49 @@ RetentionRule read_retention(config::JsonReader& reader, const std::string& id, 
     return rule;
 }
 
+CheckRule read_check(config::JsonReader& reader, const std::string& id, const std::string& kind,
+                     const std::string& file) {
+    CheckRule rule;
+    rule.id = id;
+    rule.kind = kind;
+    rule.file = file;
+    rule.rationale = reader.required_string("rationale");
+    rule.article = reader.required_string("article");
+    if (auto severity = reader.optional_string("severity")) {
+        if (*severity != "note" && *severity != "warning" && *severity != "error")
+            reader.fail("severity", "unknown severity \"" + *severity + "\"", "use note, warning or error");
+        rule.severity = parse_severity(*severity);
+    }
+    rule.categories = reader.string_list("categories");
+    rule.datasets = reader.string_list("datasets");
+    rule.fields = reader.string_list("fields");
+    rule.allow = reader.string_list("allow");
+    rule.live_field = reader.optional_string("live_field").value_or("");
+    if (reader.has("max_age_days")) rule.max_age_seconds = read_days(reader, "max_age_days");
+    auto require = [&](bool present, const std::string& key, const std::string& what) {
+        if (!present) reader.fail(key, "a " + kind + " check needs \"" + key + "\"", what);
+    };
+    if (kind == "retention-limit" || kind == "anonymise-after") {
+        require(!rule.categories.empty(), "categories", "list the categories it limits");
+        require(rule.max_age_seconds > 0, "max_age_days", "say how many days at most");
+    }
+    if (kind == "anonymise-after") require(!rule.fields.empty(), "fields", "list the identifier kinds, such as \"ip\"");
+    if (kind == "transport-encrypted" || kind == "storage-region")
+        require(!rule.allow.empty(), "allow", "list what is allowed");
+    if (kind == "transport-encrypted") {
+        for (std::size_t i = 0; i < rule.allow.size(); ++i) {
+            try {
+                util::Regex compiled(rule.allow[i]);
+            } catch (const std::invalid_argument& e) {
+                reader.fail_path("allow/" + std::to_string(i),
+                                 std::string("not a valid regular expression: ") + e.what());
+            }
+        }
+        if (!rule.live_field.empty()) require(!rule.datasets.empty(), "datasets", "name the datasets holding URLs");
+    }
+    return rule;
+}
+
 void read_policy_file(const std::filesystem::path& path, PolicySet& set, std::set<std::string>& ids) {
     std::string file = path.filename().string();
     auto json = config::parse_json_text(util::read_file(path), file);
@@ -68,8 +112,20 @@ void read_policy_file(const std::filesystem::path& path, PolicySet& set, std::se
         if (!ids.insert(id).second)
             reader.fail("id", "duplicate policy id \"" + id + "\"", "give every policy its own id");
         auto kind = reader.required_string("kind");
-        if (kind != "retention") reader.fail("kind", "unknown policy kind \"" + kind + "\"", "use retention");
-        set.retention.push_back(read_retention(reader, id, file));
+        const auto& checks = check_kinds();
+        if (kind == "retention") {
+            set.retention.push_back(read_retention(reader, id, file));
+        } else if (std::find(checks.begin(), checks.end(), kind) != checks.end()) {
+            set.checks.push_back(read_check(reader, id, kind, file));
+        } else {
+            std::vector<std::string> kinds = checks;
+            kinds.insert(kinds.begin(), "retention");
+            auto near = config::closest_match(kind, kinds);
+            std::string all;
+            for (const auto& k : kinds) all += (all.empty() ? "" : ", ") + k;
+            reader.fail("kind", "unknown policy kind \"" + kind + "\"",
+                        near ? "did you mean \"" + *near + "\"?" : "use one of: " + all);
+        }
         reader.finish();
     };
     if (json.is_array()) {
@@ -80,6 +136,34 @@ void read_policy_file(const std::filesystem::path& path, PolicySet& set, std::se
 }
 
 }  // namespace
+
+const char* severity_name(Severity severity) {
+    switch (severity) {
+        case Severity::note:
+            return "note";
+        case Severity::warning:
+            return "warning";
+        case Severity::error:
+            return "error";
+    }
+    return "error";
+}
+
+Severity parse_severity(const std::string& name) {
+    if (name == "note") return Severity::note;
+    if (name == "warning") return Severity::warning;
+    if (name == "error") return Severity::error;
+    throw Error::usage("unknown severity \"" + name + "\"", "use note, warning or error");
+}
+
+const std::vector<std::string>& check_kinds() {
+    static const std::vector<std::string> k_kinds = {
+        "register-complete",        "register-legal-basis", "register-transfers", "register-recipients",
+        "register-coverage",        "register-drift",       "register-retention", "register-controllers",
+        "retention-limit",          "backups-encrypted",    "anonymise-after",    "transport-encrypted",
+        "recording-off-by-default", "storage-region"};
+    return k_kinds;
+}
 
 bool RetentionRule::applies_to(const config::Dataset& dataset) const {
     if (std::find(categories.begin(), categories.end(), dataset.category) == categories.end()) return false;
@@ -121,9 +205,11 @@ PolicySet load_policies(const std::vector<std::filesystem::path>& dirs, const st
                 near ? "did you mean \"" + *near + "\"?" : "list the policies with 'gdprctl retention plan'");
         }
     }
-    std::erase_if(set.retention, [&](const RetentionRule& rule) {
-        return std::find(disabled.begin(), disabled.end(), rule.id) != disabled.end();
-    });
+    auto is_disabled = [&](const std::string& id) {
+        return std::find(disabled.begin(), disabled.end(), id) != disabled.end();
+    };
+    std::erase_if(set.retention, [&](const RetentionRule& rule) { return is_disabled(rule.id); });
+    std::erase_if(set.checks, [&](const CheckRule& rule) { return is_disabled(rule.id); });
     return set;
 }
 

@@ -29,8 +29,34 @@ struct RetentionRule {
     bool applies_to(const config::Dataset& dataset) const;
 };
 
+enum class Severity { note, warning, error };
+const char* severity_name(Severity severity);
+// Throws Error::usage for a name that is not note, warning or error.
+Severity parse_severity(const std::string& name);
+
+// A check (man gdprctl-policy(5), "Checks"): something that must hold of the config, the
+// register or the stores. kind names the evaluation; the other fields are its parameters.
+struct CheckRule {
+    std::string id;
+    std::string kind;
+    std::string rationale;
+    std::string article;
+    Severity severity = Severity::error;
+    std::vector<std::string> categories;
+    std::vector<std::string> datasets;  // globs over dataset names
+    std::vector<std::string> fields;    // identifier kinds or field names
+    std::int64_t max_age_seconds = 0;
+    std::vector<std::string> allow;  // regexes (endpoint URLs) or globs (regions)
+    std::string live_field;          // transport-encrypted: the field of `datasets` holding URLs
+    std::string file;
+};
+
+// The kinds of checks gdprctl knows how to evaluate.
+const std::vector<std::string>& check_kinds();
+
 struct PolicySet {
     std::vector<RetentionRule> retention;
+    std::vector<CheckRule> checks;
 };
 
 // The policy pack shipped with gdprctl: <prefix>/share/gdprctl/policies next to the installed

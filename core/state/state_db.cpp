@@ -59,6 +59,13 @@ const char* const k_migrations[] = {
     "  tenant TEXT,"
     "  subject_hash TEXT,"
     "  CHECK (tenant IS NOT NULL OR subject_hash IS NOT NULL));",
+    // 4: the register of processing activities (Art. 30): the parties it names, and one row per
+    // activity in the order the register lists them. Bodies are the canonical JSON of the model.
+    "CREATE TABLE register_parties (part TEXT PRIMARY KEY, body TEXT NOT NULL);"
+    "CREATE TABLE register_activities ("
+    "  id TEXT PRIMARY KEY,"
+    "  position INTEGER NOT NULL,"
+    "  body TEXT NOT NULL);",
 };
 
 void create_private_file(const std::filesystem::path& path) {
