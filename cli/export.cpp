@@ -1,6 +1,7 @@
 #include <sstream>
 
 #include "cli/common.hpp"
+#include "cli/compliance.hpp"
 #include "connectors/connector.hpp"
 #include "core/error.hpp"
 #include "core/exports/export.hpp"
@@ -44,6 +45,7 @@ void run_export(const GlobalOptions& options, const ExportArguments& arguments) 
         export_options.passphrase = crypto::read_passphrase_file(arguments.passphrase_file);
     export_options.scrypt_log2n = arguments.scrypt_log2n;
     export_options.now = arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
+    export_options.processing = load_register(workspace, "");
     auto report = exports::run_export(workspace, connectors::open_all_connectors, export_options);
 
     std::ostringstream text;

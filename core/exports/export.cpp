@@ -226,6 +226,55 @@ std::string describe_selector(const connectors::Selector& selector) {
            std::to_string(selector.subjects.size()) + " identifier(s) given in the request";
 }
 
+std::string list_text(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : "; ") + item;
+    return out.empty() ? "-" : out;
+}
+
+// Art. 15(1)(a)-(h) for every category the archive holds, from the register's activities.
+std::string processing_text(const ropa::Register& reg, const std::vector<DatasetCount>& counts) {
+    std::ostringstream text;
+    std::set<std::string> categories;
+    for (const auto& count : counts) categories.insert(count.category);
+    if (reg.activities.empty() || categories.empty()) {
+        text << "The purposes, legal basis, recipients and retention period of each category are in the\n"
+                "controller's records of processing; ask the controller for them.\n";
+        return text.str();
+    }
+    text << "How this data is processed (from the records of processing activities, GDPR Art. 30):\n";
+    for (const auto& category : categories) {
+        text << "\n  Category: " << category << "\n";
+        bool any = false;
+        for (const auto& activity : reg.activities) {
+            if (std::find(activity.categories.begin(), activity.categories.end(), category) ==
+                activity.categories.end())
+                continue;
+            any = true;
+            std::vector<std::string> recipients, transfers;
+            for (const auto& r : activity.recipients)
+                recipients.push_back(r.name + (r.country.empty() ? "" : " (" + r.country + ")"));
+            for (const auto& t : activity.transfers)
+                transfers.push_back(t.country +
+                                    (t.safeguard.empty() ? "" : ", " + ropa::describe_safeguard(t.safeguard)));
+            std::string retention = activity.retention.days ? std::to_string(*activity.retention.days) + " days" : "";
+            if (!activity.retention.description.empty())
+                retention += (retention.empty() ? "" : " - ") + activity.retention.description;
+            text << "    " << (activity.name.empty() ? activity.id : activity.name) << "\n"
+                 << "      purposes:     " << list_text(activity.purposes) << "\n"
+                 << "      legal basis:  "
+                 << (activity.legal_basis.empty() ? "-" : ropa::describe_legal_basis(activity.legal_basis)) << "\n"
+                 << "      recipients:   " << list_text(recipients) << "\n"
+                 << "      transfers:    " << (transfers.empty() ? "none outside the EEA" : list_text(transfers))
+                 << "\n"
+                 << "      kept:         " << (retention.empty() ? "-" : retention) << "\n"
+                 << "      source:       " << list_text(activity.sources) << "\n";
+        }
+        if (!any) text << "    The records of processing do not describe this category; ask the controller.\n";
+    }
+    return text.str();
+}
+
 std::string readme_text(const ExportOptions& options, const std::vector<DatasetCount>& counts,
                         const std::vector<ManifestEntry>& entries, const std::string& platform) {
     std::ostringstream text;
@@ -248,11 +297,10 @@ std::string readme_text(const ExportOptions& options, const std::vector<DatasetC
             "  files/<source>/...               recordings, captions and other files, as they are\n"
             "  manifest.json                    every file with its size and SHA-256\n\n";
     for (const auto& entry : entries) text << "  " << entry.path << "  (" << entry.bytes << " bytes)\n";
+    text << "\n" << processing_text(options.processing, counts);
     text << "\nYour rights (GDPR Art. 15-22): access to your data and to information about its processing,\n"
             "rectification, erasure, restriction, portability (this archive), and objection. Ask the\n"
-            "controller of this service to exercise them; you may also complain to a supervisory authority.\n"
-            "The purposes, legal basis, recipients and retention period of each category are in the\n"
-            "controller's records of processing; ask the controller for them.\n";
+            "controller of this service to exercise them; you may also complain to a supervisory authority.\n";
     return text.str();
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/backup/archive.hpp"
+#include "core/ropa/register.hpp"
 #include "core/crypto/container.hpp"
 #include "core/scan/scan.hpp"
 #include "core/util/time.hpp"
@@ -28,6 +29,9 @@ struct ExportOptions {
     std::optional<std::string> passphrase;  // or seal it under a passphrase (scrypt)
     unsigned scrypt_log2n = 18;
     util::UnixTime now = 0;
+    // What the README tells the recipient about each category (Art. 15(1)): its purposes, legal
+    // basis, recipients, retention and sources. Empty: the README says to ask the controller.
+    ropa::Register processing;
 };
 
 struct DatasetCount {

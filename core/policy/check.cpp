@@ -168,7 +168,7 @@ void check_transport(const CheckInput& input, const CheckRule& rule, Findings& f
     if (!settings.declared)
         findings.add(config, "", "settings",
                      "the config declares no platform settings, so its ingest and egress endpoints cannot be checked",
-                     "add \"settings\": {\"endpoints\": [...]} to the config (man gdprctl.json(5))");
+                     "add \"settings\": {\"endpoints\": [...]} to the config (man gdprctl.json(5), \"settings\")");
     for (const auto& endpoint : settings.endpoints)
         if (!url_allowed(allowed, endpoint.url))
             findings.add(config, endpoint.pointer + "/url",

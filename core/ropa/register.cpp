@@ -39,7 +39,7 @@ std::string joined(const std::vector<std::string>& items, const std::string& sep
 void require_known(config::JsonReader& reader, const std::string& key, const std::string& value, const Table& table,
                    const std::string& what) {
     if (contains_key(table, value)) return;
-    std::string hint = "use one of: " + joined(keys_of(table), ", ");
+    std::string hint = "use one of: " + joined(keys_of(table), ", ") + " (man gdprctl-register(1))";
     if (auto near = config::closest_match(value, keys_of(table))) hint = "did you mean \"" + *near + "\"? " + hint;
     reader.fail(key, "unknown " + what + " \"" + value + "\"", hint);
 }
@@ -192,11 +192,11 @@ Activity activity_from_json(const nlohmann::json& object, const std::string& poi
     activity.purposes = reader.string_list("purposes");
     activity.legal_basis = optional_text(reader, "legal_basis");
     if (!activity.legal_basis.empty())
-        require_known(reader, "legal_basis", activity.legal_basis, legal_bases(), "legal basis (GDPR Art. 6(1))");
+        require_known(reader, "legal_basis", activity.legal_basis, legal_bases(), "legal basis");
     activity.special_condition = optional_text(reader, "special_category_condition");
     if (!activity.special_condition.empty())
         require_known(reader, "special_category_condition", activity.special_condition, special_conditions(),
-                      "special-category condition (GDPR Art. 9(2))");
+                      "special-category condition");
     activity.data_subjects = reader.string_list("data_subjects");
     activity.categories = read_categories(reader, known_categories);
     for (auto& recipient : reader.object_list("recipients", false))

@@ -277,5 +277,45 @@ TEST_F(ComplianceTest, ARegisterFileNamedByTheConfigIsWhatCiChecks) {
     EXPECT_NE(err.find("keeps the register in"), std::string::npos) << err;
 }
 
+// The "gdprctl check" lines of examples/ci, run as written in a repository that holds only the
+// config and the register (no store): clean, then failing once the register loses an activity.
+TEST_F(ComplianceTest, TheCiExamplesCheckARepositoryWithoutStores) {
+    auto repo = dir() / "platform-repo";
+    std::filesystem::create_directories(repo);
+    auto config = nlohmann::json::parse(read_text(dir() / "gdprctl.json"));
+    config["register"] = "register.json";
+    write_text(repo / "gdprctl.json", config.dump(2));
+    auto reg = nlohmann::json::parse(read_text(k_source_dir / "examples/refstack/register.json"));
+    write_text(repo / "register.json", reg.dump(2));
+    std::vector<std::string> commands;
+    for (const char* file : {"github-actions.yml", "gitlab-ci.yml"}) {
+        std::istringstream lines(read_text(k_source_dir / "examples/ci" / file));
+        for (std::string line; std::getline(lines, line);) {
+            auto at = line.find("gdprctl check");
+            if (at == std::string::npos || line.find('#') < at) continue;
+            auto command = line.substr(at + std::string("gdprctl ").size());
+            commands.push_back(command.substr(0, command.find(" ||")));
+        }
+    }
+    ASSERT_EQ(commands.size(), 3u);
+    auto run_all = [&](int expected) {
+        for (const auto& command : commands) {
+            std::string out, err;
+            EXPECT_EQ(run_command("cd " + repo.string() + " && " GDPRCTL_BINARY " " + command, &out, &err), expected)
+                << command << "\n"
+                << out << err;
+        }
+    };
+    run_all(0);
+    EXPECT_TRUE(std::filesystem::exists(repo / "gdprctl.sarif"));
+    EXPECT_TRUE(std::filesystem::exists(repo / "gdprctl-junit.xml"));
+    reg["activities"].erase(reg["activities"].begin() + 5);  // recordings
+    write_text(repo / "register.json", reg.dump(2));
+    run_all(1);
+    auto sarif = nlohmann::json::parse(read_text(repo / "gdprctl.sarif"));
+    EXPECT_EQ(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+              "gdprctl.json");
+}
+
 }  // namespace
 }  // namespace gdprctl::testing

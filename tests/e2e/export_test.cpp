@@ -159,6 +159,31 @@ TEST_F(ExportTest, NothingFoundIsStillAValidArchiveThatSaysSo) {
     EXPECT_EQ(gdprctl("export verify " + zip.string()), 0);
 }
 
+TEST_F(ExportTest, TheReadmeTellsFromTheRegisterHowEachCategoryIsProcessed) {
+    auto before = dir() / "before.zip";
+    export_json("--tenant acme --out " + before.string());
+    std::string readme;
+    ASSERT_EQ(run_command("unzip -p " + before.string() + " README.txt", &readme), 0);
+    EXPECT_NE(readme.find("ask the controller for them"), std::string::npos) << "no register yet";
+
+    ASSERT_EQ(gdprctl("register import " + std::string(GDPRCTL_SOURCE_DIR) + "/examples/refstack/register.json"), 0);
+    auto zip = dir() / "acme.zip";
+    auto report = export_json("--tenant acme --out " + zip.string());
+    ASSERT_EQ(run_command("unzip -p " + zip.string() + " README.txt", &readme), 0);
+    std::set<std::string> categories;
+    for (const auto& dataset : report["datasets"]) categories.insert(dataset["category"]);
+    for (const auto& category : categories)
+        EXPECT_NE(readme.find("Category: " + category + "\n"), std::string::npos) << category << "\n" << readme;
+    for (const char* text : {"Access and connection logs", "legal basis:  Art. 6(1)(f) legitimate interests",
+                             "kept:         90 days", "CaptionCloud Inc. (US)",
+                             "US, standard contractual clauses (Art. 46(2)(c))", "source:       access-log; rtmp-log"})
+        EXPECT_NE(readme.find(text), std::string::npos) << text;
+    std::string html;
+    ASSERT_EQ(run_command("unzip -p " + zip.string() + " README.html", &html), 0);
+    EXPECT_NE(html.find("legal basis:  Art. 6(1)(b) performance of a contract"), std::string::npos);
+    EXPECT_EQ(gdprctl("export verify " + zip.string()), 0);
+}
+
 TEST_F(ExportTest, AnEncryptedExportOpensOnlyWithTheRecipientsIdentity) {
     std::string out;
     ASSERT_EQ(gdprctl("keys keygen --format json --out " + (dir() / "customer.key").string(), &out), 0);
