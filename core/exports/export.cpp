@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -31,12 +32,33 @@ bool compressed_media(const std::filesystem::path& file) {
     return k_extensions.count(file.extension().string()) > 0;
 }
 
-std::string csv_field(const nlohmann::json& value) {
-    std::string text = value.is_string() ? value.get<std::string>() : value.is_null() ? "" : value.dump();
-    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-    std::string quoted = "\"";
-    for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return quoted + "\"";
+void append_csv_text(std::string& out, std::string_view text) {
+    if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+        out += text;
+        return;
+    }
+    out += '"';
+    for (char c : text) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+}
+
+// Appends value as one CSV cell, without copying strings or building temporaries: this runs
+// once per column of every exported row.
+void append_csv_field(std::string& out, const nlohmann::json& value) {
+    if (value.is_string()) return append_csv_text(out, value.get_ref<const std::string&>());
+    if (value.is_null()) return;
+    if (value.is_number_integer()) {
+        char digits[24];
+        auto end = value.is_number_unsigned()
+                       ? std::to_chars(digits, digits + sizeof digits, value.get<std::uint64_t>()).ptr
+                       : std::to_chars(digits, digits + sizeof digits, value.get<std::int64_t>()).ptr;
+        out.append(digits, end);
+        return;
+    }
+    append_csv_text(out, value.dump());
 }
 
 // A temporary file with no name (O_TMPFILE) beside the export: records of one dataset wait
@@ -152,23 +174,29 @@ public:
             flush();
             m_dataset = &dataset;
         }
-        auto line = record.dump();
-        line += '\n';
-        add(dataset, line.size());
-        m_jsonl.append(line);
+        m_line.clear();
+        m_serializer.dump(record, false, false, 0);
+        m_line += '\n';
+        add(dataset, m_line.size());
+        m_jsonl.append(m_line);
         if (dataset.locator.empty()) return;
         if (m_columns.empty()) {
             std::string header;
             for (const auto& [column, value] : record.items()) {
                 m_columns.push_back(column);
-                header += (header.empty() ? "" : ",") + csv_field(column);
+                if (!header.empty()) header += ',';
+                append_csv_text(header, column);
             }
             m_csv.append(header + "\r\n");
         }
-        std::string row;
-        for (std::size_t i = 0; i < m_columns.size(); ++i)
-            row += (i ? "," : "") + csv_field(record.value(m_columns[i], nlohmann::json()));
-        m_csv.append(row + "\r\n");
+        m_row.clear();
+        for (std::size_t i = 0; i < m_columns.size(); ++i) {
+            if (i) m_row += ',';
+            auto it = record.find(m_columns[i]);
+            if (it != record.end()) append_csv_field(m_row, *it);
+        }
+        m_row += "\r\n";
+        m_csv.append(m_row);
     }
 
     void blob(const config::Dataset& dataset, const std::string& tenant, const std::filesystem::path& file,
@@ -213,6 +241,10 @@ private:
     backup::ArchiveWriter& m_archive;
     Spool m_jsonl;
     Spool m_csv;
+    // Reused for every row: one serializer writing into one line buffer, one CSV row buffer.
+    std::string m_line;
+    nlohmann::detail::serializer<nlohmann::json> m_serializer{nlohmann::detail::output_adapter<char>(m_line), ' '};
+    std::string m_row;
     util::UnixTime m_now;
     const config::Dataset* m_dataset = nullptr;
     std::vector<std::string> m_columns;

@@ -100,6 +100,8 @@ std::string findings_text(const CheckResult& result) {
             if (auto line = lines.line(finding.file, finding.pointer)) out << ":" << line;
             if (!finding.pointer.empty()) out << " (" << finding.pointer << ")";
             out << "\n";
+        } else if (!finding.pointer.empty()) {
+            out << "    at " << finding.pointer << " of the register in the state database\n";
         }
         out << "    " << finding.message << "\n";
         if (!finding.fix.empty()) out << "    fix: " << finding.fix << "\n";
