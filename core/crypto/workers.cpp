@@ -1,5 +1,7 @@
 #include "core/crypto/workers.hpp"
 
+#include <algorithm>
+
 namespace gdprctl::crypto {
 
 unsigned default_threads() {
@@ -66,6 +68,45 @@ void WorkerPool::serve(unsigned part) {
             --m_pending;
         }
         m_done.notify_one();
+    }
+}
+
+BackgroundSink::BackgroundSink(Downstream downstream, std::size_t batch_size)
+    : m_downstream(std::move(downstream)), m_batch_size(batch_size) {
+    m_filling.reserve(m_batch_size);
+    m_draining.reserve(m_batch_size);
+    m_job = [this](unsigned, unsigned) { m_downstream(m_draining.data(), m_draining.size()); };
+}
+
+void BackgroundSink::hand_over() {
+    if (m_running) {
+        m_running = false;
+        m_pool.wait();
+    }
+    m_filling.swap(m_draining);
+    m_filling.clear();
+    m_pool.start(m_job);
+    m_running = true;
+}
+
+void BackgroundSink::write(const unsigned char* data, std::size_t size) {
+    while (size > 0) {
+        std::size_t take = std::min(size, m_batch_size - m_filling.size());
+        m_filling.insert(m_filling.end(), data, data + take);
+        data += take;
+        size -= take;
+        if (m_filling.size() == m_batch_size) hand_over();
+    }
+}
+
+void BackgroundSink::finish() {
+    if (m_running) {
+        m_running = false;
+        m_pool.wait();
+    }
+    if (!m_filling.empty()) {
+        m_downstream(m_filling.data(), m_filling.size());
+        m_filling.clear();
     }
 }
 

@@ -47,6 +47,34 @@ private:
     std::exception_ptr m_error;
 };
 
+// Passes bytes to downstream on a helper thread, in order, in batches of batch_size: the
+// caller fills one batch while the helper consumes the previous one (double buffering), so
+// hashing and writing the output overlap with producing it. An exception downstream is
+// rethrown by the next write() or by finish().
+class BackgroundSink {
+public:
+    using Downstream = std::function<void(const unsigned char*, std::size_t)>;
+
+    explicit BackgroundSink(Downstream downstream, std::size_t batch_size = std::size_t{1} << 20);
+    BackgroundSink(const BackgroundSink&) = delete;
+    BackgroundSink& operator=(const BackgroundSink&) = delete;
+
+    void write(const unsigned char* data, std::size_t size);
+    // Returns once every byte written so far has reached downstream.
+    void finish();
+
+private:
+    void hand_over();
+
+    Downstream m_downstream;
+    std::size_t m_batch_size;
+    std::vector<unsigned char> m_filling;
+    std::vector<unsigned char> m_draining;
+    WorkerPool::Job m_job;
+    bool m_running = false;
+    WorkerPool m_pool{1};  // last: destroyed (joined) before the buffers it reads
+};
+
 // The number of threads to use when the caller asked for 0 (one per core).
 unsigned default_threads();
 

@@ -6,13 +6,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <algorithm>
 #include <cstring>
+#include <thread>
+#include <optional>
+#include <mutex>
+#include <deque>
+#include <condition_variable>
 #include <set>
 #include <sstream>
 
+#include "core/crypto/workers.hpp"
 #include "core/error.hpp"
 #include "core/journal/journal.hpp"
 #include "core/util/fs.hpp"
@@ -88,6 +95,12 @@ public:
         return m_size;
     }
     int fd() const { return m_fd; }
+    // Writes what is buffered and frees the buffer: a dataset that is complete waits for the
+    // archive without holding memory.
+    void release_buffer() {
+        flush();
+        std::string().swap(m_buffer);
+    }
     void reset() {
         m_buffer.clear();
         if (::ftruncate(m_fd, 0) != 0 || ::lseek(m_fd, 0, SEEK_SET) != 0)
@@ -157,74 +170,176 @@ protected:
     }
 };
 
-// Writes what the connectors collect into the archive: records through a spool per dataset
-// (JSON lines, and CSV for tables), files as they are; hashes every entry for the manifest.
-class ArchiveSink : public CountingSink {
+// A file a connector found, waiting for the archive writer.
+struct PendingBlob {
+    const config::Dataset* dataset = nullptr;
+    std::filesystem::path file;
+    std::string relative_path;
+};
+
+// Thrown in a collecting thread once the export failed elsewhere; that failure is the one reported.
+struct ExportCancelled {};
+
+// Hands files from the collecting thread to the archiving thread, a few at a time. cancel()
+// makes the producer's next push() throw, so that a failed archive stops the collection.
+class BlobQueue {
 public:
-    ArchiveSink(backup::ArchiveWriter& archive, const std::filesystem::path& spool_dir, util::UnixTime now)
-        : m_archive(archive), m_jsonl(spool_dir), m_csv(spool_dir), m_now(now) {
-        m_archive.observe([this](const unsigned char* data, std::size_t size) {
-            m_entry_hash->update(data, size);
-            m_entry_bytes += size;
-        });
+    void push(PendingBlob blob) {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return m_cancelled || m_items.size() < k_capacity; });
+        if (m_cancelled) throw ExportCancelled{};
+        m_items.push_back(std::move(blob));
+        m_changed.notify_all();
+    }
+    std::optional<PendingBlob> pop() {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return m_closed || !m_items.empty(); });
+        if (m_items.empty()) return std::nullopt;
+        auto blob = std::move(m_items.front());
+        m_items.pop_front();
+        m_changed.notify_all();
+        return blob;
+    }
+    void close() {
+        std::lock_guard lock(m_mutex);
+        m_closed = true;
+        m_changed.notify_all();
+    }
+    void cancel() {
+        std::lock_guard lock(m_mutex);
+        m_cancelled = true;
+        m_changed.notify_all();
+    }
+    void throw_if_cancelled() {
+        std::lock_guard lock(m_mutex);
+        if (m_cancelled) throw ExportCancelled{};
     }
 
+private:
+    static constexpr std::size_t k_capacity = 64;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::deque<PendingBlob> m_items;
+    bool m_closed = false;
+    bool m_cancelled = false;
+};
+
+// The records of one dataset as JSON lines (and CSV for tables), in temporary files until the
+// archive takes them, since a tar header needs their size first.
+struct SpooledDataset {
+    SpooledDataset(const config::Dataset& d, const std::filesystem::path& dir) : dataset(&d), jsonl(dir), csv(dir) {}
+    const config::Dataset* dataset;
+    Spool jsonl;
+    Spool csv;
+    std::vector<std::string> columns;  // the CSV header, from the first record
+};
+
+// Runs on the collecting thread: serialises records into one spool pair per dataset, counts
+// everything, and queues files for the archiving thread.
+class RecordSpooler : public CountingSink {
+public:
+    RecordSpooler(const std::filesystem::path& spool_dir, BlobQueue& blobs) : m_dir(spool_dir), m_blobs(blobs) {}
+
     void record(const config::Dataset& dataset, const std::string&, const nlohmann::json& record) override {
-        if (!m_dataset || m_dataset->name != dataset.name) {
-            flush();
-            m_dataset = &dataset;
-        }
+        if (!m_current || m_current->dataset->name != dataset.name) start(dataset);
+        // The archiving thread may have failed; a large table is not read to its end for nothing.
+        if ((++m_records & 0xfff) == 0) m_blobs.throw_if_cancelled();
         m_line.clear();
         m_serializer.dump(record, false, false, 0);
         m_line += '\n';
         add(dataset, m_line.size());
-        m_jsonl.append(m_line);
+        m_current->jsonl.append(m_line);
         if (dataset.locator.empty()) return;
-        if (m_columns.empty()) {
+        auto& columns = m_current->columns;
+        if (columns.empty()) {
             std::string header;
             for (const auto& [column, value] : record.items()) {
-                m_columns.push_back(column);
+                columns.push_back(column);
                 if (!header.empty()) header += ',';
                 append_csv_text(header, column);
             }
-            m_csv.append(header + "\r\n");
+            m_current->csv.append(header + "\r\n");
         }
         m_row.clear();
-        for (std::size_t i = 0; i < m_columns.size(); ++i) {
+        for (std::size_t i = 0; i < columns.size(); ++i) {
             if (i) m_row += ',';
-            auto it = record.find(m_columns[i]);
+            auto it = record.find(columns[i]);
             if (it != record.end()) append_csv_field(m_row, *it);
         }
         m_row += "\r\n";
-        m_csv.append(m_row);
+        m_current->csv.append(m_row);
     }
 
     void blob(const config::Dataset& dataset, const std::string& tenant, const std::filesystem::path& file,
               const std::string& relative_path) override {
-        flush();
         CountingSink::blob(dataset, tenant, file, relative_path);
+        m_blobs.push({&dataset, file, relative_path});
+    }
+
+    // The spooled datasets, in the order their first record came; call after collecting.
+    std::vector<std::unique_ptr<SpooledDataset>>& datasets() {
+        finish_current();
+        return m_datasets;
+    }
+
+private:
+    void start(const config::Dataset& dataset) {
+        finish_current();
+        for (auto& spooled : m_datasets)
+            if (spooled->dataset->name == dataset.name) m_current = spooled.get();
+        if (!m_current) {
+            m_datasets.push_back(std::make_unique<SpooledDataset>(dataset, m_dir));
+            m_current = m_datasets.back().get();
+        }
+    }
+    void finish_current() {
+        if (m_current) {
+            m_current->jsonl.release_buffer();
+            m_current->csv.release_buffer();
+        }
+        m_current = nullptr;
+    }
+
+    std::filesystem::path m_dir;
+    BlobQueue& m_blobs;
+    std::vector<std::unique_ptr<SpooledDataset>> m_datasets;
+    SpooledDataset* m_current = nullptr;
+    std::uint64_t m_records = 0;
+    // Reused for every row: one serializer writing into one line buffer, one CSV row buffer.
+    std::string m_line;
+    nlohmann::detail::serializer<nlohmann::json> m_serializer{nlohmann::detail::output_adapter<char>(m_line), ' '};
+    std::string m_row;
+};
+
+// Runs on the archiving thread: writes files, spooled records and texts into the archive and
+// hashes every entry for the manifest.
+class ArchiveEntries {
+public:
+    ArchiveEntries(backup::ArchiveWriter& archive, util::UnixTime now) : m_archive(archive), m_now(now) {
+        m_archive.observe([this](const unsigned char* data, std::size_t size) {
+            m_entry_hasher.write(data, size);
+            m_entry_bytes += size;
+        });
+    }
+
+    void add_blob(const PendingBlob& blob) {
         struct stat st {};
-        std::int64_t mtime = ::stat(file.c_str(), &st) == 0 ? st.st_mtime : m_now;
-        auto path = "files/" + source_of(dataset) + "/" + relative_path;
-        entry(path, [&] { m_archive.add_file(path, file, mtime, compressed_media(file)); });
+        std::int64_t mtime = ::stat(blob.file.c_str(), &st) == 0 ? st.st_mtime : m_now;
+        auto path = "files/" + source_of(*blob.dataset) + "/" + blob.relative_path;
+        entry(path, [&] { m_archive.add_file(path, blob.file, mtime, compressed_media(blob.file)); });
+    }
+
+    void add_records(SpooledDataset& spooled) {
+        auto jsonl = records_path(*spooled.dataset, ".jsonl");
+        entry(jsonl, [&] { m_archive.add_descriptor(jsonl, spooled.jsonl.fd(), spooled.jsonl.size(), m_now); });
+        if (!spooled.dataset->locator.empty()) {
+            auto csv = records_path(*spooled.dataset, ".csv");
+            entry(csv, [&] { m_archive.add_descriptor(csv, spooled.csv.fd(), spooled.csv.size(), m_now); });
+        }
     }
 
     void add_text(const std::string& path, const std::string& text) {
         entry(path, [&] { m_archive.add(path, text, m_now); });
-    }
-
-    void flush() {
-        if (!m_dataset) return;
-        auto jsonl = records_path(*m_dataset, ".jsonl");
-        entry(jsonl, [&] { m_archive.add_descriptor(jsonl, m_jsonl.fd(), m_jsonl.size(), m_now); });
-        if (!m_dataset->locator.empty()) {
-            auto csv = records_path(*m_dataset, ".csv");
-            entry(csv, [&] { m_archive.add_descriptor(csv, m_csv.fd(), m_csv.size(), m_now); });
-        }
-        m_jsonl.reset();
-        m_csv.reset();
-        m_columns.clear();
-        m_dataset = nullptr;
     }
 
     std::vector<ManifestEntry> entries;
@@ -235,22 +350,66 @@ private:
         m_entry_hash = std::make_unique<crypto::Sha256>();
         m_entry_bytes = 0;
         write();
+        m_entry_hasher.finish();
         entries.push_back({path, m_entry_bytes, m_entry_hash->hex()});
     }
 
     backup::ArchiveWriter& m_archive;
-    Spool m_jsonl;
-    Spool m_csv;
-    // Reused for every row: one serializer writing into one line buffer, one CSV row buffer.
-    std::string m_line;
-    nlohmann::detail::serializer<nlohmann::json> m_serializer{nlohmann::detail::output_adapter<char>(m_line), ' '};
-    std::string m_row;
     util::UnixTime m_now;
-    const config::Dataset* m_dataset = nullptr;
-    std::vector<std::string> m_columns;
     std::unique_ptr<crypto::Sha256> m_entry_hash;
     std::uint64_t m_entry_bytes = 0;
+    // Entries are hashed for the manifest on a helper thread, overlapping with reading and
+    // compressing the next bytes.
+    crypto::BackgroundSink m_entry_hasher{
+        [this](const unsigned char* data, std::size_t size) { m_entry_hash->update(data, size); }};
 };
+
+// Collects on two helper threads (one source at a time each, so that a database is read and
+// serialised while the files of another source are found) while this thread archives the
+// files as they come; then adds the spooled records, source by source in config order.
+std::vector<DatasetCount> collect_into(ArchiveEntries& archive, scan::Connectors& connectors,
+                                       const connectors::Selector& selector, const std::filesystem::path& spool_dir) {
+    BlobQueue blobs;
+    std::vector<std::unique_ptr<RecordSpooler>> spoolers(connectors.size());
+    for (auto& spooler : spoolers) spooler = std::make_unique<RecordSpooler>(spool_dir, blobs);
+    std::vector<std::exception_ptr> errors(connectors.size());
+    std::atomic<std::size_t> next{0};
+    std::atomic<unsigned> running{0};
+    auto collect_sources = [&] {
+        for (std::size_t i; (i = next++) < connectors.size();) {
+            try {
+                connectors[i]->collect(selector, *spoolers[i]);
+            } catch (const ExportCancelled&) {
+            } catch (...) {
+                errors[i] = std::current_exception();
+                blobs.cancel();  // the other sources stop too: the export has failed
+            }
+        }
+        if (--running == 0) blobs.close();
+    };
+    unsigned threads = static_cast<unsigned>(std::min<std::size_t>(2, connectors.size()));
+    running = threads;
+    std::vector<std::thread> collectors;
+    for (unsigned t = 0; t < threads; ++t) collectors.emplace_back(collect_sources);
+    if (threads == 0) blobs.close();
+    std::exception_ptr archive_error;
+    try {
+        while (auto blob = blobs.pop()) archive.add_blob(*blob);
+    } catch (...) {
+        archive_error = std::current_exception();
+        blobs.cancel();
+    }
+    for (auto& collector : collectors) collector.join();
+    if (archive_error) std::rethrow_exception(archive_error);
+    for (auto& error : errors)
+        if (error) std::rethrow_exception(error);
+    std::vector<DatasetCount> counts;
+    for (auto& spooler : spoolers) {
+        for (auto& spooled : spooler->datasets()) archive.add_records(*spooled);
+        counts.insert(counts.end(), spooler->counts.begin(), spooler->counts.end());
+    }
+    return counts;
+}
 
 std::string describe_selector(const connectors::Selector& selector) {
     if (selector.tenant) return "everything the platform holds for customer \"" + *selector.tenant + "\"";
@@ -525,9 +684,14 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
     auto dir = std::filesystem::absolute(options.out).parent_path();
     util::AtomicFile file(options.out, 0600);
     crypto::Sha256 file_digest;
-    crypto::ByteSink to_file = [&](const unsigned char* data, std::size_t size) {
+    // The archive's hash and the writes run on a helper thread, as a compressor would in a
+    // shell pipeline.
+    crypto::BackgroundSink output([&](const unsigned char* data, std::size_t size) {
         file_digest.update(data, size);
         file.write(data, size);
+    });
+    crypto::ByteSink to_file = [&](const unsigned char* data, std::size_t size) {
+        output.write(data, size);
         report.archive_bytes += size;
     };
     std::unique_ptr<crypto::ContainerWriter> container;
@@ -545,11 +709,9 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
         container ? crypto::ByteSink([&](const unsigned char* data, std::size_t size) { container->write(data, size); })
                   : to_file,
         options.format);
-    ArchiveSink sink(archive, dir, options.now);
-    for (auto& connector : connectors) connector->collect(resolved.selector, sink);
-    sink.flush();
-    report.datasets = sink.counts;
-    auto text = readme_text(options, sink.counts, sink.entries, workspace.platform);
+    ArchiveEntries sink(archive, options.now);
+    report.datasets = collect_into(sink, connectors, resolved.selector, dir);
+    auto text = readme_text(options, report.datasets, sink.entries, workspace.platform);
     sink.add_text("README.txt", text);
     sink.add_text("README.html", readme_html(text));
 
@@ -558,10 +720,11 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
                                {"entries", nlohmann::json::array()}, {"counts", nlohmann::json::object()}};
     for (const auto& entry : sink.entries)
         manifest["entries"].push_back({{"path", entry.path}, {"bytes", entry.bytes}, {"sha256", entry.sha256}});
-    for (const auto& count : sink.counts) manifest["counts"][count.dataset] = count.records;
+    for (const auto& count : report.datasets) manifest["counts"][count.dataset] = count.records;
     archive.add(k_manifest, manifest.dump(2) + "\n", options.now);
     archive.finish();
     if (container) container->finish();
+    output.finish();
     file.commit();
     report.entries = sink.entries.size();
     report.archive_sha256 = file_digest.hex();

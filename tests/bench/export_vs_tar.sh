@@ -49,6 +49,9 @@ measure tar.gz "$baseline_dump && tar czf base.tar.gz rows.json recordings/t1"
 rm -f base.tar.gz rows.json
 measure tar.zst "$baseline_dump && tar --zstd -cf base.tar.zst rows.json recordings/t1"
 rm -f base.tar.zst rows.json
+# gdprctl's archive is on disk (fsync) when it exits; the same guarantee for the baseline:
+measure tar.zst+sync "$baseline_dump && tar --zstd -cf base.tar.zst rows.json recordings/t1 && sync -d base.tar.zst"
+rm -f base.tar.zst rows.json
 for format in zip tar.gz tar.zst; do
   measure "gdprctl.$format" "$build/gdprctl --config gdprctl.json -q export --tenant t1 --format $format --out export.$format"
   "$build/gdprctl" --config gdprctl.json -q export verify "export.$format" && echo "verify: $format ok" || echo "verify: $format FAILED"
@@ -65,4 +68,5 @@ echo
 echo "ratio: gdprctl zip vs sqlite3 -json + tar czf: $(ratio gdprctl.zip tar.gz)x faster (goal >= 3)"
 echo "ratio: gdprctl tar.gz vs sqlite3 -json + tar czf: $(ratio gdprctl.tar.gz tar.gz)x"
 echo "ratio: gdprctl tar.zst vs sqlite3 -json + tar --zstd: $(ratio gdprctl.tar.zst tar.zst)x (goal >= 1)"
+echo "ratio: gdprctl tar.zst vs sqlite3 -json + tar --zstd + sync: $(ratio gdprctl.tar.zst tar.zst+sync)x (both durable)"
 echo "peak RSS MiB: gdprctl zip $(rss gdprctl.zip), tar.gz $(rss gdprctl.tar.gz), tar.zst $(rss gdprctl.tar.zst) (goal < 64)"

@@ -224,6 +224,29 @@ TEST_F(ExportTest, APassphraseSealedExportOpensWithThePassphraseOnly) {
         << err;
 }
 
+// A disk that fills up while the records are spooled on the collecting threads and the files
+// stream into the archive on the main one: exit 3, and nothing is left in the output directory.
+TEST_F(ExportTest, AFullDiskAtAnyPointIsExit3AndLeavesNothing) {
+    auto out_dir = dir() / "out";
+    std::filesystem::create_directories(out_dir);
+    // The state database exists (and SQLite's 32 KiB shared-memory file fits): only the export's
+    // own files reach the limit.
+    ASSERT_EQ(gdprctl("journal show"), 0);
+    for (const char* kib : {"64", "96"}) {
+        std::string out, err;
+        // An ignored SIGXFSZ makes writes past the file-size limit fail with EFBIG, as on a full disk.
+        int rc = run_command("trap '' XFSZ; ulimit -f " + std::string(kib) + "; " GDPRCTL_BINARY " --config " +
+                                 (dir() / "gdprctl.json").string() + " export --tenant acme --out " +
+                                 (out_dir / "acme.zip").string(),
+                             &out, &err);
+        EXPECT_EQ(rc, 3) << kib << " KiB: " << err;
+        EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+        EXPECT_TRUE(std::filesystem::is_empty(out_dir)) << kib << " KiB left a file behind";
+    }
+    EXPECT_EQ(gdprctl("export --tenant acme --out " + (out_dir / "acme.zip").string()), 0)
+        << "the limit was what failed";
+}
+
 TEST_F(ExportTest, ExistingFilesAreKeptAndFailuresLeaveNothing) {
     auto zip = dir() / "a.zip";
     write_text(zip, "precious");
