@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/crypto/primitives.hpp"
+#include "core/util/escape.hpp"
 
 namespace gdprctl::audit {
 
@@ -225,7 +226,7 @@ json build_report(const ReportInput& input) {
 
 namespace {
 
-std::string esc(const std::string& text) { return ropa::html_escape(text); }
+std::string esc(const std::string& text) { return util::markup_escape(text); }
 std::string esc(const json& value) { return esc(value.is_string() ? value.get<std::string>() : value.dump()); }
 
 std::string number(std::uint64_t n) { return std::to_string(n); }

@@ -22,6 +22,7 @@
 #include "core/crypto/workers.hpp"
 #include "core/error.hpp"
 #include "core/journal/journal.hpp"
+#include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
 #include "core/version.hpp"
 
@@ -495,33 +496,10 @@ std::string readme_text(const ExportOptions& options, const std::vector<DatasetC
     return text.str();
 }
 
-std::string html_escape(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '&':
-                out += "&amp;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 std::string readme_html(const std::string& text) {
     return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Your data</title></head>\n"
            "<body><pre>\n" +
-           html_escape(text) + "</pre></body></html>\n";
+           util::markup_escape(text) + "</pre></body></html>\n";
 }
 
 // The archive stream of a (possibly encrypted) export, for reading.

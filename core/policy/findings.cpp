@@ -9,6 +9,7 @@
 
 #include "core/config/reader.hpp"
 #include "core/crypto/primitives.hpp"
+#include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
 #include "core/util/time.hpp"
 
@@ -16,17 +17,8 @@ namespace gdprctl::policy {
 
 namespace {
 
-const char* sarif_level(Severity severity) {
-    switch (severity) {
-        case Severity::note:
-            return "note";
-        case Severity::warning:
-            return "warning";
-        case Severity::error:
-            return "error";
-    }
-    return "error";
-}
+// SARIF's result levels are gdprctl's severity names.
+const char* sarif_level(Severity severity) { return severity_name(severity); }
 
 // Lines of the files findings point into, read once per report.
 class LineIndex {
@@ -177,36 +169,6 @@ std::string findings_sarif(const CheckResult& result, const std::string& tool_ve
     return sarif.dump(2) + "\n";
 }
 
-std::string xml_escape(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&apos;";
-                break;
-            default:
-                // XML 1.0 forbids most control characters even as references.
-                if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
-                    out += ' ';
-                else
-                    out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-
 std::string findings_junit(const CheckResult& result, const std::string& suite_name) {
     std::size_t failures = 0;
     std::ostringstream cases;
@@ -214,15 +176,17 @@ std::string findings_junit(const CheckResult& result, const std::string& suite_n
         std::vector<const Finding*> own;
         for (const auto& finding : result.findings)
             if (finding.rule == rule.id) own.push_back(&finding);
-        cases << "  <testcase name=\"" << xml_escape(rule.id) << "\" classname=\"gdprctl.policy."
-              << xml_escape(rule.kind) << "\" time=\"0\">";
+        cases << "  <testcase name=\"" << util::markup_escape(rule.id) << "\" classname=\"gdprctl.policy."
+              << util::markup_escape(rule.kind) << "\" time=\"0\">";
         if (!own.empty()) {
             ++failures;
-            cases << "\n    <failure message=\"" << own.size() << " finding(s): " << xml_escape(own.front()->message)
-                  << "\" type=\"" << severity_name(own.front()->severity) << "\">";
+            cases << "\n    <failure message=\"" << own.size()
+                  << " finding(s): " << util::markup_escape(own.front()->message) << "\" type=\""
+                  << severity_name(own.front()->severity) << "\">";
             for (const auto* finding : own)
-                cases << xml_escape(std::string(severity_name(finding->severity)) + " " + finding->where + ": " +
-                                    finding->message + (finding->fix.empty() ? "" : " Fix: " + finding->fix))
+                cases << util::markup_escape(std::string(severity_name(finding->severity)) + " " + finding->where +
+                                             ": " + finding->message +
+                                             (finding->fix.empty() ? "" : " Fix: " + finding->fix))
                       << "\n";
             cases << "</failure>\n  ";
         }
@@ -230,8 +194,8 @@ std::string findings_junit(const CheckResult& result, const std::string& suite_n
     }
     std::string timestamp = util::format_iso8601(util::now()).substr(0, 19);
     std::ostringstream out;
-    out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"" << xml_escape(suite_name)
-        << "\" timestamp=\"" << timestamp << "\" hostname=\"" << xml_escape(hostname()) << "\" tests=\""
+    out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"" << util::markup_escape(suite_name)
+        << "\" timestamp=\"" << timestamp << "\" hostname=\"" << util::markup_escape(hostname()) << "\" tests=\""
         << result.rules.size() << "\" failures=\"" << failures << "\" errors=\"0\" skipped=\"0\" time=\"0\">\n"
         << "  <properties>\n    <property name=\"live\" value=\"" << (result.live ? "true" : "false")
         << "\"/>\n  </properties>\n"

@@ -46,6 +46,4 @@ nlohmann::json findings_json(const CheckResult& result);
 std::string findings_sarif(const CheckResult& result, const std::string& tool_version, const std::string& base_dir);
 std::string findings_junit(const CheckResult& result, const std::string& suite_name);
 
-std::string xml_escape(const std::string& text);
-
 }  // namespace gdprctl::policy

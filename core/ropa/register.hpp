@@ -103,8 +103,7 @@ std::string activity_to_markdown(const Register& reg, const Activity& activity);
 std::string register_to_html_section(const Register& reg);  // a <section>, for reports
 std::string register_to_html(const Register& reg, const std::string& platform);
 
-// Text and HTML escaping shared by every renderer.
-std::string html_escape(const std::string& text);
+// One CSV cell (RFC 4180 quoting; a leading = + - @ is neutralised for spreadsheets).
 std::string csv_field(const std::string& text);
 
 }  // namespace gdprctl::ropa

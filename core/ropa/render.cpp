@@ -1,6 +1,7 @@
 #include <sstream>
 
 #include "core/ropa/register.hpp"
+#include "core/util/escape.hpp"
 
 namespace gdprctl::ropa {
 
@@ -144,41 +145,14 @@ void party_markdown(std::ostringstream& out, const std::string& title, const Par
 }
 
 void party_html(std::ostringstream& out, const std::string& title, const Party& party) {
-    out << "<dt>" << html_escape(title) << "</dt><dd>"
-        << html_escape(party_text(party).empty() ? "not stated" : party_text(party));
-    if (!party.representative.empty()) out << "; representative: " << html_escape(party.representative);
-    if (!party.dpo.empty()) out << "; DPO: " << html_escape(party.dpo);
+    out << "<dt>" << util::markup_escape(title) << "</dt><dd>"
+        << util::markup_escape(party_text(party).empty() ? "not stated" : party_text(party));
+    if (!party.representative.empty()) out << "; representative: " << util::markup_escape(party.representative);
+    if (!party.dpo.empty()) out << "; DPO: " << util::markup_escape(party.dpo);
     out << "</dd>";
 }
 
 }  // namespace
-
-std::string html_escape(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
 
 std::string csv_field(const std::string& text) {
     bool quote = text.find_first_of(",\"\r\n") != std::string::npos;
@@ -233,13 +207,13 @@ std::string register_to_html_section(const Register& reg) {
     out << "</dl>";
     if (reg.activities.empty()) out << "<p>The register holds no processing activity.</p>";
     for (const auto& activity : reg.activities) {
-        out << "<table class=\"activity\" data-activity=\"" << html_escape(activity.id) << "\"><caption>"
-            << html_escape(activity.name.empty() ? activity.id : activity.name) << " <code>" << html_escape(activity.id)
-            << "</code></caption><tbody>";
+        out << "<table class=\"activity\" data-activity=\"" << util::markup_escape(activity.id) << "\"><caption>"
+            << util::markup_escape(activity.name.empty() ? activity.id : activity.name) << " <code>"
+            << util::markup_escape(activity.id) << "</code></caption><tbody>";
         auto row = csv_row(reg, activity);
         for (std::size_t i = 2; i < row.size(); ++i)
-            out << "<tr><th scope=\"row\">" << html_escape(csv_columns()[i]) << "</th><td>"
-                << html_escape(row[i].empty() ? "-" : row[i]) << "</td></tr>";
+            out << "<tr><th scope=\"row\">" << util::markup_escape(csv_columns()[i]) << "</th><td>"
+                << util::markup_escape(row[i].empty() ? "-" : row[i]) << "</td></tr>";
         out << "</tbody></table>";
     }
     out << "</section>";
@@ -249,7 +223,7 @@ std::string register_to_html_section(const Register& reg) {
 std::string register_to_html(const Register& reg, const std::string& platform) {
     std::ostringstream out;
     out << "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Register of processing activities - "
-        << html_escape(platform)
+        << util::markup_escape(platform)
         << "</title><style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
            "table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem;"
            "text-align:left;vertical-align:top}caption{font-weight:bold;text-align:left;padding:.3rem 0}"

@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/policy/findings.hpp"
 #include "core/ropa/register.hpp"
+#include "core/util/escape.hpp"
 
 namespace gdprctl::ropa {
 namespace {
@@ -97,8 +98,11 @@ TEST(Register, CsvCellsAreQuotedAndNeverFormulas) {
     EXPECT_NE(csv.find("US: standard contractual clauses (Art. 46(2)(c)) - SCC 2021/914"), std::string::npos);
 }
 
-TEST(Register, HtmlEscapesEveryMarkupCharacter) {
-    EXPECT_EQ(html_escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+TEST(Register, MarkupEscapingCoversHtmlAndXml) {
+    EXPECT_EQ(util::markup_escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+    EXPECT_EQ(util::markup_escape("a\x01"
+                                  "b\tc\nd"),
+              "a b\tc\nd");
 }
 
 TEST(JsonPointerLine, FindsTheLineWhereTheValueStarts) {
@@ -115,7 +119,6 @@ TEST(JsonPointerLine, FindsTheLineWhereTheValueStarts) {
 }
 
 TEST(Findings, JunitTextIsValidXmlEvenWithControlCharacters) {
-    EXPECT_EQ(policy::xml_escape("a<b>&\"'\x01z"), "a&lt;b&gt;&amp;&quot;&apos; z");
     policy::CheckResult result;
     result.rules.push_back({"r.one", "register-complete", "why", "Art. 30", policy::Severity::error});
     result.rules.push_back({"r.two", "register-drift", "why", "Art. 30", policy::Severity::warning});
