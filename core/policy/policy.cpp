@@ -202,7 +202,7 @@ PolicySet load_policies(const std::vector<std::filesystem::path>& dirs, const st
             auto near = config::closest_match(id, known);
             throw Error::config(
                 "cannot disable unknown policy id \"" + id + "\"",
-                near ? "did you mean \"" + *near + "\"?" : "list the policies with 'gdprctl retention plan'");
+                near ? "did you mean \"" + *near + "\"?" : "list the policies with 'gdprctl check --list-policies'");
         }
     }
     auto is_disabled = [&](const std::string& id) {
