@@ -58,6 +58,9 @@ void run_export(const GlobalOptions& options, const ExportArguments& arguments) 
         text << "  " << count.dataset << "  " << count.category << "  " << count.records << "  " << count.bytes
              << " bytes\n";
     if (report.datasets.empty()) text << "  nothing found: the archive's README says so.\n";
+    if (report.shared_addresses)
+        text << report.shared_addresses
+             << " address(es) of this person were left out: other people used them too (a shared network).\n";
     print_result(options, text.str(), report.to_json());
 }
 

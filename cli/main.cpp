@@ -25,6 +25,7 @@ constexpr Command k_commands[] = {
     {"keys", &gdprctl::cli::add_keys_command},         {"container", &gdprctl::cli::add_container_command},
     {"backup", &gdprctl::cli::add_backup_command},     {"export", &gdprctl::cli::add_export_command},
     {"decrypt", &gdprctl::cli::add_decrypt_command},   {"register", &gdprctl::cli::add_register_command},
+    {"erase", &gdprctl::cli::add_erase_command},       {"certificate", &gdprctl::cli::add_certificate_command},
     {"check", &gdprctl::cli::add_check_command},       {"audit", &gdprctl::cli::add_audit_command},
 };
 

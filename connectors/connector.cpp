@@ -1,6 +1,15 @@
 #include "connectors/connector.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <thread>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/pii/detect.hpp"
@@ -64,6 +73,11 @@ bool Selector::may_match(const config::Dataset& dataset) const {
     return wants_category(dataset.category) && (subjects.empty() || has_subjects_of(dataset.subjects));
 }
 
+bool Selector::is_whole_tenant() const {
+    return tenant && exclude_tenants.empty() && subjects.empty() && categories.empty() && datasets.empty() &&
+           !older_than;
+}
+
 bool Selector::wants_tenant(std::string_view value) const {
     if (tenant && value != *tenant) return false;
     for (const auto& excluded : exclude_tenants)
@@ -107,7 +121,7 @@ Selector Selector::from_plan_json(const nlohmann::json& json) {
 }
 
 nlohmann::json Action::to_plan_json() const {
-    nlohmann::json out = {{"kind", kind == Kind::remove ? "delete" : "anonymise"}};
+    nlohmann::json out = {{"kind", kind == Kind::remove ? "delete" : kind == Kind::erase ? "erase" : "anonymise"}};
     if (kind == Kind::anonymise) {
         out["method"] = method;
         out["fields"] = fields;
@@ -117,10 +131,33 @@ nlohmann::json Action::to_plan_json() const {
 
 Action Action::from_plan_json(const nlohmann::json& json) {
     Action action;
-    action.kind = json.at("kind").get<std::string>() == "delete" ? Kind::remove : Kind::anonymise;
+    auto kind = json.at("kind").get<std::string>();
+    action.kind = kind == "delete" ? Kind::remove : kind == "erase" ? Kind::erase : Kind::anonymise;
     action.method = json.value("method", "");
     action.fields = json.value("fields", std::vector<std::string>{});
     return action;
+}
+
+nlohmann::json Plan::to_json() const {
+    nlohmann::json out = {{"source", source},
+                          {"action", action.to_plan_json()},
+                          {"selector", selector.to_plan_json()},
+                          {"source_records", source_records},
+                          {"newest", newest ? nlohmann::json(*newest) : nlohmann::json(nullptr)},
+                          {"items", nlohmann::json::array()}};
+    for (const auto& item : items) out["items"].push_back(item.to_json());
+    return out;
+}
+
+Plan Plan::from_json(const nlohmann::json& json) {
+    Plan plan;
+    plan.source = json.at("source").get<std::string>();
+    plan.action = Action::from_plan_json(json.at("action"));
+    plan.selector = Selector::from_plan_json(json.at("selector"));
+    plan.source_records = json.at("source_records").get<std::uint64_t>();
+    if (!json.at("newest").is_null()) plan.newest = json.at("newest").get<util::UnixTime>();
+    for (const auto& item : json.at("items")) plan.items.push_back(PlanItem::from_json(item));
+    return plan;
 }
 
 nlohmann::json PlanItem::to_json() const {
@@ -162,6 +199,90 @@ config::JsonReader source_reader(const config::Source& source) {
     reader.optional_string("kind");
     reader.optional_string("path");
     return reader;
+}
+
+namespace {
+
+// Matches whose last byte lies in [begin, end) of the file open at fd (size bytes long). The
+// range is read with enough bytes before it to hold any match and its left context, and the
+// context bytes after it; a match is counted once its right-hand context is complete.
+std::uint64_t count_in_byte_range(int fd, const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
+                                  std::uint64_t size, std::uint64_t begin, std::uint64_t end) {
+    constexpr std::size_t block = 4 << 20;
+    constexpr std::size_t context = pii::IdentifierMatcher::k_context;
+    const std::size_t carry = identifiers.longest() + 2 * context;
+    const std::uint64_t stop = std::min<std::uint64_t>(size, end + context);
+    std::uint64_t next = begin > carry ? begin - carry : 0;
+    std::vector<char> buffer(carry + block);
+    std::size_t held = 0, carried = 0;
+    std::uint64_t base = next;  // file offset of buffer[0]
+    std::uint64_t matches = 0;
+    while (next < stop) {
+        auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block, stop - next));
+        ssize_t got = ::pread(fd, buffer.data() + held, want, static_cast<off_t>(next));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            throw Error::runtime("cannot read " + file.string() + ": " +
+                                 (got < 0 ? std::strerror(errno) : "the file shrank while it was read"));
+        held += static_cast<std::size_t>(got);
+        next += static_cast<std::uint64_t>(got);
+        bool last = next >= stop;
+        identifiers.for_each_match(std::string_view(buffer.data(), held),
+                                   [&](const pii::IdentifierMatcher::Match& match) {
+                                       std::size_t local_end = match.offset + identifiers.length(match.pattern);
+                                       std::uint64_t file_end = base + local_end;
+                                       bool counted_before = carried && local_end + context <= carried;
+                                       bool context_complete = (last && stop == size) || local_end + context <= held;
+                                       if (!counted_before && context_complete && file_end > begin && file_end <= end)
+                                           ++matches;
+                                   });
+        carried = std::min(carry, held);
+        std::memmove(buffer.data(), buffer.data() + held - carried, carried);
+        base += held - carried;
+        held = carried;
+    }
+    return matches;
+}
+
+}  // namespace
+
+std::uint64_t count_in_raw_bytes(const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
+                                 std::uint64_t& bytes_scanned, unsigned threads) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(errno));
+    }
+    struct Close {
+        int fd;
+        ~Close() { ::close(fd); }
+    } close_fd{fd};
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) throw Error::runtime("cannot stat " + file.string() + ": " + std::strerror(errno));
+    auto size = static_cast<std::uint64_t>(info.st_size);
+    bytes_scanned += size;
+    if (identifiers.empty() || size == 0) return 0;
+    // Small files are not worth a thread; large ones are cut into one byte range per thread.
+    if (size < (32ull << 20)) threads = 1;
+    threads = std::max(1u, threads);
+    std::vector<std::uint64_t> counts(threads, 0);
+    std::vector<std::exception_ptr> failures(threads);
+    auto range = [&](unsigned k) {
+        try {
+            counts[k] = count_in_byte_range(fd, file, identifiers, size, size * k / threads, size * (k + 1) / threads);
+        } catch (...) {
+            failures[k] = std::current_exception();
+        }
+    };
+    std::vector<std::thread> workers;
+    for (unsigned k = 1; k < threads; ++k) workers.emplace_back(range, k);
+    range(0);
+    for (auto& worker : workers) worker.join();
+    for (const auto& failure : failures)
+        if (failure) std::rethrow_exception(failure);
+    std::uint64_t total = 0;
+    for (auto count : counts) total += count;
+    return total;
 }
 
 std::int64_t day_of(util::UnixTime time) { return time >= 0 ? time / 86400 : (time - 86399) / 86400; }

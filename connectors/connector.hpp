@@ -45,6 +45,9 @@ struct Selector {
     // False when no record of dataset can match: another category, or subjects the dataset
     // has no field for.
     bool may_match(const config::Dataset& dataset) const;
+    // True when the selector is a tenant and nothing narrower: the erasure of a whole tenant,
+    // which also removes the tenant's own rows that hold no personal data.
+    bool is_whole_tenant() const;
     // For the journal: identifiers only as a count.
     nlohmann::json to_json() const;
     // Everything, identifiers included, for plan files; from_plan_json reverses it.
@@ -110,8 +113,12 @@ struct VerifyReport {
 };
 
 // What erase or a retention rule asks a connector to do to the records of a selector.
+// erase: remove, or anonymise where the data map says the record stays ("erase": "anonymise":
+// IP addresses truncated, every other identifying field cleared); a whole tenant is always
+// removed. An erase also leaves no trace on disk: deleted content overwritten, write-ahead logs
+// truncated, free pages dropped.
 struct Action {
-    enum class Kind { remove, anonymise };
+    enum class Kind { remove, anonymise, erase };
     Kind kind = Kind::remove;
     std::string method;               // anonymise: ip-truncate, hmac, null
     std::vector<std::string> fields;  // anonymise: identifier kinds ("ip") or field names
@@ -144,6 +151,10 @@ struct Plan {
     std::optional<util::UnixTime> newest;  // the newest record seen, for clock sanity checks
 
     std::uint64_t records() const;
+    // Everything, identifiers included (for plan files and resumable runs); throws
+    // nlohmann::json::exception on a malformed document.
+    nlohmann::json to_json() const;
+    static Plan from_json(const nlohmann::json& json);
 };
 
 struct ApplyReport {
@@ -183,8 +194,15 @@ public:
     // Throws Error::integrity, before changing anything, when the store no longer matches
     // the plan in a way that would make applying it unsafe.
     virtual ApplyReport apply(const Plan& plan, ApplyProgress& progress) = 0;
-    // Rescans for records of selector and for any text occurrence of identifiers.
+    // Rescans for records of selector and for any occurrence of identifiers, in what the store
+    // shows and in the bytes it keeps on disk (free pages, write-ahead logs, journals). For
+    // people within one tenant, occurrences count only in that tenant's records (other tenants
+    // may rightly hold the same address), and bytes on disk, which have no tenant, are left out.
     virtual VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) = 0;
+    // Text by which the store recognises tenant beyond its records' tenant field: the tenant's
+    // display names and the secrets its records hold (stream keys). The rescan after a tenant's
+    // erasure looks for them. Never contains another tenant's data.
+    virtual std::vector<std::string> tenant_markers(const std::string& tenant) = 0;
 
     virtual const config::Source& source() const = 0;
     virtual const std::vector<config::Dataset>& datasets() const = 0;
@@ -197,6 +215,13 @@ std::unique_ptr<Connector> open_connector(const config::Source& source, const co
 // A reader over source.spec with the keys every source has (name, kind, path) already taken,
 // so a connector reads its own keys and finish() rejects the rest.
 config::JsonReader source_reader(const config::Source& source);
+
+// Matches of identifiers in the raw bytes of a file (a database, its write-ahead log), read in
+// blocks so memory stays flat; a match across two blocks is counted once. A large file is cut
+// into one byte range per thread. Adds the file's size to bytes_scanned. 0 when the file does
+// not exist; Error::runtime when it cannot be read.
+std::uint64_t count_in_raw_bytes(const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
+                                 std::uint64_t& bytes_scanned, unsigned threads = 1);
 
 // The UTC day (days since 1970-01-01) a time falls on.
 std::int64_t day_of(util::UnixTime time);

@@ -89,7 +89,7 @@ public:
         Plan plan{m_source.name, action, selector, {}, 0, {}};
         const auto& dataset = m_datasets.front();
         if (!selector.may_match(dataset)) return plan;
-        if (action.kind != Action::Kind::remove)
+        if (action.kind == Action::Kind::anonymise)
             throw Error::config(m_source.file + ": " + m_source.pointer + ": source \"" + m_source.name +
                                     "\" holds files, which can be deleted but not anonymised",
                                 "use a delete rule for this category, or exclude the source with \"datasets\"");
@@ -140,6 +140,8 @@ public:
         return report;
     }
 
+    std::vector<std::string> tenant_markers(const std::string&) override { return {}; }
+
     VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
         VerifyReport report;
         SourceInventory ignored;
@@ -149,7 +151,9 @@ public:
         for_each_object(ignored, [&](const Object& object) {
             ++report.records_scanned;
             if (selector.subjects.empty() && in_selector(object, selector)) ++selected;
-            if (identifiers.empty()) return;
+            // A person erased within one tenant: only that tenant's files are theirs to check.
+            bool text_everywhere = !selector.tenant || selector.is_whole_tenant();
+            if (identifiers.empty() || !(text_everywhere || selector.wants_tenant(object.tenant))) return;
             std::uint64_t in_name = identifiers.count(object.relative);
             std::uint64_t in_body =
                 is_text_object(object.path) ? count_in_file(object.path, identifiers, report.bytes_scanned) : 0;

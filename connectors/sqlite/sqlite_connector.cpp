@@ -94,8 +94,14 @@ std::string older_than_test(const config::TimestampSpec& spec, bool integer_colu
     }
 }
 
-Filter filter_for(const config::Dataset& dataset, const QueryParts& parts, const Selector& selector,
-                  bool integer_time = false) {
+// The part of a WHERE clause that picks the records of a selector's subjects, with its values.
+struct SubjectCondition {
+    std::string sql = "0";
+    std::vector<std::string> values;
+};
+
+Filter filter_for(const config::Dataset& dataset, const QueryParts& parts, const Selector& selector, bool integer_time,
+                  const SubjectCondition& subjects) {
     Filter filter;
     if (selector.tenant) {
         filter.where += " AND " + parts.tenant + " = ?";
@@ -106,15 +112,8 @@ Filter filter_for(const config::Dataset& dataset, const QueryParts& parts, const
         filter.values.push_back(excluded);
     }
     if (!selector.subjects.empty()) {
-        std::string any;
-        for (const auto& subject : selector.subjects)
-            for (const auto& field : dataset.subjects) {
-                if (field.kind != subject.kind) continue;
-                any += (any.empty() ? "" : " OR ") +
-                       ("t0." + quote(field.field) + " = ?" + (subject.kind == "email" ? " COLLATE NOCASE" : ""));
-                filter.values.push_back(subject.value);
-            }
-        filter.where += " AND (" + (any.empty() ? std::string("0") : any) + ")";
+        filter.where += " AND " + subjects.sql;
+        filter.values.insert(filter.values.end(), subjects.values.begin(), subjects.values.end());
     }
     if (selector.older_than) {
         // A record without a timestamp (or tenant rule) is never expired: NULL < x is not true.
@@ -159,6 +158,18 @@ public:
             table.finish();
             m_datasets.push_back(std::move(dataset));
         }
+        for (auto& table : reader.object_list("tenant_tables", false)) {
+            config::Dataset owned;
+            owned.pointer = table.pointer();
+            owned.locator = table.required_string("table");
+            owned.name = source.name + ":" + owned.locator;
+            owned.personal = table.string_list("names");
+            auto tenant = table.optional_object("tenant");
+            if (!tenant) table.fail_here("missing required key \"tenant\"", "say which column holds the tenant");
+            owned.tenant = config::read_tenant(*tenant, "column");
+            table.finish();
+            m_tenant_tables.push_back(std::move(owned));
+        }
         reader.finish();
     }
 
@@ -173,15 +184,16 @@ public:
                                 "correct \"path\" (relative paths start at the config file's directory)");
         auto& db = database();
         for (const auto& dataset : m_datasets) validate_dataset(db, dataset);
+        for (const auto& table : m_tenant_tables) validate_dataset(db, table);
     }
 
     SourceInventory inventory(const Selector& selector, const InventoryOptions& options) override {
         auto& db = database();
         SourceInventory result;
         for (const auto& dataset : m_datasets) {
-            if (!selector.may_match(dataset)) continue;
+            if (!selects(db, dataset, selector)) continue;
             auto parts = query_parts(dataset);
-            auto filter = filter_for(dataset, parts, selector);
+            auto filter = selection_filter(db, dataset, parts, selector);
             guarded([&] {
                 // Grouped by day as well, for the audit report's age histograms; the rows of one
                 // tenant are consecutive and folded into one InventoryRow.
@@ -230,9 +242,9 @@ public:
             }
         } end_read{db};
         for (const auto& dataset : m_datasets) {
-            if (!selector.may_match(dataset)) continue;
+            if (!selects(db, dataset, selector)) continue;
             auto parts = query_parts(dataset);
-            auto filter = filter_for(dataset, parts, selector);
+            auto filter = selection_filter(db, dataset, parts, selector);
             guarded([&] {
                 SQLite::Statement query(db, "SELECT " + parts.tenant + ", t0.* FROM " + parts.from + " WHERE " +
                                                 filter.where + " ORDER BY t0.rowid");
@@ -257,18 +269,18 @@ public:
         auto& db = database();
         Plan plan{m_source.name, action, selector, {}, 0, {}};
         register_functions(db, action);
-        for (const auto& dataset : m_datasets) {
-            if (!selector.may_match(dataset)) continue;
-            auto columns = action_columns(dataset, action);
-            if (action.kind == Action::Kind::anonymise && columns.empty()) continue;
-            auto parts = query_parts(dataset);
-            auto filter = filter_for(dataset, parts, selector, integer_time(db, dataset));
+        for (const auto* dataset : datasets_in_change_order(db, selector, action)) {
+            if (!selects(db, *dataset, selector)) continue;
+            auto change = change_for(*dataset, action, selector);
+            if (!change.remove && change.columns.empty()) continue;
+            auto parts = query_parts(*dataset);
+            auto filter = selection_filter(db, *dataset, parts, selector, integer_time(db, *dataset));
             guarded([&] {
                 // An integer timestamp's maximum comes straight from its index, where there is one.
                 std::string newest = "max(" + parts.time + ")";
-                if (integer_time(db, dataset))
-                    newest = "max(t0." + quote(dataset.timestamp->field) + ")" +
-                             (dataset.timestamp->format == config::TimeFormat::unix_millis ? " / 1000" : "");
+                if (integer_time(db, *dataset))
+                    newest = "max(t0." + quote(dataset->timestamp->field) + ")" +
+                             (dataset->timestamp->format == config::TimeFormat::unix_millis ? " / 1000" : "");
                 SQLite::Statement total(db, "SELECT count(*), " + newest + " FROM " + parts.from);
                 total.executeStep();
                 plan.source_records += static_cast<std::uint64_t>(total.getColumn(0).getInt64());
@@ -276,18 +288,18 @@ public:
                     plan.newest = std::max(plan.newest.value_or(0), total.getColumn(1).getInt64());
                 SQLite::Statement query(db, "SELECT count(*), total(" + parts.bytes + "), min(" + parts.time +
                                                 ") FROM " + parts.from + " WHERE " + filter.where +
-                                                still_to_change(columns, action));
+                                                change.still_to_change);
                 bind(query, filter);
                 query.executeStep();
                 auto records = static_cast<std::uint64_t>(query.getColumn(0).getInt64());
                 if (!records) return;
                 PlanItem item;
-                item.dataset = dataset.name;
-                item.what = action.kind == Action::Kind::remove ? "delete" : "anonymise " + join(columns);
+                item.dataset = dataset->name;
+                item.what = change.remove ? "delete" : "anonymise " + join(change.columns);
                 item.records = records;
                 item.bytes = static_cast<std::uint64_t>(query.getColumn(1).getDouble());
                 if (!query.getColumn(2).isNull()) item.oldest = query.getColumn(2).getInt64();
-                item.note = index_note(db, dataset);
+                item.note = index_note(db, *dataset);
                 item.snapshot = {{"records", records}};
                 plan.items.push_back(std::move(item));
             });
@@ -298,13 +310,17 @@ public:
     ApplyReport apply(const Plan& plan, ApplyProgress& progress) override {
         auto& db = writable_database();
         register_functions(db, plan.action);
+        bool erasing = plan.action.kind == Action::Kind::erase;
+        // An erasure overwrites what it deletes in every page it touches, not only where that
+        // is free; retention keeps the cheaper FAST mode.
+        guarded([&] { db.exec(erasing ? "PRAGMA secure_delete = ON" : "PRAGMA secure_delete = FAST"); });
         ApplyReport report;
         for (const auto& item : plan.items) {
             const auto& dataset = dataset_named(item.dataset);
-            auto columns = action_columns(dataset, plan.action);
+            auto change = change_for(dataset, plan.action, plan.selector);
             auto parts = query_parts(dataset);
-            auto filter = filter_for(dataset, parts, plan.selector, integer_time(db, dataset));
-            std::string where = filter.where + still_to_change(columns, plan.action);
+            auto filter = selection_filter(database(), dataset, parts, plan.selector, integer_time(db, dataset));
+            std::string where = filter.where + change.still_to_change;
             guarded([&] {
                 auto selection = selection_extent(db, parts, filter, where);
                 if (selection.rows > item.records)
@@ -313,34 +329,49 @@ public:
                                               std::to_string(item.records),
                                           "the store changed since the plan was made: make a new plan");
                 if (selection.rows)
-                    change_in_rowid_batches(db, dataset, parts, filter, where, columns, plan.action, item, selection,
-                                            progress);
+                    change_in_rowid_batches(db, dataset, parts, filter, where, change, item, selection, progress);
                 auto after = count_where(db, parts, filter, where);
                 report.records_changed += item.records - std::min(item.records, after);
                 report.bytes_changed += after ? 0 : item.bytes;
             });
         }
-        guarded([&] { db.exec("PRAGMA wal_checkpoint(TRUNCATE)"); });
+        guarded([&] {
+            db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+            if (!erasing) return;
+            // Deleted rows live on in free pages and in the write-ahead log: VACUUM rewrites the
+            // file without them, and the checkpoint empties the log VACUUM wrote through.
+            db.exec("VACUUM");
+            db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        });
+        if (erasing)
+            report.notes.push_back(m_source.path.filename().string() + ": secure_delete, VACUUM, WAL truncated");
         return report;
     }
 
     VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
         auto& db = database();
         VerifyReport report;
-        for (const auto& dataset : m_datasets) {
-            if (!selector.wants_category(dataset.category)) continue;
-            auto parts = query_parts(dataset);
-            bool by_selector = selector.subjects.empty() || selector.has_subjects_of(dataset.subjects);
-            auto filter = filter_for(dataset, parts, selector);
+        std::vector<const config::Dataset*> scanned;
+        for (const auto& dataset : m_datasets) scanned.push_back(&dataset);
+        if (selector.is_whole_tenant())
+            for (const auto& table : m_tenant_tables) scanned.push_back(&table);
+        // A person erased within one tenant may appear in other tenants' rows: not theirs to check.
+        bool text_everywhere = !selector.tenant || selector.is_whole_tenant();
+        for (const auto* dataset : scanned) {
+            if (!selector.wants_category(dataset->category) && !dataset->category.empty()) continue;
+            auto parts = query_parts(*dataset);
+            bool by_selector = selects(db, *dataset, selector);
+            auto filter = selection_filter(db, *dataset, parts, selector);
             guarded([&] {
                 std::uint64_t still_selected = 0, text_matches = 0;
-                SQLite::Statement query(
-                    db, "SELECT (" + filter.where + "), " + select_personal(dataset) + " FROM " + parts.from);
+                SQLite::Statement query(db, "SELECT (" + filter.where + "), " + parts.tenant + ", " +
+                                                select_personal(*dataset) + " FROM " + parts.from);
                 bind(query, filter);
                 while (query.executeStep()) {
                     ++report.records_scanned;
                     if (by_selector && query.getColumn(0).getInt() != 0) ++still_selected;
-                    for (int i = 1; i < query.getColumnCount(); ++i) {
+                    if (!text_everywhere && query.getColumn(1).getString() != *selector.tenant) continue;
+                    for (int i = 2; i < query.getColumnCount(); ++i) {
                         auto column = query.getColumn(i);
                         if (column.isNull()) continue;
                         std::string_view text(static_cast<const char*>(column.getBlob()),
@@ -350,11 +381,45 @@ public:
                     }
                 }
                 if (still_selected)
-                    report.residue.push_back({dataset.name + " (records of the selector)", still_selected});
-                if (text_matches) report.residue.push_back({dataset.name + " (identifier occurrences)", text_matches});
+                    report.residue.push_back({dataset->name + " (records of the selector)", still_selected});
+                if (text_matches) report.residue.push_back({dataset->name + " (identifier occurrences)", text_matches});
             });
         }
+        // The bytes on disk cannot be told apart by tenant: they are scanned when the rescan is
+        // about a whole tenant or about people in every tenant.
+        if (!identifiers.empty() && text_everywhere) scan_bytes_on_disk(identifiers, report);
         return report;
+    }
+
+    std::vector<std::string> tenant_markers(const std::string& tenant) override {
+        auto& db = database();
+        std::set<std::string> markers;
+        auto add_values = [&](const config::Dataset& dataset, const std::vector<std::string>& columns) {
+            if (columns.empty()) return;
+            auto parts = query_parts(dataset);
+            Selector only_tenant;
+            only_tenant.tenant = tenant;
+            auto filter = filter_for(dataset, parts, only_tenant, false, {});
+            std::string list;
+            for (const auto& column : columns) list += (list.empty() ? "" : ", ") + ("t0." + quote(column));
+            guarded([&] {
+                SQLite::Statement query(db, "SELECT " + list + " FROM " + parts.from + " WHERE " + filter.where);
+                bind(query, filter);
+                while (query.executeStep())
+                    for (int i = 0; i < query.getColumnCount(); ++i)
+                        if (!query.getColumn(i).isNull() && !query.getColumn(i).getString().empty())
+                            markers.insert(query.getColumn(i).getString());
+            });
+        };
+        for (const auto& table : m_tenant_tables) add_values(table, table.personal);
+        for (const auto& dataset : m_datasets) {
+            if (!dataset.tenant) continue;
+            std::vector<std::string> keys;
+            for (const auto& subject : dataset.subjects)
+                if (subject.kind == "stream_key") keys.push_back(subject.field);
+            add_values(dataset, keys);
+        }
+        return {markers.begin(), markers.end()};
     }
 
 private:
@@ -409,6 +474,8 @@ private:
     const config::Dataset& dataset_named(const std::string& name) const {
         for (const auto& dataset : m_datasets)
             if (dataset.name == name) return dataset;
+        for (const auto& table : m_tenant_tables)
+            if (table.name == name) return table;
         throw Error::findings(
             "source \"" + m_source.name + "\": the plan names dataset " + name + ", which the data map no longer has",
             "make a new plan");
@@ -436,13 +503,171 @@ private:
         return columns;
     }
 
-    // For anonymise: only rows with a value still to change, so a second run changes nothing.
-    static std::string still_to_change(const std::vector<std::string>& columns, const Action& action) {
-        if (action.kind != Action::Kind::anonymise) return "";
+    // A foreign key of a table: its column `from` holds values of parent.to.
+    struct ForeignKey {
+        std::string from;
+        std::string parent;
+        std::string to;
+    };
+
+    const std::vector<ForeignKey>& foreign_keys(SQLite::Database& db, const std::string& table) {
+        auto known = m_foreign_keys.find(table);
+        if (known != m_foreign_keys.end()) return known->second;
+        std::vector<ForeignKey> keys;
+        guarded([&] {
+            SQLite::Statement query(db, "SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?)");
+            query.bind(1, table);
+            while (query.executeStep())
+                keys.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(),
+                                query.getColumn(2).isNull() ? "rowid" : query.getColumn(2).getString()});
+        });
+        return m_foreign_keys.emplace(table, std::move(keys)).first->second;
+    }
+
+    const config::Dataset* dataset_of_table(const std::string& table) const {
+        for (const auto& dataset : m_datasets)
+            if (dataset.locator == table) return &dataset;
+        return nullptr;
+    }
+
+    // SQL, true when the row of dataset at alias belongs to one of the selector's subjects: one
+    // of its identifier columns holds a subject's identifier, or a foreign key points at a row
+    // of a mapped table that belongs to one (the chat messages of a person's registrations).
+    // "0" when nothing can. path holds the tables above this one, so cycles end.
+    std::string subject_match(SQLite::Database& db, const config::Dataset& dataset, const std::string& alias,
+                              const Selector& selector, std::vector<std::string>& values, std::set<std::string>& path) {
         std::string any;
-        for (const auto& column : columns)
-            any += (any.empty() ? "" : " OR ") + ("gdprctl_needs_anonymising(t0." + quote(column) + ")");
-        return " AND (" + any + ")";
+        for (const auto& subject : selector.subjects)
+            for (const auto& field : dataset.subjects) {
+                if (field.kind != subject.kind) continue;
+                any += (any.empty() ? "" : " OR ") +
+                       (alias + "." + quote(field.field) + " = ?" + (subject.kind == "email" ? " COLLATE NOCASE" : ""));
+                values.push_back(subject.value);
+            }
+        path.insert(dataset.locator);
+        for (const auto& key : foreign_keys(db, dataset.locator)) {
+            const auto* parent = dataset_of_table(key.parent);
+            if (!parent || path.count(parent->locator)) continue;
+            std::string parent_alias = "p" + std::to_string(path.size());
+            auto parent_match = subject_match(db, *parent, parent_alias, selector, values, path);
+            if (parent_match == "0") continue;
+            any += (any.empty() ? "" : " OR ") +
+                   (alias + "." + quote(key.from) + " IN (SELECT " + parent_alias + "." + quote(key.to) + " FROM " +
+                    quote(parent->locator) + " AS " + parent_alias + " WHERE " + parent_match + ")");
+        }
+        path.erase(dataset.locator);
+        return any.empty() ? "0" : "(" + any + ")";
+    }
+
+    SubjectCondition subject_condition(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector) {
+        SubjectCondition condition;
+        if (selector.subjects.empty()) return condition;
+        std::set<std::string> path;
+        condition.sql = subject_match(db, dataset, "t0", selector, condition.values, path);
+        return condition;
+    }
+
+    Filter selection_filter(SQLite::Database& db, const config::Dataset& dataset, const QueryParts& parts,
+                            const Selector& selector, bool integer_time = false) {
+        return filter_for(dataset, parts, selector, integer_time, subject_condition(db, dataset, selector));
+    }
+
+    // Like Selector::may_match, but a dataset without identifier columns of its own is matched
+    // through its foreign keys too.
+    bool selects(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector) {
+        if (selector.subjects.empty() || selector.may_match(dataset)) return selector.may_match(dataset);
+        const auto& wanted = selector.datasets;
+        if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), dataset.name) == wanted.end()) return false;
+        if (!selector.wants_category(dataset.category)) return false;
+        return subject_condition(db, dataset, selector).sql != "0";
+    }
+
+    // The datasets an action goes through, in the order their rows can change. For an erasure,
+    // a table whose rows point at another's (a foreign key, or the join that finds their tenant)
+    // comes first, so that every row can still be told whose it is while it waits, and none is
+    // left pointing at nothing; a whole tenant's erasure ends with the tenant's own tables.
+    std::vector<const config::Dataset*> datasets_in_change_order(SQLite::Database& db, const Selector& selector,
+                                                                 const Action& action) {
+        std::vector<const config::Dataset*> remaining;
+        for (const auto& dataset : m_datasets) remaining.push_back(&dataset);
+        if (action.kind != Action::Kind::erase) return remaining;
+        if (selector.is_whole_tenant())
+            for (const auto& table : m_tenant_tables) remaining.push_back(&table);
+        auto points_at = [&](const config::Dataset& child, const std::string& table) {
+            if (child.locator == table) return false;
+            for (const auto& key : foreign_keys(db, child.locator))
+                if (key.parent == table) return true;
+            if (child.tenant)
+                for (const auto& step : child.tenant->via)
+                    if (step.table == table) return true;
+            return false;
+        };
+        std::vector<const config::Dataset*> ordered;
+        while (!remaining.empty()) {
+            auto next = std::find_if(remaining.begin(), remaining.end(), [&](const config::Dataset* candidate) {
+                return std::none_of(remaining.begin(), remaining.end(), [&](const config::Dataset* other) {
+                    return points_at(*other, candidate->locator);
+                });
+            });
+            if (next == remaining.end()) next = remaining.begin();  // a cycle: keep the config's order
+            ordered.push_back(*next);
+            remaining.erase(next);
+        }
+        return ordered;
+    }
+
+    // How an action changes the selected rows of one dataset.
+    struct Change {
+        bool remove = true;
+        std::vector<std::string> columns;  // anonymisation: the columns it changes
+        std::string assignments;           // anonymisation: "column = expression, ..."
+        std::string still_to_change;       // anonymisation: " AND (...)", so a second run changes nothing
+    };
+
+    Change change_for(const config::Dataset& dataset, const Action& action, const Selector& selector) const {
+        Change change;
+        if (action.kind == Action::Kind::remove) return change;
+        if (action.kind == Action::Kind::erase &&
+            (selector.is_whole_tenant() || dataset.on_erase == config::OnErase::remove))
+            return change;
+        change.remove = false;
+        std::string pending;
+        auto assign = [&](const std::string& column, const std::string& value, const std::string& test) {
+            if (std::find(change.columns.begin(), change.columns.end(), column) != change.columns.end()) return;
+            change.columns.push_back(column);
+            change.assignments += (change.assignments.empty() ? "" : ", ") + quote(column) + " = " + value;
+            pending += (pending.empty() ? "" : " OR ") + test;
+        };
+        if (action.kind == Action::Kind::anonymise) {
+            for (const auto& column : action_columns(dataset, action))
+                assign(column, "gdprctl_anonymise(" + quote(column) + ")",
+                       "gdprctl_needs_anonymising(t0." + quote(column) + ")");
+        } else {
+            // The record stays for aggregates: addresses keep their network, nothing else of the
+            // person is kept.
+            for (const auto& column : dataset.personal) {
+                bool address =
+                    std::any_of(dataset.subjects.begin(), dataset.subjects.end(),
+                                [&](const config::SubjectField& f) { return f.kind == "ip" && f.field == column; });
+                if (address)
+                    assign(column, "gdprctl_anonymise(" + quote(column) + ")",
+                           "gdprctl_needs_anonymising(t0." + quote(column) + ")");
+                else
+                    assign(column, "NULL", "t0." + quote(column) + " IS NOT NULL");
+            }
+        }
+        if (!pending.empty()) change.still_to_change = " AND (" + pending + ")";
+        return change;
+    }
+
+    // Every match of identifiers in the files SQLite keeps: rows an API no longer shows can live
+    // on in free pages, the write-ahead log or a rollback journal.
+    void scan_bytes_on_disk(const pii::IdentifierMatcher& identifiers, VerifyReport& report) {
+        for (const auto& suffix : {"", "-wal", "-journal"}) {
+            std::filesystem::path file = m_source.path.string() + suffix;
+            if (auto n = count_in_raw_bytes(file, identifiers, report.bytes_scanned))
+                report.residue.push_back({file.filename().string() + " (bytes on disk)", n});
+        }
     }
 
     // How many rows the selection holds, and the rowids it spans.
@@ -457,21 +682,13 @@ private:
     // every page; a batch that is a rowid range touches each page once. Within a range the
     // table is read by rowid (NOT INDEXED), and each row is checked against the selection.
     void change_in_rowid_batches(SQLite::Database& db, const config::Dataset& dataset, const QueryParts& parts,
-                                 const Filter& filter, const std::string& where,
-                                 const std::vector<std::string>& columns, const Action& action, const PlanItem& item,
-                                 const Extent& selection, ApplyProgress& progress) {
+                                 const Filter& filter, const std::string& where, const Change& change,
+                                 const PlanItem& item, const Extent& selection, ApplyProgress& progress) {
         std::int64_t first = selection.first, last = selection.last;
         std::int64_t rows = static_cast<std::int64_t>(std::max<std::uint64_t>(1, selection.rows));
         std::int64_t width = std::max<std::int64_t>(1, (last - first + 1) * k_batch / rows);
-        std::string target;
-        if (action.kind == Action::Kind::remove) {
-            target = "DELETE FROM " + quote(dataset.locator);
-        } else {
-            std::string sets;
-            for (const auto& column : columns)
-                sets += (sets.empty() ? "" : ", ") + quote(column) + " = gdprctl_anonymise(" + quote(column) + ")";
-            target = "UPDATE " + quote(dataset.locator) + " SET " + sets;
-        }
+        std::string target = change.remove ? "DELETE FROM " + quote(dataset.locator)
+                                           : "UPDATE " + quote(dataset.locator) + " SET " + change.assignments;
         std::string change_sql = target + " WHERE rowid IN (SELECT t0.rowid FROM " + quote(dataset.locator) +
                                  " AS t0 NOT INDEXED" + parts.joins + " WHERE t0.rowid >= ? AND t0.rowid < ? AND " +
                                  where + ")";
@@ -550,8 +767,9 @@ private:
 
     // gdprctl_anonymise(value) and gdprctl_needs_anonymising(value) for the action's method.
     void register_functions(SQLite::Database& db, const Action& action) {
-        if (action.kind != Action::Kind::anonymise) return;
-        auto method = pii::anonymise_method(action.method);
+        if (action.kind == Action::Kind::remove) return;
+        auto method = action.kind == Action::Kind::erase ? std::optional(pii::AnonymiseMethod::ip_truncate)
+                                                         : pii::anonymise_method(action.method);
         if (!method) throw Error::config("unknown anonymisation method \"" + action.method + "\"");
         m_function_context = {*method, action.hmac_key};
         sqlite3_create_function_v2(
@@ -703,6 +921,10 @@ private:
 
     config::Source m_source;
     std::vector<config::Dataset> m_datasets;
+    // Rows that belong to a tenant and hold no personal data (the tenant's own record, its
+    // settings): removed when the whole tenant is erased, never otherwise.
+    std::vector<config::Dataset> m_tenant_tables;
+    std::map<std::string, std::vector<ForeignKey>> m_foreign_keys;
     std::optional<std::int64_t> m_sample_override;
     std::unique_ptr<SQLite::Database> m_db;
     std::unique_ptr<SQLite::Database> m_writable;

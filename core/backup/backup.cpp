@@ -502,16 +502,21 @@ RestoreReport restore(const config::Workspace& workspace, const std::filesystem:
     return report;
 }
 
-PruneReport prune(const config::Workspace& workspace, const policy::PolicySet& policies, crypto::Keystore& keystore,
-                  const PruneOptions& options) {
-    PruneReport report;
-    report.dry_run = options.dry_run;
+const policy::RetentionRule* backup_retention_rule(const policy::PolicySet& policies) {
     const policy::RetentionRule* rule = nullptr;
     for (const auto& candidate : policies.retention)
         if (std::find(candidate.categories.begin(), candidate.categories.end(), "backups") !=
                 candidate.categories.end() &&
             (!rule || candidate.max_age_seconds < rule->max_age_seconds))
             rule = &candidate;
+    return rule;
+}
+
+PruneReport prune(const config::Workspace& workspace, const policy::PolicySet& policies, crypto::Keystore& keystore,
+                  const PruneOptions& options) {
+    PruneReport report;
+    report.dry_run = options.dry_run;
+    const auto* rule = backup_retention_rule(policies);
     if (!rule)
         throw Error::config("no retention policy covers the \"backups\" category, so no backup is old enough to prune",
                             "enable retention.backups-90d or add a retention rule for \"backups\"");

@@ -93,6 +93,9 @@ struct PruneReport {
     bool dry_run = false;
 };
 
+// The strictest retention rule for the "backups" category; null when there is none.
+const policy::RetentionRule* backup_retention_rule(const policy::PolicySet& policies);
+
 // Removes backups older than the retention rule for the "backups" category allows.
 PruneReport prune(const config::Workspace& workspace, const policy::PolicySet& policies, crypto::Keystore& keystore,
                   const PruneOptions& options);

@@ -61,6 +61,8 @@ TimestampSpec read_timestamp(JsonReader& reader, const std::string& field_key) {
     return spec;
 }
 
+}  // namespace
+
 TenantSpec read_tenant(JsonReader& reader, const std::string& field_key) {
     TenantSpec spec;
     spec.pointer = reader.pointer();
@@ -79,6 +81,8 @@ TenantSpec read_tenant(JsonReader& reader, const std::string& field_key) {
     reader.finish();
     return spec;
 }
+
+namespace {
 
 Source read_source(JsonReader& reader, const std::filesystem::path& base_dir) {
     Source source;
@@ -139,6 +143,13 @@ Dataset read_dataset(JsonReader& reader, const Workspace& workspace, const std::
     dataset.ignore = reader.string_list("ignore");
     if (auto tenant = reader.optional_object("tenant")) dataset.tenant = read_tenant(*tenant, field_key);
     if (auto timestamp = reader.optional_object("timestamp")) dataset.timestamp = read_timestamp(*timestamp, field_key);
+    if (auto on_erase = reader.optional_string("erase")) {
+        if (*on_erase == "anonymise")
+            dataset.on_erase = OnErase::anonymise;
+        else if (*on_erase != "delete")
+            reader.fail("erase", "unknown erase mode \"" + *on_erase + "\"",
+                        "use \"delete\" (the default) or \"anonymise\" (keep the record, strip the person)");
+    }
     if (dataset.personal.empty() && !field_key.empty())
         reader.fail_here("no personal fields declared", "list them under \"personal\" or \"subjects\"");
     return dataset;

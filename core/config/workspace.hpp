@@ -43,6 +43,10 @@ struct SubjectField {
 };
 
 // One place in a source where personal data lives: a table, a log set, a file tree.
+// What erasing a person does to their records in a dataset: remove them (the default), or keep
+// the record for aggregates and strip what identifies the person (statistics keep counts).
+enum class OnErase { remove, anonymise };
+
 struct Dataset {
     std::string name;     // "source" or "source:table", set by the connector
     std::string locator;  // SQL table name; empty for logs and files
@@ -52,6 +56,7 @@ struct Dataset {
     std::vector<std::string> ignore;     // fields known not to be personal (skipped by detection)
     std::optional<TenantSpec> tenant;
     std::optional<TimestampSpec> timestamp;
+    OnErase on_erase = OnErase::remove;
     std::string pointer;
 };
 
@@ -110,5 +115,7 @@ Workspace load_workspace(const std::filesystem::path& config_path);
 // Reads the data-map keys shared by every connector kind from reader. field_key names the key
 // that holds a field ("column" for SQL, "field" for logs); files have no fields.
 Dataset read_dataset(JsonReader& reader, const Workspace& workspace, const std::string& field_key);
+// Reads a "tenant" object: field (under field_key), optional via joins and regex.
+TenantSpec read_tenant(JsonReader& reader, const std::string& field_key);
 
 }  // namespace gdprctl::config

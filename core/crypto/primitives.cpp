@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include <memory>
@@ -30,6 +31,8 @@ struct KdfFree {
     void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
     void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
     void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+    void operator()(BIO* bio) const { BIO_free(bio); }
 };
 template <typename T>
 using Owned = std::unique_ptr<T, KdfFree>;
@@ -222,6 +225,110 @@ SecretBytes x25519_shared(const SecretBytes& private_key, const Bytes& peer_publ
     if (EVP_PKEY_derive(ctx.get(), shared.data(), &length) <= 0 || length != 32)
         throw Error::integrity("X25519 key agreement failed: the public key is not a valid recipient key");
     return shared;
+}
+
+namespace {
+
+Owned<EVP_PKEY> ed25519_private(const SecretBytes& private_key) {
+    Owned<EVP_PKEY> key(
+        EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, private_key.data(), private_key.size()));
+    if (!key) throw Error::integrity("not an Ed25519 private key (expected 32 bytes)");
+    return key;
+}
+
+Owned<EVP_PKEY> ed25519_public(const Bytes& public_key) {
+    Owned<EVP_PKEY> key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
+    if (!key) throw Error::integrity("not an Ed25519 public key (expected 32 bytes)");
+    return key;
+}
+
+std::string bio_text(BIO* bio) {
+    char* data = nullptr;
+    long size = BIO_get_mem_data(bio, &data);
+    return std::string(data, static_cast<std::size_t>(size));
+}
+
+Owned<BIO> bio_of(const std::string& text) {
+    Owned<BIO> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+    require(bio ? 1 : 0, "BIO_new_mem_buf");
+    return bio;
+}
+
+}  // namespace
+
+Ed25519KeyPair ed25519_generate() {
+    Ed25519KeyPair pair{random_key(), {}};
+    pair.public_key = ed25519_public_from_private(pair.private_key);
+    return pair;
+}
+
+Bytes ed25519_public_from_private(const SecretBytes& private_key) {
+    auto key = ed25519_private(private_key);
+    Bytes public_key(32);
+    std::size_t length = public_key.size();
+    require(EVP_PKEY_get_raw_public_key(key.get(), public_key.data(), &length), "get_raw_public_key");
+    return public_key;
+}
+
+Bytes ed25519_sign(const SecretBytes& private_key, std::string_view message) {
+    auto key = ed25519_private(private_key);
+    Owned<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+    // PureEdDSA hashes the message itself: no digest is named, and signing is one shot.
+    require(ctx && EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) > 0 ? 1 : 0,
+            "EVP_DigestSignInit");
+    Bytes signature(64);
+    std::size_t length = signature.size();
+    require(EVP_DigestSign(ctx.get(), signature.data(), &length, reinterpret_cast<const unsigned char*>(message.data()),
+                           message.size()),
+            "EVP_DigestSign");
+    return signature;
+}
+
+bool ed25519_verify(const Bytes& public_key, std::string_view message, const Bytes& signature) {
+    auto key = ed25519_public(public_key);
+    Owned<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+    require(ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) > 0 ? 1 : 0,
+            "EVP_DigestVerifyInit");
+    return EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
+                            reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+}
+
+std::string ed25519_private_pem(const SecretBytes& private_key) {
+    auto key = ed25519_private(private_key);
+    Owned<BIO> bio(BIO_new(BIO_s_mem()));
+    require(bio && PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) ? 1 : 0,
+            "PEM_write_bio_PrivateKey");
+    return bio_text(bio.get());
+}
+
+SecretBytes ed25519_private_from_pem(const std::string& pem) {
+    auto bio = bio_of(pem);
+    Owned<EVP_PKEY> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    if (!key || EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519)
+        throw Error::integrity("not an Ed25519 private key in PEM (PKCS#8) form");
+    SecretBytes private_key(32);
+    std::size_t length = private_key.size();
+    require(EVP_PKEY_get_raw_private_key(key.get(), private_key.data(), &length), "get_raw_private_key");
+    return private_key;
+}
+
+std::string ed25519_public_pem(const Bytes& public_key) {
+    auto key = ed25519_public(public_key);
+    Owned<BIO> bio(BIO_new(BIO_s_mem()));
+    require(bio && PEM_write_bio_PUBKEY(bio.get(), key.get()) ? 1 : 0, "PEM_write_bio_PUBKEY");
+    return bio_text(bio.get());
+}
+
+Bytes ed25519_public_from_pem(const std::string& pem) {
+    auto bio = bio_of(pem);
+    Owned<EVP_PKEY> key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+    if (!key || EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519)
+        throw Error::usage("not an Ed25519 public key in PEM form",
+                           "give the key 'gdprctl certificate pubkey' prints (-----BEGIN PUBLIC KEY-----)");
+    Bytes public_key(32);
+    std::size_t length = public_key.size();
+    require(EVP_PKEY_get_raw_public_key(key.get(), public_key.data(), &length), "get_raw_public_key");
+    return public_key;
 }
 
 }  // namespace gdprctl::crypto

@@ -80,4 +80,21 @@ Bytes x25519_public_from_private(const SecretBytes& private_key);
 // The shared secret; throws Error::integrity when it is all zero (a low-order public key).
 SecretBytes x25519_shared(const SecretBytes& private_key, const Bytes& peer_public);
 
+// Ed25519 (RFC 8032, PureEdDSA): signatures over a whole message, keys as 32 raw bytes. The
+// PEM forms (PKCS#8 private key, SubjectPublicKeyInfo public key) are those `openssl pkey` and
+// `openssl pkeyutl -verify -rawin` read.
+struct Ed25519KeyPair {
+    SecretBytes private_key;
+    Bytes public_key;
+};
+Ed25519KeyPair ed25519_generate();
+Bytes ed25519_public_from_private(const SecretBytes& private_key);
+Bytes ed25519_sign(const SecretBytes& private_key, std::string_view message);
+bool ed25519_verify(const Bytes& public_key, std::string_view message, const Bytes& signature);
+std::string ed25519_private_pem(const SecretBytes& private_key);
+SecretBytes ed25519_private_from_pem(const std::string& pem);
+std::string ed25519_public_pem(const Bytes& public_key);
+// Error::usage when pem holds no Ed25519 public key.
+Bytes ed25519_public_from_pem(const std::string& pem);
+
 }  // namespace gdprctl::crypto

@@ -22,6 +22,7 @@
 #include "core/crypto/workers.hpp"
 #include "core/error.hpp"
 #include "core/journal/journal.hpp"
+#include "core/scan/linked.hpp"
 #include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
 #include "core/version.hpp"
@@ -532,76 +533,6 @@ private:
     crypto::ByteSource m_source;
 };
 
-// Collects the identifiers recorded next to a person's strong identifiers (e-mail, user id,
-// phone, stream key) in records those identify: the viewers row that holds their e-mail names
-// their user id, their sessions name the IPs whose access-log lines are theirs too. Every
-// subject field of one record identifies the same person (that is what the data map says).
-class LinkedIdentifierSink : public connectors::RecordSink {
-public:
-    explicit LinkedIdentifierSink(const connectors::Selector& selector) : m_selector(selector) {}
-
-    void record(const config::Dataset& dataset, const std::string&, const nlohmann::json& record) override {
-        if (!matched_by_strong_identifier(dataset, record)) return;
-        for (const auto& field : dataset.subjects) {
-            if (!record.contains(field.field) || record[field.field].is_null()) continue;
-            const auto& value = record[field.field];
-            try {
-                auto id = connectors::parse_identifier(field.kind + ":" +
-                                                       (value.is_string() ? value.get<std::string>() : value.dump()));
-                if (!m_selector.matches_subject(id.kind, id.value)) found.insert({id.kind, id.value});
-            } catch (const Error&) {
-                // Not a valid identifier (anonymised already, or malformed): nothing to follow.
-            }
-        }
-    }
-    void blob(const config::Dataset&, const std::string&, const std::filesystem::path&, const std::string&) override {}
-
-    std::set<std::pair<std::string, std::string>> found;
-
-private:
-    bool matched_by_strong_identifier(const config::Dataset& dataset, const nlohmann::json& record) const {
-        for (const auto& field : dataset.subjects) {
-            if (field.kind == "ip" || !record.contains(field.field) || record[field.field].is_null()) continue;
-            const auto& value = record[field.field];
-            if (m_selector.matches_subject(field.kind, value.is_string() ? value.get<std::string>() : value.dump()))
-                return true;
-        }
-        return false;
-    }
-    const connectors::Selector& m_selector;
-};
-
-bool links_identifiers(const connectors::Connector& connector) {
-    for (const auto& dataset : connector.datasets())
-        if (dataset.subjects.size() > 1) return true;
-    return false;
-}
-
-// Adds to selector the identifiers linked to its strong identifiers, following strong ones
-// until nothing new appears, but never onwards from an IP: an address can be shared (NAT, a
-// café), and following it to other identifiers would export other people's data.
-connectors::Selector with_linked_identifiers(const connectors::Selector& selector,
-                                             const std::vector<std::unique_ptr<connectors::Connector>>& connectors) {
-    auto expanded = selector;
-    for (int round = 0; round < 8; ++round) {
-        connectors::Selector lookup = expanded;
-        lookup.subjects.erase(std::remove_if(lookup.subjects.begin(), lookup.subjects.end(),
-                                             [](const connectors::Identifier& id) { return id.kind == "ip"; }),
-                              lookup.subjects.end());
-        if (lookup.subjects.empty()) break;
-        LinkedIdentifierSink sink(expanded);
-        for (const auto& connector : connectors)
-            if (links_identifiers(*connector)) connector->collect(lookup, sink);
-        bool new_strong = false;
-        for (const auto& [kind, value] : sink.found) {
-            expanded.subjects.push_back({kind, value});
-            new_strong = new_strong || kind != "ip";
-        }
-        if (!new_strong) break;
-    }
-    return expanded;
-}
-
 }  // namespace
 
 std::uint64_t ExportReport::records() const {
@@ -622,6 +553,7 @@ nlohmann::json ExportReport::to_json() const {
             {"dry_run", dry_run},
             {"encrypted", encrypted},
             {"linked_identifiers", linked_identifiers},
+            {"shared_addresses_left_out", shared_addresses},
             {"datasets", sets},
             {"records", records()},
             {"entries", entries},
@@ -642,9 +574,11 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
         throw Error::usage("an export is about a tenant or a person", "give --tenant T or --subject KIND:VALUE");
     auto connectors = open_sources(workspace);
     ExportOptions resolved = options;
-    resolved.selector = with_linked_identifiers(options.selector, connectors);
+    auto subjects = scan::resolve_subjects(options.selector, connectors);
+    resolved.selector = subjects.selector;
     ExportReport report;
-    report.linked_identifiers = resolved.selector.subjects.size() - options.selector.subjects.size();
+    report.linked_identifiers = subjects.linked;
+    report.shared_addresses = subjects.shared.size();
     report.out = options.out;
     report.dry_run = options.dry_run;
     report.encrypted = !options.recipients.empty() || options.passphrase;

@@ -53,6 +53,7 @@ struct ExportReport {
     // Identifiers found next to the person's e-mail, user id, ... (never onwards from an IP),
     // whose records were exported too.
     std::uint64_t linked_identifiers = 0;
+    std::uint64_t shared_addresses = 0;  // linked addresses other people used too: left out
 
     std::uint64_t records() const;
     nlohmann::json to_json() const;

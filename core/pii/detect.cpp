@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <cstdio>
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -227,6 +229,24 @@ void for_each_ip(std::string_view text, const std::function<void(const std::stri
         if (auto canonical = canonical_ip(ip)) found(*canonical);
         return true;
     });
+}
+
+std::vector<std::string> ip_text_forms(std::string_view address) {
+    auto canonical = canonical_ip(address);
+    if (!canonical) return {std::string(address)};
+    std::vector<std::string> forms{*canonical};
+    unsigned char bytes[16];
+    if (inet_pton(AF_INET6, canonical->c_str(), bytes) != 1) return forms;
+    char padded[40], plain[40];
+    std::size_t p = 0, q = 0;
+    for (int group = 0; group < 8; ++group) {
+        unsigned value = static_cast<unsigned>(bytes[2 * group] << 8 | bytes[2 * group + 1]);
+        p += static_cast<std::size_t>(std::snprintf(padded + p, sizeof padded - p, group ? ":%04x" : "%04x", value));
+        q += static_cast<std::size_t>(std::snprintf(plain + q, sizeof plain - q, group ? ":%x" : "%x", value));
+    }
+    for (const auto& form : {std::string(padded, p), std::string(plain, q)})
+        if (std::find(forms.begin(), forms.end(), form) == forms.end()) forms.push_back(form);
+    return forms;
 }
 
 }  // namespace gdprctl::pii

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gdprctl::pii {
 
@@ -20,6 +21,11 @@ void for_each_ip(std::string_view text, const std::function<void(const std::stri
 
 // Canonical text of one address ("2001:DB8:0::1" -> "2001:db8::1"); nullopt when text is not one.
 std::optional<std::string> canonical_ip(std::string_view text);
+
+// The ways an address is commonly written, for literal matching: an IPv4 address as it is; an
+// IPv6 address compressed (canonical), in full with leading zeros, and in full without them.
+// Letters in any case match because the matcher ignores ASCII case.
+std::vector<std::string> ip_text_forms(std::string_view address);
 
 // text with every e-mail, IPv4 and IPv6 address replaced by "[email]", "[ipv4]", "[ipv6]": for
 // anything that goes to a log, where personal data must never appear.

@@ -95,6 +95,10 @@ bool IdentifierMatcher::bounded(std::string_view text, std::size_t start, std::s
     return true;
 }
 
+std::size_t IdentifierMatcher::longest() const {
+    return m_lengths.empty() ? 0 : *std::max_element(m_lengths.begin(), m_lengths.end());
+}
+
 std::size_t IdentifierMatcher::count(std::string_view text) const {
     return for_each_match(text, [](const Match&) {});
 }

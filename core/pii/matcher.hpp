@@ -28,6 +28,10 @@ public:
     bool contains(std::string_view text) const;
 
     std::size_t size() const { return m_lengths.size(); }
+    std::size_t length(std::size_t pattern) const { return m_lengths[pattern]; }
+    std::size_t longest() const;
+    // Bytes on either side of a match that decide whether it is bounded.
+    static constexpr std::size_t k_context = 2;
     bool empty() const { return m_lengths.empty(); }
 
 private:

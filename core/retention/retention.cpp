@@ -20,28 +20,6 @@ namespace {
 
 constexpr util::UnixTime k_clock_tolerance = 86400;
 
-// Holds the workspace's retention lock (flock on a file in the state directory) while alive.
-class RetentionLock {
-public:
-    RetentionLock(const std::filesystem::path& state_dir, WaitForLock wait) {
-        util::ensure_private_directory(state_dir);
-        auto path = state_dir / "retention.lock";
-        m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (m_fd < 0) throw Error::runtime("cannot open " + path.string() + ": " + std::strerror(errno));
-        if (::flock(m_fd, LOCK_EX | (wait == WaitForLock::yes ? 0 : LOCK_NB)) != 0) {
-            ::close(m_fd);
-            throw Error::runtime("another retention run holds the lock " + path.string(),
-                                 "wait for it to finish, or pass --wait to queue behind it");
-        }
-    }
-    ~RetentionLock() { ::close(m_fd); }
-    RetentionLock(const RetentionLock&) = delete;
-    RetentionLock& operator=(const RetentionLock&) = delete;
-
-private:
-    int m_fd = -1;
-};
-
 // Durable steps of one run, in the state database.
 class RunProgress final : public connectors::ApplyProgress {
 public:
@@ -220,19 +198,12 @@ std::uint64_t RetentionPlan::records() const {
 nlohmann::json RetentionPlan::to_json() const {
     nlohmann::json out = {{"now", now}, {"now_iso", util::format_iso8601(now)}, {"rules", nlohmann::json::array()}};
     for (const auto& rule : rules) {
-        nlohmann::json items = nlohmann::json::array();
-        for (const auto& item : rule.plan.items) items.push_back(item.to_json());
-        out["rules"].push_back(
-            {{"rule", rule.rule},
-             {"tenant_scope", rule.tenant_scope},
-             {"cutoff", rule.cutoff},
-             {"cutoff_iso", util::format_iso8601(rule.cutoff)},
-             {"source", rule.plan.source},
-             {"action", rule.plan.action.to_plan_json()},
-             {"selector", rule.plan.selector.to_plan_json()},
-             {"source_records", rule.plan.source_records},
-             {"newest", rule.plan.newest ? nlohmann::json(*rule.plan.newest) : nlohmann::json(nullptr)},
-             {"items", items}});
+        auto entry = rule.plan.to_json();
+        entry.update({{"rule", rule.rule},
+                      {"tenant_scope", rule.tenant_scope},
+                      {"cutoff", rule.cutoff},
+                      {"cutoff_iso", util::format_iso8601(rule.cutoff)}});
+        out["rules"].push_back(std::move(entry));
     }
     return out;
 }
@@ -246,12 +217,7 @@ RetentionPlan RetentionPlan::from_json(const nlohmann::json& json) {
             rule.rule = entry.at("rule").get<std::string>();
             rule.tenant_scope = entry.at("tenant_scope").get<std::string>();
             rule.cutoff = entry.at("cutoff").get<util::UnixTime>();
-            rule.plan.source = entry.at("source").get<std::string>();
-            rule.plan.action = connectors::Action::from_plan_json(entry.at("action"));
-            rule.plan.selector = connectors::Selector::from_plan_json(entry.at("selector"));
-            rule.plan.source_records = entry.at("source_records").get<std::uint64_t>();
-            if (!entry.at("newest").is_null()) rule.plan.newest = entry.at("newest").get<util::UnixTime>();
-            for (const auto& item : entry.at("items")) rule.plan.items.push_back(connectors::PlanItem::from_json(item));
+            rule.plan = connectors::Plan::from_json(entry);
             plan.rules.push_back(std::move(rule));
         }
         return plan;
@@ -346,7 +312,7 @@ RetentionPlan plan(const config::Workspace& workspace, const scan::SourceOpener&
 
 ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& open_sources,
                   const policy::PolicySet& policies, const ApplyOptions& options) {
-    RetentionLock lock(workspace.state_dir, options.wait);
+    util::StoreLock lock(workspace.state_dir, options.wait == WaitForLock::yes);
     state::StateDb state(workspace.state_dir);
     journal::Journal journal(state);
     ApplyResult result;

@@ -66,6 +66,23 @@ const char* const k_migrations[] = {
     "  id TEXT PRIMARY KEY,"
     "  position INTEGER NOT NULL,"
     "  body TEXT NOT NULL);",
+    // 5: erasure requests. `plan` holds the identifiers while the request runs (so a killed
+    // run resumes) and is emptied once it is done; the identifiers kept for a later rescan are
+    // sealed under a key derived from the platform key. `certificate` is the signed proof.
+    "CREATE TABLE erasures ("
+    "  id TEXT PRIMARY KEY,"
+    "  created TEXT NOT NULL,"
+    "  updated TEXT NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('tenant', 'subject')),"
+    "  tenant TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN ('applying', 'residue', 'verified')),"
+    "  plan TEXT,"
+    "  sealed_identifiers BLOB,"
+    "  markers TEXT,"
+    "  report TEXT,"
+    "  certificate TEXT);"
+    "CREATE TABLE erasure_steps (request TEXT NOT NULL REFERENCES erasures(id), step TEXT NOT NULL,"
+    "  PRIMARY KEY (request, step));",
 };
 
 void create_private_file(const std::filesystem::path& path) {

@@ -1,6 +1,7 @@
 #include "core/util/fs.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -133,5 +134,19 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
     std::filesystem::path p(path);
     return p.is_absolute() ? p : (base / p).lexically_normal();
 }
+
+StoreLock::StoreLock(const std::filesystem::path& state_dir, bool wait) {
+    ensure_private_directory(state_dir);
+    auto path = state_dir / "retention.lock";
+    m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (m_fd < 0) throw Error::runtime("cannot open " + path.string() + ": " + std::strerror(errno));
+    if (::flock(m_fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+        ::close(m_fd);
+        throw Error::runtime("another retention or erasure run holds the lock " + path.string(),
+                             "wait for it to finish, or pass --wait to queue behind it");
+    }
+}
+
+StoreLock::~StoreLock() { ::close(m_fd); }
 
 }  // namespace gdprctl::util

@@ -43,6 +43,20 @@ private:
     std::uint64_t m_flushing = 0;  // bytes handed to the kernel's writeback so far
 };
 
+// The workspace's lock for runs that change the stores (retention, erasure): an flock on
+// <state dir>/retention.lock held while the object lives, so two never rewrite the same log at
+// once. Error::runtime when another run holds it and wait is false.
+class StoreLock {
+public:
+    StoreLock(const std::filesystem::path& state_dir, bool wait);
+    ~StoreLock();
+    StoreLock(const StoreLock&) = delete;
+    StoreLock& operator=(const StoreLock&) = delete;
+
+private:
+    int m_fd = -1;
+};
+
 // path relative to base when it lies below base, else as given.
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path);
 

@@ -455,6 +455,7 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                     chat.exec();
                     chat.reset();
                     m_truth.add(tenant, "platform-db:chat_messages", "webinar-participants");
+                    m_truth.add_subject(viewer, "platform-db:chat_messages");
                     if (p % 2 == 0) {
                         question.bind(1, webinar_id);
                         question.bind(2, registration_id);
@@ -463,6 +464,7 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                         question.exec();
                         question.reset();
                         m_truth.add(tenant, "platform-db:questions", "webinar-participants");
+                        m_truth.add_subject(viewer, "platform-db:questions");
                     }
                 }
             }
@@ -646,6 +648,11 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
         nlohmann::json via_webinar = {{"column", "tenant_id"},
                                       {"via", {{{"table", "webinars"}, {"from", "webinar_id"}, {"to", "id"}}}}};
         nlohmann::json own_tenant = {{"column", "tenant_id"}};
+        // Viewing statistics keep their counts when a viewer is erased; the person goes.
+        auto kept_for_statistics = [](nlohmann::json t) {
+            t["erase"] = "anonymise";
+            return t;
+        };
         auto iso = [](const char* column) { return nlohmann::json{{"column", column}, {"format", "iso8601"}}; };
         nlohmann::json tables = nlohmann::json::array({
             table("administrators", "administrator-accounts", {"username", "full_name", "phone", "password_hash"},
@@ -654,10 +661,11 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                   {{"column", "created_at"}, {"format", "unix"}}),
             table("viewers", "streaming-data", {"display_name"}, {{"email", {"email"}}, {"user", {"id"}}}, nullptr,
                   iso("created_at")),
-            table("sessions", "streaming-data", {"user_agent"}, {{"ip", {"ip"}}, {"user", {"viewer_id"}}}, via_stream,
-                  {{"column", "started_at"}, {"format", "unix_ms"}}),
-            table("viewer_stats", "streaming-data", nlohmann::json::array(), {{"ip", {"ip"}}}, via_session,
-                  iso("recorded_at")),
+            kept_for_statistics(table("sessions", "streaming-data", {"user_agent"},
+                                      {{"ip", {"ip"}}, {"user", {"viewer_id"}}}, via_stream,
+                                      {{"column", "started_at"}, {"format", "unix_ms"}})),
+            kept_for_statistics(table("viewer_stats", "streaming-data", nlohmann::json::array(), {{"ip", {"ip"}}},
+                                      via_session, iso("recorded_at"))),
             table("registrations", "webinar-participants", {"name", "company"},
                   {{"email", {"email"}}, {"user", {"viewer_id"}}}, via_webinar, iso("registered_at")),
             table("chat_messages", "webinar-participants", {"body"}, nullptr, via_webinar, iso("sent_at")),
@@ -679,7 +687,14 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
               {"recording_default", "off"},
               {"storage_regions", {"eu-central-1", "eu-west-3"}}}},
             {"sources",
-             {{{"name", "platform-db"}, {"kind", "sqlite"}, {"path", "platform.db"}, {"tables", tables}},
+             {{{"name", "platform-db"},
+               {"kind", "sqlite"},
+               {"path", "platform.db"},
+               {"tables", tables},
+               {"tenant_tables",
+                {{{"table", "tenants"}, {"tenant", {{"column", "id"}}}, {"names", {"name"}}},
+                 {{"table", "webinars"}, {"tenant", own_tenant}},
+                 {{"table", "storage_settings"}, {"tenant", own_tenant}}}}},
               {{"name", "access-log"},
                {"kind", "logfile"},
                {"path", "logs/access.log*"},

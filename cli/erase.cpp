@@ -1,0 +1,286 @@
+#include <unistd.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "cli/common.hpp"
+#include "connectors/connector.hpp"
+#include "core/erase/certificate.hpp"
+#include "core/erase/erase.hpp"
+#include "core/error.hpp"
+#include "core/state/state_db.hpp"
+#include "core/util/fs.hpp"
+
+namespace gdprctl::cli {
+
+namespace {
+
+struct EraseArguments {
+    std::string tenant;
+    std::vector<std::string> subjects;
+    std::string subject_file;
+    bool dry_run = false;
+    bool yes = false;
+    bool resume = false;
+    bool wait = false;
+    std::string certificate;
+    std::string request;
+    std::vector<std::string> policy_dirs;
+    KeyArguments key;
+};
+
+// --subject values, then --subject-file lines (blank lines and '#' comments skipped); an
+// unparsable line is named by file and line number.
+std::vector<connectors::Identifier> identifiers_of(const EraseArguments& arguments) {
+    std::vector<connectors::Identifier> identifiers;
+    for (const auto& subject : arguments.subjects) identifiers.push_back(connectors::parse_identifier(subject));
+    if (arguments.subject_file.empty()) return identifiers;
+    std::istringstream lines(util::read_file(arguments.subject_file));
+    std::size_t number = 0;
+    for (std::string line; std::getline(lines, line);) {
+        ++number;
+        if (line.empty() || line[0] == '#') continue;
+        try {
+            identifiers.push_back(connectors::parse_identifier(line));
+        } catch (const Error& e) {
+            throw Error::usage(arguments.subject_file + ":" + std::to_string(number) + ": " + e.what(),
+                               "write one KIND:VALUE per line, e.g. email:ann@example.org");
+        }
+    }
+    return identifiers;
+}
+
+connectors::Selector selector_of(const EraseArguments& arguments) {
+    connectors::Selector selector;
+    if (!arguments.tenant.empty()) selector.tenant = arguments.tenant;
+    selector.subjects = identifiers_of(arguments);
+    return selector;
+}
+
+// The workspace's keystore, unlocked when it exists: a person's erasure records them in the
+// ledger, and every request keeps its identifiers sealed under the platform key.
+struct OpenKeystore {
+    std::unique_ptr<state::StateDb> state;
+    std::unique_ptr<crypto::Keystore> keystore;
+    crypto::Keystore* usable() { return keystore && keystore->initialised() ? keystore.get() : nullptr; }
+};
+
+OpenKeystore open_keystore(const config::Workspace& workspace, const KeyArguments& key) {
+    OpenKeystore open;
+    open.state = std::make_unique<state::StateDb>(workspace.state_dir);
+    open.keystore = std::make_unique<crypto::Keystore>(*open.state);
+    if (open.keystore->initialised()) unlock_keystore(*open.keystore, key);
+    return open;
+}
+
+void confirm_on_terminal(const erase::EraseReport& preview) {
+    if (!::isatty(STDIN_FILENO))
+        throw Error::usage("erasure cannot be undone and there is no terminal to confirm it on",
+                           "look at the plan with --dry-run, then run again with --yes");
+    std::cerr << preview.to_text() << "This cannot be undone. Type 'erase' to go on: " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "erase") throw Error::usage("not confirmed: nothing was erased");
+}
+
+void run_erase(GlobalOptions& options, const EraseArguments& arguments) {
+    auto selector = selector_of(arguments);
+    if (!arguments.resume && !selector.tenant && selector.subjects.empty())
+        throw Error::usage("erase needs --tenant T or --subject KIND:VALUE (repeatable), or --resume");
+    auto workspace = load_workspace(options);
+    auto policies = load_policies(workspace, arguments.policy_dirs);
+    auto keys = open_keystore(workspace, arguments.key);
+    erase::EraseOptions erase_options;
+    erase_options.selector = selector;
+    erase_options.wait = arguments.wait;
+    erase_options.keystore = keys.usable();
+    erase_options.policies = &policies;
+    if (!arguments.certificate.empty()) erase_options.certificate_out = arguments.certificate;
+    if (!arguments.dry_run && !arguments.yes && !arguments.resume) {
+        auto preview = erase_options;
+        preview.dry_run = true;
+        confirm_on_terminal(erase::run_erase(workspace, connectors::open_all_connectors, preview));
+    }
+    erase_options.dry_run = arguments.dry_run;
+    auto report = erase::run_erase(workspace, connectors::open_all_connectors, erase_options);
+    print_result(options, report.to_text(), report.to_json());
+    if (!report.dry_run && !report.verification.clean()) options.exit_code = static_cast<int>(ErrorKind::findings);
+}
+
+void run_verify(GlobalOptions& options, const EraseArguments& arguments) {
+    auto workspace = load_workspace(options);
+    auto keys = open_keystore(workspace, arguments.key);
+    auto given = identifiers_of(arguments);
+    auto report =
+        erase::verify_request(workspace, connectors::open_all_connectors, arguments.request, given, keys.usable());
+    const auto& v = report.verification;
+    std::ostringstream text;
+    text << "Rescan for request " << report.request << ": " << v.sources.size() << " sources, " << v.records_scanned
+         << " records, " << v.bytes_scanned << " bytes, " << v.patterns << " patterns: ";
+    if (v.clean()) {
+        text << "nothing left.\n";
+    } else {
+        text << "RESIDUE:\n";
+        for (const auto& [source, left] : v.residue)
+            text << "  " << source << ": " << left.location << ": " << left.matches << "\n";
+        for (const auto& backup : v.readable_backups) text << "  backups: " << backup << " still opens\n";
+    }
+    print_result(options, text.str(), report.to_json()["verification"]);
+    if (!v.clean()) options.exit_code = static_cast<int>(ErrorKind::findings);
+}
+
+void run_list(GlobalOptions& options) {
+    auto workspace = load_workspace(options);
+    std::ostringstream text;
+    nlohmann::json json = nlohmann::json::array();
+    auto requests = erase::list_requests(workspace);
+    if (requests.empty()) text << "No erasure requests.\n";
+    for (const auto& request : requests) {
+        text << request.id << "  " << request.created << "  " << request.kind
+             << (request.tenant.empty() ? "" : " " + request.tenant) << "  " << request.status << "  "
+             << request.records << " records\n";
+        json.push_back({{"id", request.id},
+                        {"created", request.created},
+                        {"kind", request.kind},
+                        {"tenant", request.tenant},
+                        {"status", request.status},
+                        {"records", request.records}});
+    }
+    print_result(options, text.str(), json);
+}
+
+struct CertificateArguments {
+    std::string file;
+    std::string request;
+    std::string pubkey;
+    std::string format = "json";
+    std::string out;
+};
+
+nlohmann::json read_certificate_file(const std::string& file) {
+    std::string text;
+    try {
+        text = util::read_file(file);
+    } catch (const Error& e) {
+        throw Error::usage(e.what(), "give the certificate file 'gdprctl erase --certificate' wrote");
+    }
+    auto document = nlohmann::json::parse(text, nullptr, false);
+    if (document.is_discarded())
+        throw Error::integrity(file + " is not valid JSON: it is not a certificate, or it was damaged");
+    return document;
+}
+
+void run_certificate_verify(GlobalOptions& options, const CertificateArguments& arguments) {
+    auto document = read_certificate_file(arguments.file);
+    std::optional<crypto::Bytes> trusted;
+    if (!arguments.pubkey.empty()) trusted = crypto::ed25519_public_from_pem(util::read_file(arguments.pubkey));
+    auto check = erase::check_certificate(document, trusted);
+    std::string text;
+    if (check.valid)
+        text = "Valid: certificate " + check.request + " is signed " +
+               (check.key_given ? "by the key in " + arguments.pubkey
+                                : "by the key it carries (pass --pubkey with the platform's published key to check "
+                                  "who signed it)") +
+               " and unchanged since.\n";
+    else
+        text = "NOT valid: " + check.problem + ".\n";
+    print_result(options, text,
+                 {{"valid", check.valid},
+                  {"request", check.request},
+                  {"key_given", check.key_given},
+                  {"problem", check.problem}});
+    if (!check.valid) options.exit_code = static_cast<int>(ErrorKind::integrity);
+}
+
+void run_certificate_show(GlobalOptions& options, const CertificateArguments& arguments) {
+    if (arguments.request.empty() == arguments.file.empty())
+        throw Error::usage("certificate show needs exactly one of --request ID or a certificate FILE");
+    nlohmann::json document = arguments.file.empty() ? erase::certificate_of(load_workspace(options), arguments.request)
+                                                     : read_certificate_file(arguments.file);
+    std::string rendered = arguments.format == "md"     ? erase::certificate_markdown(document)
+                           : arguments.format == "html" ? erase::certificate_html(document)
+                                                        : document.dump(2) + "\n";
+    if (arguments.out.empty()) {
+        std::cout << rendered;
+        return;
+    }
+    util::write_file_atomically(arguments.out, rendered, 0644);
+    if (!options.quiet) std::cerr << "Certificate written to " << arguments.out << "\n";
+}
+
+void run_certificate_pubkey(GlobalOptions& options, const CertificateArguments& arguments) {
+    auto workspace = load_workspace(options);
+    auto key = erase::SigningKey::load_or_create(workspace.state_dir);
+    if (arguments.out.empty()) {
+        std::cout << key.public_pem();
+        return;
+    }
+    util::write_file_atomically(arguments.out, key.public_pem(), 0644);
+    if (!options.quiet) std::cerr << "Public key written to " << arguments.out << "\n";
+}
+
+}  // namespace
+
+void add_erase_command(CLI::App& app, GlobalOptions& options) {
+    auto* command = app.add_subcommand(
+        "erase", "Erase a tenant or a person everywhere, rescan to prove it, sign a certificate (gdprctl-erase(1))");
+    auto arguments = std::make_shared<EraseArguments>();
+    command->add_option("--tenant", arguments->tenant,
+                        "Everything of this tenant; with --subject, limits the erasure to this tenant");
+    command->add_option("--subject", arguments->subjects,
+                        "A person's identifier: email:..., ip:..., user:..., phone:... (repeatable)");
+    command->add_option("--subject-file", arguments->subject_file,
+                        "A file of the person's identifiers, one KIND:VALUE per line");
+    command->add_flag("--dry-run", arguments->dry_run,
+                      "Show the plan per source, and the backups concerned; change nothing");
+    command->add_flag("--yes", arguments->yes, "Do not ask: erasure cannot be undone");
+    command->add_flag("--resume", arguments->resume, "Finish an erasure that was interrupted");
+    command->add_flag("--wait", arguments->wait, "Queue behind a running retention or erasure run instead of failing");
+    command->add_option("--certificate", arguments->certificate,
+                        "Also write the signed certificate (JSON) to this file");
+    command->add_option("--policies", arguments->policy_dirs, "Extra policy directory (for backup retention)");
+    add_key_arguments(command, arguments->key);
+    command->require_subcommand(0, 1);
+
+    auto* verify = command->add_subcommand("verify", "Rescan every source for an earlier request's identifiers");
+    verify->add_option("--request", arguments->request, "The request id ('gdprctl erase list')")->required();
+    verify->add_option("--subject", arguments->subjects,
+                       "Identifiers to rescan for, when the request kept none (repeatable)");
+    verify->add_option("--subject-file", arguments->subject_file, "Identifiers to rescan for, one KIND:VALUE per line");
+    add_key_arguments(verify, arguments->key);
+    verify->callback([&options, arguments] { run_verify(options, *arguments); });
+
+    auto* list = command->add_subcommand("list", "List erasure requests: id, time, tenant or person, status");
+    list->callback([&options] { run_list(options); });
+
+    command->callback([&options, arguments, verify, list] {
+        if (!verify->parsed() && !list->parsed()) run_erase(options, *arguments);
+    });
+}
+
+void add_certificate_command(CLI::App& app, GlobalOptions& options) {
+    auto* command =
+        app.add_subcommand("certificate", "Check, show and publish deletion certificates (gdprctl-certificate(1))");
+    command->require_subcommand(1);
+    auto arguments = std::make_shared<CertificateArguments>();
+
+    auto* verify =
+        command->add_subcommand("verify", "Check a certificate's Ed25519 signature: exit 0 valid, 4 tampered");
+    verify->add_option("file", arguments->file, "The certificate (JSON)")->required();
+    verify->add_option("--pubkey", arguments->pubkey, "The signer's public key (PEM) to check against");
+    verify->callback([&options, arguments] { run_certificate_verify(options, *arguments); });
+
+    auto* show = command->add_subcommand("show", "Print a certificate as JSON, Markdown or HTML");
+    show->add_option("file", arguments->file, "A certificate file");
+    show->add_option("--request", arguments->request, "A request's certificate from the state database");
+    show->add_option("--format", arguments->format, "json (default), md or html")
+        ->check(CLI::IsMember({"json", "md", "html"}));
+    show->add_option("-o,--out", arguments->out, "Write to this file instead of standard output");
+    show->callback([&options, arguments] { run_certificate_show(options, *arguments); });
+
+    auto* pubkey = command->add_subcommand("pubkey", "Print the public key certificates are signed with (PEM)");
+    pubkey->add_option("-o,--out", arguments->out, "Write to this file instead of standard output");
+    pubkey->callback([&options, arguments] { run_certificate_pubkey(options, *arguments); });
+}
+
+}  // namespace gdprctl::cli
