@@ -2,6 +2,7 @@
 
 #include "cli/compliance.hpp"
 #include "core/audit/report.hpp"
+#include "core/erase/erase.hpp"
 #include "core/backup/backup.hpp"
 #include "core/crypto/keystore.hpp"
 #include "core/error.hpp"
@@ -39,9 +40,7 @@ void run_audit(GlobalOptions& options, AuditArguments arguments) {
     journal::Journal log(state);
     auto integrity = log.verify();
     auto last = log.entries(1);
-    std::vector<journal::Entry> erasures;
-    for (const auto& entry : log.entries())
-        if (entry.command.rfind("erase", 0) == 0) erasures.push_back(entry);
+    auto erasures = erase::list_requests(context.workspace);
     crypto::Keystore keystore(state);
     auto backups = backup::list(context.workspace, keystore);
 

@@ -175,6 +175,38 @@ ropa::Register register_in_scope(const ReportInput& input) {
 
 }  // namespace
 
+namespace {
+
+// Erasure requests in scope: a tenant report shows the tenant's own erasure and people erased
+// within it or across every tenant (whose requests name no tenant), never another tenant's.
+json erasure_section(const ReportInput& input) {
+    json requests = json::array();
+    std::size_t certified = 0, residue = 0;
+    for (const auto& request : input.erasures) {
+        if (input.tenant && !request.tenant.empty() && request.tenant != *input.tenant) continue;
+        bool signed_certificate = request.status == "verified";
+        certified += signed_certificate;
+        residue += request.status == "residue";
+        requests.push_back({{"request", request.id},
+                            {"created", request.created},
+                            {"kind", request.kind},
+                            {"tenant", request.tenant},
+                            {"status", request.status},
+                            {"records", request.records},
+                            {"certificate", signed_certificate}});
+    }
+    std::string note =
+        requests.empty()
+            ? "No erasure request was carried out."
+            : std::to_string(requests.size()) + " erasure request(s): " + std::to_string(certified) +
+                  " verified with a signed certificate ('gdprctl certificate show --request ID'), " +
+                  std::to_string(residue) + " with residue found by the rescan (no certificate)" +
+                  (requests.size() > certified + residue ? ", the rest interrupted and to be resumed" : "") + ".";
+    return {{"certificates_available", certified > 0}, {"requests", requests}, {"note", note}};
+}
+
+}  // namespace
+
 json build_report(const ReportInput& input) {
     auto tenants = known_tenants(input);
     std::set<std::string> others;
@@ -189,16 +221,7 @@ json build_report(const ReportInput& input) {
     report["inventory"] = inventory_rows(input);
     report["retention"] = retention_by_category(input);
     report["backups"] = backups_json(input);
-    json erasures = json::array();
-    for (const auto& entry : input.erasures)
-        erasures.push_back(
-            {{"seq", entry.seq}, {"time", entry.time}, {"command", entry.command}, {"outcome", entry.outcome}});
-    report["erasure"] = {
-        {"certificates_available", false},
-        {"entries", erasures},
-        {"note",
-         "This version of gdprctl does not yet carry out erasure requests or sign deletion certificates; "
-         "the journal holds no erasure. Retention purges are listed in the journal."}};
+    report["erasure"] = erasure_section(input);
     report["journal"] = {
         {"intact", input.journal.intact}, {"entries", input.journal.entries}, {"head", input.journal_head}};
     if (!input.journal.intact) {
@@ -411,6 +434,23 @@ void html_backups(std::ostringstream& out, const json& report) {
     out << "</tbody></table></section>";
 }
 
+void html_erasures(std::ostringstream& out, const json& report) {
+    const auto& erasure = report["erasure"];
+    out << "<section id=\"erasure\"><h2>Erasure requests and certificates</h2><p>" << esc(erasure["note"]) << "</p>";
+    if (!erasure["requests"].empty()) {
+        out << "<table class=\"sortable\" id=\"erasure-table\"><thead><tr><th>Request</th><th>Time</th>"
+               "<th>Erased</th><th>Status</th><th data-type=\"number\">Records</th><th>Certificate</th>"
+               "</tr></thead><tbody>";
+        for (const auto& r : erasure["requests"])
+            out << "<tr><td><code>" << esc(r["request"]) << "</code></td><td>" << esc(r["created"]) << "</td><td>"
+                << (r["kind"] == "tenant" ? "tenant " + esc(r["tenant"]) : std::string("a person")) << "</td><td>"
+                << esc(r["status"]) << "</td><td class=\"num\">" << r["records"] << "</td><td>"
+                << (r["certificate"].get<bool>() ? "signed (Ed25519)" : "none") << "</td></tr>";
+        out << "</tbody></table>";
+    }
+    out << "</section>";
+}
+
 void html_findings(std::ostringstream& out, const json& report) {
     out << "<section id=\"findings\"><h2>Findings of the policy check</h2>";
     if (report["findings"].empty())
@@ -453,8 +493,7 @@ std::string render_html(const json& report) {
     html_inventory(out, report);
     html_retention(out, report);
     html_backups(out, report);
-    out << "<section id=\"erasure\"><h2>Erasure requests and certificates</h2><p>" << esc(report["erasure"]["note"])
-        << "</p></section>";
+    html_erasures(out, report);
     const auto& j = report["journal"];
     out << "<section id=\"journal\"><h2>Journal integrity</h2><p class=\"" << (j["intact"].get<bool>() ? "ok" : "bad")
         << "\">" << (j["intact"].get<bool>() ? "Intact" : "BROKEN") << ": " << j["entries"]
@@ -496,6 +535,11 @@ std::string render_markdown(const json& report) {
         out << "- " << b["tenant"].get<std::string>() << " " << b["created"].get<std::string>() << " " << b["bytes"]
             << " bytes, encrypted, " << b["status"].get<std::string>() << "\n";
     out << "\n## Erasure requests and certificates\n\n" << report["erasure"]["note"].get<std::string>() << "\n";
+    for (const auto& r : report["erasure"]["requests"])
+        out << "- " << r["request"].get<std::string>() << " " << r["created"].get<std::string>() << " "
+            << (r["kind"] == "tenant" ? "tenant " + r["tenant"].get<std::string>() : std::string("a person")) << ": "
+            << r["status"].get<std::string>() << ", " << r["records"] << " records"
+            << (r["certificate"].get<bool>() ? ", certificate signed" : "") << "\n";
     out << "\n## Journal\n\n"
         << (report["journal"]["intact"].get<bool>() ? "Intact" : "BROKEN") << ", " << report["journal"]["entries"]
         << " entries, head `" << report["journal"]["head"].get<std::string>() << "`.\n";

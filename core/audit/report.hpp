@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/backup/backup.hpp"
+#include "core/erase/erase.hpp"
 #include "core/journal/journal.hpp"
 #include "core/policy/check.hpp"
 #include "core/ropa/register.hpp"
@@ -26,7 +27,7 @@ struct ReportInput {
     std::vector<backup::BackupFile> backups;
     journal::VerifyResult journal;
     std::string journal_head;  // hash of the newest entry
-    std::vector<journal::Entry> erasures;
+    std::vector<erase::RequestSummary> erasures;
 };
 
 // The report as data: every number the HTML and Markdown renderings show comes from here.

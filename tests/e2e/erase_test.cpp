@@ -141,6 +141,15 @@ TEST_F(EraseTest, ATenantLeavesNothingAnywhereAndEveryOtherTenantStaysExactlyAsI
     EXPECT_EQ(certificate["erased"]["tenant"], "acme");
     EXPECT_EQ(gdprctl("erase verify --request " + certificate["request"].get<std::string>(), &out), 0) << out;
     ASSERT_EQ(gdprctl("journal verify", &out), 0) << out;
+
+    // The audit report lists the request with its certificate; another tenant's report does not.
+    ASSERT_EQ(gdprctl("audit --format json", &out, &err), 0) << err;
+    auto erasure = nlohmann::json::parse(out)["erasure"];
+    ASSERT_EQ(erasure["requests"].size(), 1u);
+    EXPECT_EQ(erasure["requests"][0]["request"], certificate["request"]);
+    EXPECT_TRUE(erasure["requests"][0]["certificate"].get<bool>());
+    ASSERT_EQ(gdprctl("audit --tenant bluebird --format json", &out, &err), 0) << err;
+    EXPECT_EQ(out.find("acme"), std::string::npos);
 }
 
 TEST_F(EraseTest, AViewerOfSeveralTenantsGoesEverywhereWhileOtherViewersLinesStayByteForByte) {
