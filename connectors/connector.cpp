@@ -227,15 +227,14 @@ std::uint64_t count_in_byte_range(int fd, const std::filesystem::path& file, con
         held += static_cast<std::size_t>(got);
         next += static_cast<std::uint64_t>(got);
         bool last = next >= stop;
-        identifiers.for_each_match(std::string_view(buffer.data(), held),
-                                   [&](const pii::IdentifierMatcher::Match& match) {
-                                       std::size_t local_end = match.offset + identifiers.length(match.pattern);
-                                       std::uint64_t file_end = base + local_end;
-                                       bool counted_before = carried && local_end + context <= carried;
-                                       bool context_complete = (last && stop == size) || local_end + context <= held;
-                                       if (!counted_before && context_complete && file_end > begin && file_end <= end)
-                                           ++matches;
-                                   });
+        // Counted here: matches not counted in the block before (whose right-hand context was
+        // complete there), whose own right-hand context is complete here, ending in the range.
+        std::size_t from = carried > context ? carried - context : 0;
+        std::size_t to = (last && stop == size) ? held : (held > context ? held - context : 0);
+        if (begin > base) from = std::max<std::size_t>(from, static_cast<std::size_t>(begin - base));
+        to = end > base ? std::min<std::size_t>(to, static_cast<std::size_t>(std::min<std::uint64_t>(end - base, held)))
+                        : 0;
+        matches += identifiers.count_ending_in(std::string_view(buffer.data(), held), from, to);
         carried = std::min(carry, held);
         std::memmove(buffer.data(), buffer.data() + held - carried, carried);
         base += held - carried;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -533,9 +534,14 @@ private:
 
     FileTally tally_file(const std::filesystem::path& file, const Selector& selector) {
         FileTally tally;
+        auto prefilter = prefilter_for(selector);
         tally.bytes_read = reading([&] {
             return for_each_line(file, [&](std::string_view line, std::uint64_t) {
                 if (line.empty()) return true;
+                if (prefilter && !prefilter->contains(line)) {
+                    ++tally.lines;  // not the selector's: kept, and not worth parsing
+                    return true;
+                }
                 if (!parse_line(line, m_context.view, fields_needed(selector)) || !interpret(m_context)) {
                     ++tally.malformed;  // its age is unknown: it is kept
                     return true;
@@ -650,8 +656,9 @@ private:
         auto temp = file.parent_path() / (".gdprctl-tmp-" + file.filename().string());
         LogWriter writer(temp, gz, info);
         std::uint64_t offset = 0, kept = 0;
+        auto prefilter = prefilter_for(selector);
         for_each_line(file, [&](std::string_view line, std::uint64_t) {
-            bool planned = offset < covered;
+            bool planned = offset < covered && !(prefilter && !prefilter->contains(line));
             offset += line.size() + 1;
             if (planned && !line.empty() && parse_line(line, m_context.view, fields_needed(selector)) &&
                 interpret(m_context) && in_selector(m_context.view, selector))
@@ -790,6 +797,22 @@ private:
         for (const auto& field : dataset.subjects)
             if (field.kind == "user" && selector.has_subjects_of({field})) return false;
         return true;
+    }
+
+    // For people known by identifiers that appear as text in every line of theirs: a matcher
+    // that rules out, without parsing, the lines that hold none of them (nearly all).
+    std::optional<pii::IdentifierMatcher> prefilter_for(const Selector& selector) const {
+        if (!text_finds_every_line_of(selector, m_datasets.front())) return std::nullopt;
+        std::vector<std::string> patterns;
+        for (const auto& id : selector.subjects) {
+            if (id.kind == "user") continue;
+            if (id.kind == "ip") {
+                for (auto& form : pii::ip_text_forms(id.value)) patterns.push_back(std::move(form));
+            } else {
+                patterns.push_back(id.value);
+            }
+        }
+        return pii::IdentifierMatcher(patterns);
     }
 
     VerifyReport scan_text(const pii::IdentifierMatcher& identifiers) {

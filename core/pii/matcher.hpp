@@ -25,6 +25,9 @@ public:
     template <typename F>
     std::size_t for_each_match(std::string_view text, F&& on_match) const;
     std::size_t count(std::string_view text) const;
+    // Bounded matches whose last byte is at index lo..hi-1 (end offset in (lo, hi]); the text
+    // around that range is the context that decides their bounds.
+    std::size_t count_ending_in(std::string_view text, std::size_t lo, std::size_t hi) const;
     bool contains(std::string_view text) const;
 
     std::size_t size() const { return m_lengths.size(); }
@@ -37,9 +40,14 @@ public:
 private:
     bool bounded(std::string_view text, std::size_t start, std::size_t end) const;
 
+    // A transition's target is stored as the offset of its row (state * m_classes), so the
+    // hot loop needs no multiplication, with k_output set when the state ends a pattern, so
+    // it needs no second lookup for the common byte that ends none.
+    static constexpr std::uint32_t k_output = 0x80000000u;
+
     std::uint8_t m_class_of[256] = {};
     std::uint32_t m_classes = 1;
-    std::vector<std::uint32_t> m_next;          // state * m_classes + class -> state
+    std::vector<std::uint32_t> m_next;          // row offset + class -> target row offset | k_output
     std::vector<std::uint32_t> m_output_start;  // per state: range into m_outputs
     std::vector<std::uint32_t> m_outputs;       // pattern indices, longest first
     std::vector<std::uint32_t> m_lengths;
@@ -49,10 +57,16 @@ template <typename F>
 std::size_t IdentifierMatcher::for_each_match(std::string_view text, F&& on_match) const {
     if (m_lengths.empty()) return 0;
     const auto* data = reinterpret_cast<const unsigned char*>(text.data());
-    std::uint32_t state = 0;
+    const std::uint32_t* next = m_next.data();
+    const std::uint8_t* class_of = m_class_of;
+    std::uint32_t row = 0;
     std::size_t matches = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
-        state = m_next[state * m_classes + m_class_of[data[i]]];
+        std::uint32_t target = next[row + class_of[data[i]]];
+        row = target & ~k_output;
+        if (!(target & k_output)) [[likely]]
+            continue;
+        std::uint32_t state = row / m_classes;
         std::uint32_t begin = m_output_start[state], end = m_output_start[state + 1];
         for (std::uint32_t k = begin; k < end; ++k) {
             std::uint32_t pattern = m_outputs[k];

@@ -38,6 +38,24 @@ TEST(IdentifierMatcher, OverlappingIdentifiersAreAllReported) {
     EXPECT_EQ(found.size(), 2u);
 }
 
+TEST(IdentifierMatcher, CountingInInterleavedPartsFindsEachMatchOnce) {
+    // Matches everywhere, across the four parts' borders wherever they fall.
+    std::string text;
+    for (int i = 0; text.size() < 50000; ++i)
+        text += (i % 3 ? "10.1.2.3 " : "x10.1.2.34 ") + std::string(i % 7, 'a') + (i % 5 ? " ann@example.org" : "");
+    IdentifierMatcher matcher({"10.1.2.3", "ann@example.org", "example.org"});
+    std::size_t serial = matcher.for_each_match(text, [](const IdentifierMatcher::Match&) {});
+    for (std::size_t cut = 0; cut < 64; ++cut) {
+        auto piece = std::string_view(text).substr(cut);
+        EXPECT_EQ(matcher.count(piece), matcher.for_each_match(piece, [](const IdentifierMatcher::Match&) {}));
+    }
+    EXPECT_EQ(matcher.count(text), serial);
+    std::size_t third = text.size() / 3;
+    EXPECT_EQ(matcher.count_ending_in(text, 0, third) + matcher.count_ending_in(text, third, 2 * third) +
+                  matcher.count_ending_in(text, 2 * third, text.size()),
+              serial);
+}
+
 TEST(IdentifierMatcher, ScalesToThousandsOfIdentifiers) {
     std::vector<std::string> ids;
     for (int i = 0; i < 2000; ++i)
