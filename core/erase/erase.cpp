@@ -366,7 +366,8 @@ BackupErasure ledger_subject_backups(const config::Workspace& workspace, state::
                               [&](const std::string& tenant) { return !scope || tenant == *scope || tenant.empty(); });
     for (const auto& backup : backups)
         if (backup.status == "readable")
-            result.still_holding.push_back({backup.path.filename().string(), backup.tenant,
+            result.still_holding.push_back({std::filesystem::relative(backup.path, workspace.backup_dir).string(),
+                                            backup.tenant,
                                             util::format_iso8601(backup.created), removal_time(backup, policies)});
     if (!dry_run) {
         ErasureLedger ledger(state, *keystore);
@@ -392,7 +393,9 @@ Verification rescan(const config::Workspace& workspace, scan::Connectors& connec
     if (resolution.asked.subjects.empty() && has_keystore(keystore)) {
         const auto& tenant = *resolution.asked.tenant;
         for (const auto& backup : backups_of(workspace, *keystore, [&](const std::string& t) { return t == tenant; }))
-            if (backup.status == "readable") verification.readable_backups.push_back(backup.path.filename().string());
+            if (backup.status == "readable")
+                verification.readable_backups.push_back(
+                    std::filesystem::relative(backup.path, workspace.backup_dir).string());
         verification.sources.push_back("backups");
     }
     verification.time = util::format_iso8601(util::now());
