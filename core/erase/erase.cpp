@@ -15,6 +15,7 @@
 #include "core/pii/detect.hpp"
 #include "core/scan/linked.hpp"
 #include "core/state/state_db.hpp"
+#include "core/state/steps.hpp"
 #include "core/util/fs.hpp"
 #include "core/util/hex.hpp"
 #include "core/util/time.hpp"
@@ -139,28 +140,6 @@ std::string method_of(const std::string& kind) {
     if (kind == "files") return "clear: files unlinked";
     return "clear";
 }
-
-// Durable steps of one erasure request, in the state database.
-class RequestProgress final : public connectors::ApplyProgress {
-public:
-    RequestProgress(state::StateDb& state, std::string request) : m_state(state), m_request(std::move(request)) {}
-    bool is_done(const std::string& step) override {
-        SQLite::Statement query(m_state.db(), "SELECT 1 FROM erasure_steps WHERE request = ? AND step = ?");
-        query.bind(1, m_request);
-        query.bind(2, step);
-        return query.executeStep();
-    }
-    void mark_done(const std::string& step) override {
-        SQLite::Statement insert(m_state.db(), "INSERT OR IGNORE INTO erasure_steps VALUES (?, ?)");
-        insert.bind(1, m_request);
-        insert.bind(2, step);
-        insert.exec();
-    }
-
-private:
-    state::StateDb& m_state;
-    std::string m_request;
-};
 
 connectors::Connector& connector_named(scan::Connectors& connectors, const std::string& name) {
     for (auto& connector : connectors)
@@ -367,8 +346,8 @@ BackupErasure ledger_subject_backups(const config::Workspace& workspace, state::
     for (const auto& backup : backups)
         if (backup.status == "readable")
             result.still_holding.push_back({std::filesystem::relative(backup.path, workspace.backup_dir).string(),
-                                            backup.tenant,
-                                            util::format_iso8601(backup.created), removal_time(backup, policies)});
+                                            backup.tenant, util::format_iso8601(backup.created),
+                                            removal_time(backup, policies)});
     if (!dry_run) {
         ErasureLedger ledger(state, *keystore);
         for (const auto& id : resolution.selector.subjects) ledger.record_subject(id.kind, id.value);
@@ -603,7 +582,7 @@ EraseReport carry_out(const config::Workspace& workspace, scan::Connectors& conn
     auto report = report_for(request.id, request.resolution);
     report.resumed = resumed;
     report.sources = planned_sources(connectors, request.plans);
-    RequestProgress progress(state, request.id);
+    state::DurableSteps progress(state, state::DurableSteps::Of::erasure_request, request.id);
     for (std::size_t i = 0; i < request.plans.size(); ++i) {
         const auto& plan = request.plans[i];
         auto applied = connector_named(connectors, plan.source).apply(plan, progress);

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/journal/journal.hpp"
 #include "core/state/state_db.hpp"
+#include "core/state/steps.hpp"
 #include "core/util/fs.hpp"
 #include "core/util/hex.hpp"
 
@@ -19,28 +20,6 @@ namespace gdprctl::retention {
 namespace {
 
 constexpr util::UnixTime k_clock_tolerance = 86400;
-
-// Durable steps of one run, in the state database.
-class RunProgress final : public connectors::ApplyProgress {
-public:
-    RunProgress(state::StateDb& state, std::int64_t run) : m_state(state), m_run(run) {}
-    bool is_done(const std::string& step) override {
-        SQLite::Statement query(m_state.db(), "SELECT 1 FROM run_steps WHERE run_id = ? AND step = ?");
-        query.bind(1, m_run);
-        query.bind(2, step);
-        return query.executeStep();
-    }
-    void mark_done(const std::string& step) override {
-        SQLite::Statement insert(m_state.db(), "INSERT OR IGNORE INTO run_steps VALUES (?, ?)");
-        insert.bind(1, m_run);
-        insert.bind(2, step);
-        insert.exec();
-    }
-
-private:
-    state::StateDb& m_state;
-    std::int64_t m_run;
-};
 
 // The workspace's secret for hmac anonymisation, created (0600) on first use.
 std::string hmac_key(const config::Workspace& workspace) {
@@ -345,7 +324,7 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
             return result;
         }
         if (!result.resumed) run = start_run(state, result.plan);
-        RunProgress progress(state, run);
+        state::DurableSteps progress(state, state::DurableSteps::Of::retention_run, std::to_string(run));
         for (const auto& rule : result.plan.rules) {
             if (rule.plan.items.empty()) continue;
             auto plan = rule.plan;

@@ -28,14 +28,8 @@ using Counts = std::map<std::string, std::uint64_t>;  // "dataset/tenant" -> rec
 class EraseTest : public ::testing::Test, protected ReferencePlatform {
 protected:
     Counts scan_counts() const {
-        std::string out, err;
-        EXPECT_EQ(gdprctl("--format json scan", &out, &err), 0) << err;
-        Counts counts;
-        auto report = nlohmann::json::parse(out);
-        for (const auto& source : report["sources"])
-            for (const auto& row : source["inventory"])
-                counts[row["dataset"].get<std::string>() + "/" + row["tenant"].get<std::string>()] +=
-                    row["records"].get<std::uint64_t>();
+        auto counts = scanned_records(dir());
+        EXPECT_FALSE(counts.empty()) << "scan failed";
         return counts;
     }
 
@@ -359,19 +353,6 @@ TEST_F(EraseTest, APersonInOlderBackupsIsLedgeredAndTheCertificateSaysUntilWhen)
     ASSERT_EQ(run_command("grep -r -l -F " + shell_quote(email) + " " + (dir() / "restored").string(), &out), 1) << out;
 }
 
-Counts scan_counts_of(const std::filesystem::path& dir) {
-    std::string text;
-    run_command(std::string(GDPRCTL_BINARY) + " --config " + (dir / "gdprctl.json").string() + " --format json scan",
-                &text);
-    Counts counts;
-    auto report = nlohmann::json::parse(text);
-    for (const auto& source : report["sources"])
-        for (const auto& row : source["inventory"])
-            counts[row["dataset"].get<std::string>() + "/" + row["tenant"].get<std::string>()] +=
-                row["records"].get<std::uint64_t>();
-    return counts;
-}
-
 void seed_with_bigger_logs(const std::filesystem::path& dir) {
     std::string out;
     ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " seed --dir " + dir.string() +
@@ -410,7 +391,7 @@ TEST(Erase, AnErasureKilledAtAnyPointIsFinishedByRunningItAgain) {
     auto report = nlohmann::json::parse(out);
     EXPECT_EQ(report["verification"]["result"], "no residue") << report.dump(2);
     EXPECT_TRUE(report["certified"].get<bool>());
-    EXPECT_EQ(scan_counts_of(killed.path()), scan_counts_of(one_shot.path()));
+    EXPECT_EQ(scanned_records(killed.path()), scanned_records(one_shot.path()));
     ASSERT_EQ(run_command(binary + " --config " + config + " journal verify", &out), 0) << out;
 }
 

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/util/time.hpp"
+#include "tests/support/reference_platform.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace gdprctl::testing {
@@ -155,18 +156,7 @@ TEST(Retention, ARunKilledAtAnyPointIsFinishedByTheNextWithTheSameResult) {
     ASSERT_EQ(gdprctl(killed.path(), "--format json retention apply --force --now " + now, &out), 0);
     auto finished = nlohmann::json::parse(out);
 
-    auto scan = [](const std::filesystem::path& dir) {
-        std::string text;
-        gdprctl(dir, "--format json scan", &text);
-        std::map<std::string, std::uint64_t> records;
-        auto report = nlohmann::json::parse(text);
-        for (const auto& source : report["sources"])
-            for (const auto& row : source["inventory"])
-                records[row["dataset"].get<std::string>() + "/" + row["tenant"].get<std::string>()] +=
-                    row["records"].get<std::uint64_t>();
-        return records;
-    };
-    EXPECT_EQ(scan(killed.path()), scan(one_shot.path()));
+    EXPECT_EQ(scanned_records(killed.path()), scanned_records(one_shot.path()));
     EXPECT_EQ(count_access_by_age(killed / "logs", k_now - 90 * k_day).younger,
               count_access_by_age(one_shot / "logs", k_now - 90 * k_day).younger);
     // The run that finished reports the whole run's work, counted once, unless a killed one finished it.

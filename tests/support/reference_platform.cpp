@@ -18,4 +18,19 @@ int ReferencePlatform::gdprctl(const std::string& args, std::string* out, std::s
                        err);
 }
 
+std::map<std::string, std::uint64_t> scanned_records(const std::filesystem::path& dir) {
+    std::string text;
+    std::map<std::string, std::uint64_t> records;
+    if (run_command(
+            std::string(GDPRCTL_BINARY) + " --config " + (dir / "gdprctl.json").string() + " --format json scan",
+            &text) != 0)
+        return records;
+    auto report = nlohmann::json::parse(text);
+    for (const auto& source : report["sources"])
+        for (const auto& row : source["inventory"])
+            records[row["dataset"].get<std::string>() + "/" + row["tenant"].get<std::string>()] +=
+                row["records"].get<std::uint64_t>();
+    return records;
+}
+
 }  // namespace gdprctl::testing

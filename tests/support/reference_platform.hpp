@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -23,5 +25,9 @@ public:
 private:
     TempDir m_dir;
 };
+
+// Records per "dataset/tenant" as `gdprctl scan --format json` reports them for the workspace
+// in dir (empty when the scan fails).
+std::map<std::string, std::uint64_t> scanned_records(const std::filesystem::path& dir);
 
 }  // namespace gdprctl::testing
