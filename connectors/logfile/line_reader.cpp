@@ -74,8 +74,34 @@ private:
 
 // Splits the bytes of source into lines; stops after the line that starts at or beyond
 // `limit` bytes into the stream (counted from where source stands now).
+using MarkedLine = std::function<bool(std::string_view, std::uint64_t, bool)>;
+
+// Which lines of a buffer hold a match: the match ends, found over the whole run of complete
+// lines at once, walked in step with the lines.
+class LineMarks {
+public:
+    explicit LineMarks(const pii::IdentifierMatcher* identifiers) : m_identifiers(identifiers) {}
+    void find(std::string_view whole_lines) {
+        if (m_identifiers) m_identifiers->match_ends(whole_lines, m_ends);
+        m_next = 0;
+    }
+    // For lines in increasing order: true when a match ends in (start, stop].
+    bool holds_match(std::size_t start, std::size_t stop) {
+        if (!m_identifiers) return false;
+        while (m_next < m_ends.size() && m_ends[m_next] <= start) ++m_next;
+        return m_next < m_ends.size() && m_ends[m_next] <= stop;
+    }
+    bool last_line_holds_match(std::string_view line) const { return m_identifiers && m_identifiers->contains(line); }
+
+private:
+    const pii::IdentifierMatcher* m_identifiers;
+    std::vector<std::size_t> m_ends;
+    std::size_t m_next = 0;
+};
+
 std::uint64_t split_lines(ByteSource& source, std::uint64_t limit, bool skip_first_partial,
-                          const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
+                          const pii::IdentifierMatcher* identifiers, const MarkedLine& on_line) {
+    LineMarks marks(identifiers);
     std::vector<char> buffer(k_buffer_size);
     std::size_t kept = 0;  // bytes of an unfinished line at the start of buffer
     std::uint64_t number = 0, total = 0;
@@ -88,6 +114,11 @@ std::uint64_t split_lines(ByteSource& source, std::uint64_t limit, bool skip_fir
         std::size_t end = kept + n;
         const char* data = buffer.data();
         std::size_t start = 0;
+        if (identifiers) {
+            const void* last_newline = ::memrchr(data, '\n', end);
+            marks.find(std::string_view(
+                data, last_newline ? static_cast<std::size_t>(static_cast<const char*>(last_newline) - data) + 1 : 0));
+        }
         while (start < end) {
             const void* newline = std::memchr(data + start, '\n', end - start);
             if (!newline) break;
@@ -99,13 +130,15 @@ std::uint64_t split_lines(ByteSource& source, std::uint64_t limit, bool skip_fir
                 if (offset >= limit) return total;
                 std::string_view line(data + start, stop - start);
                 if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-                if (!on_line(line, ++number)) return total;
+                if (!on_line(line, ++number, marks.holds_match(start, stop))) return total;
             }
             start = stop + 1;
         }
         if (n == 0) {
-            if (start < end && !skipping && line_start + start < limit)
-                on_line(std::string_view(data + start, end - start), ++number);
+            if (start < end && !skipping && line_start + start < limit) {
+                std::string_view line(data + start, end - start);
+                on_line(line, ++number, marks.last_line_holds_match(line));
+            }
             return total;
         }
         kept = end - start;
@@ -119,17 +152,26 @@ std::uint64_t split_lines(ByteSource& source, std::uint64_t limit, bool skip_fir
 std::uint64_t for_each_line_in_range(const std::filesystem::path& file, std::uint64_t begin, std::uint64_t end,
                                      const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
     ByteSource source(file);
-    if (begin == 0) return split_lines(source, end, false, on_line);
+    auto unmarked = [&](std::string_view line, std::uint64_t number, bool) { return on_line(line, number); };
+    if (begin == 0) return split_lines(source, end, false, nullptr, unmarked);
     // Start one byte early: if that byte ends a line, the "partial" line skipped is empty and
     // the range starts exactly at begin; otherwise the line straddling begin is skipped.
     source.seek(begin - 1);
-    return split_lines(source, end - (begin - 1), true, on_line);
+    return split_lines(source, end - (begin - 1), true, nullptr, unmarked);
 }
 
 std::uint64_t for_each_line(const std::filesystem::path& file,
                             const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
     ByteSource source(file);
-    return split_lines(source, std::numeric_limits<std::uint64_t>::max(), false, on_line);
+    return split_lines(source, std::numeric_limits<std::uint64_t>::max(), false, nullptr,
+                       [&](std::string_view line, std::uint64_t number, bool) { return on_line(line, number); });
+}
+
+std::uint64_t for_each_line_marked(
+    const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
+    const std::function<bool(std::string_view line, std::uint64_t number, bool holds_identifier)>& on_line) {
+    ByteSource source(file);
+    return split_lines(source, std::numeric_limits<std::uint64_t>::max(), false, &identifiers, on_line);
 }
 
 }  // namespace gdprctl::connectors::logfile

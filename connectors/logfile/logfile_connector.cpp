@@ -536,9 +536,9 @@ private:
         FileTally tally;
         auto prefilter = prefilter_for(selector);
         tally.bytes_read = reading([&] {
-            return for_each_line(file, [&](std::string_view line, std::uint64_t) {
+            return each_line(file, prefilter, [&](std::string_view line, bool may_be_selected) {
                 if (line.empty()) return true;
-                if (prefilter && !prefilter->contains(line)) {
+                if (!may_be_selected) {
                     ++tally.lines;  // not the selector's: kept, and not worth parsing
                     return true;
                 }
@@ -657,8 +657,8 @@ private:
         LogWriter writer(temp, gz, info);
         std::uint64_t offset = 0, kept = 0;
         auto prefilter = prefilter_for(selector);
-        for_each_line(file, [&](std::string_view line, std::uint64_t) {
-            bool planned = offset < covered && !(prefilter && !prefilter->contains(line));
+        each_line(file, prefilter, [&](std::string_view line, bool may_be_selected) {
+            bool planned = offset < covered && may_be_selected;
             offset += line.size() + 1;
             if (planned && !line.empty() && parse_line(line, m_context.view, fields_needed(selector)) &&
                 interpret(m_context) && in_selector(m_context.view, selector))
@@ -797,6 +797,16 @@ private:
         for (const auto& field : dataset.subjects)
             if (field.kind == "user" && selector.has_subjects_of({field})) return false;
         return true;
+    }
+
+    // Every line of file; may_be_selected is false only for lines the prefilter rules out.
+    template <typename F>
+    static std::uint64_t each_line(const std::filesystem::path& file,
+                                   const std::optional<pii::IdentifierMatcher>& prefilter, F&& on_line) {
+        if (!prefilter)
+            return for_each_line(file, [&](std::string_view line, std::uint64_t) { return on_line(line, true); });
+        return for_each_line_marked(
+            file, *prefilter, [&](std::string_view line, std::uint64_t, bool holds) { return on_line(line, holds); });
     }
 
     // For people known by identifiers that appear as text in every line of theirs: a matcher

@@ -107,8 +107,9 @@ std::size_t IdentifierMatcher::count(std::string_view text) const { return count
 // text, interleaved in one loop, keep four such chains in flight at once. A part is entered a
 // little early (by the longest identifier), so each pass sees whole every match that ends in
 // its part, and counts only those.
-std::size_t IdentifierMatcher::count_ending_in(std::string_view text, std::size_t lo, std::size_t hi) const {
-    if (m_lengths.empty() || hi <= lo) return 0;
+template <typename F>
+void IdentifierMatcher::for_each_end_in(std::string_view text, std::size_t lo, std::size_t hi, F&& on_end) const {
+    if (m_lengths.empty() || hi <= lo) return;
     constexpr std::size_t lanes = 4;
     const auto* data = reinterpret_cast<const unsigned char*>(text.data());
     const std::uint32_t* next = m_next.data();
@@ -118,19 +119,19 @@ std::size_t IdentifierMatcher::count_ending_in(std::string_view text, std::size_
     std::uint32_t row[lanes] = {};
     std::size_t parts = hi - lo < 4096 ? 1 : lanes;
     for (std::size_t k = 0; k < lanes; ++k) {
-        first[k] = lo + (hi - lo) * k / parts;  // counts matches ending in (first, last]
+        first[k] = lo + (hi - lo) * k / parts;  // this part reports matches ending in (first, last]
         last[k] = k < parts ? lo + (hi - lo) * (k + 1) / parts : first[k];
         at[k] = k < parts ? (first[k] > lead ? first[k] - lead : 0) : first[k];
     }
-    std::size_t matches = 0;
     auto outputs_at = [&](std::size_t k, std::size_t end) {
         std::uint32_t state = row[k] / m_classes;
         for (std::uint32_t o = m_output_start[state]; o < m_output_start[state + 1]; ++o) {
             std::size_t length = m_lengths[m_outputs[o]];
-            if (end > first[k] && end <= last[k] && bounded(text, end - length, end)) ++matches;
+            if (end > first[k] && end <= last[k] && bounded(text, end - length, end)) on_end(end);
         }
     };
-    auto step = [&](std::size_t k) {
+    // Inlined in the loops below, so that the four lanes' loads overlap.
+    auto step = [&](std::size_t k) __attribute__((always_inline)) {
         std::uint32_t target = next[row[k] + class_of[data[at[k]]]];
         row[k] = target & ~k_output;
         ++at[k];
@@ -149,7 +150,18 @@ std::size_t IdentifierMatcher::count_ending_in(std::string_view text, std::size_
     }
     for (std::size_t k = 0; k < parts; ++k)
         while (at[k] < last[k]) step(k);
+}
+
+std::size_t IdentifierMatcher::count_ending_in(std::string_view text, std::size_t lo, std::size_t hi) const {
+    std::size_t matches = 0;
+    for_each_end_in(text, lo, hi, [&](std::size_t) { ++matches; });
     return matches;
+}
+
+void IdentifierMatcher::match_ends(std::string_view text, std::vector<std::size_t>& ends) const {
+    ends.clear();
+    for_each_end_in(text, 0, text.size(), [&](std::size_t end) { ends.push_back(end); });
+    std::sort(ends.begin(), ends.end());
 }
 
 bool IdentifierMatcher::contains(std::string_view text) const { return count(text) > 0; }

@@ -28,6 +28,8 @@ public:
     // Bounded matches whose last byte is at index lo..hi-1 (end offset in (lo, hi]); the text
     // around that range is the context that decides their bounds.
     std::size_t count_ending_in(std::string_view text, std::size_t lo, std::size_t hi) const;
+    // The end offsets of every bounded match in text, in increasing order.
+    void match_ends(std::string_view text, std::vector<std::size_t>& ends) const;
     bool contains(std::string_view text) const;
 
     std::size_t size() const { return m_lengths.size(); }
@@ -39,6 +41,10 @@ public:
 
 private:
     bool bounded(std::string_view text, std::size_t start, std::size_t end) const;
+    // Calls on_end(end) for every bounded match ending in (lo, hi], in no particular order:
+    // four parts of the range are scanned interleaved (see matcher.cpp).
+    template <typename F>
+    void for_each_end_in(std::string_view text, std::size_t lo, std::size_t hi, F&& on_end) const;
 
     // A transition's target is stored as the offset of its row (state * m_classes), so the
     // hot loop needs no multiplication, with k_output set when the state ends a pattern, so
