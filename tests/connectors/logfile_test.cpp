@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include "connectors/connector.hpp"
 #include "connectors/logfile/line_format.hpp"
+#include "connectors/logfile/line_reader.hpp"
 #include "core/error.hpp"
 #include "tests/support/fault_progress.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -250,6 +254,30 @@ TEST(LogfileConnector, ReadingInParallelRangesCountsExactlyAsOneThreadDoes) {
             EXPECT_EQ(it->newest, row.newest);
         }
     }
+}
+
+TEST(LineReader, MarksExactlyTheLinesThatHoldAnIdentifierAcrossBufferBoundaries) {
+    TempDir dir;
+    std::string text;
+    for (int i = 0; text.size() < (3u << 20); ++i) {
+        text += i % 97 == 0 ? "10.1.2.3" : i % 89 == 0 ? "10.1.2.34" : "192.0.2." + std::to_string(i % 250);
+        text += " - - [24/Nov/2026:10:00:00 +0000] \"GET /hls/acme/" +
+                std::string(static_cast<std::size_t>(i % 40), 'x') + (i % 131 == 0 ? " ann@example.org" : "") +
+                "\" 200 1\n";
+    }
+    text += "10.1.2.3 last line without a newline";
+    std::ofstream(dir / "access.log", std::ios::binary) << text;
+    pii::IdentifierMatcher identifiers({"10.1.2.3", "ann@example.org"});
+    std::size_t lines = 0, marked = 0, wrong = 0;
+    for_each_line_marked(dir / "access.log", identifiers, [&](std::string_view line, std::uint64_t, bool holds) {
+        ++lines;
+        marked += holds;
+        wrong += holds != identifiers.contains(line);
+        return true;
+    });
+    EXPECT_EQ(wrong, 0u);
+    EXPECT_GT(marked, 200u);
+    EXPECT_EQ(lines, static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
 }
 
 }  // namespace
