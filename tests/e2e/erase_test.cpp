@@ -288,6 +288,38 @@ TEST_F(EraseTest, AnAddressOtherPeopleUsedIsReportedAndLeftAloneUnlessErasedWith
     EXPECT_GT(elsewhere, 0u);
 }
 
+TEST_F(EraseTest, ALaterRescanFindsWhatCameBackInAnySpellingOfTheAddress) {
+    const auto& subject = truth["subjects"][2];
+    auto email = subject["identifiers"]["email"].get<std::string>();
+    std::string out;
+    // Without a keystore nothing is kept sealed: the identifiers must be given again.
+    auto unsealed = erase_json("--subject " +
+                               shell_quote("email:" + truth["subjects"][3]["identifiers"]["email"].get<std::string>()));
+    EXPECT_EQ(gdprctl("erase verify --request " + unsealed["request"].get<std::string>(), &out), 2);
+    ASSERT_EQ(gdprctl("keys init --key-file " + (dir() / "master.key").string() + " -q"), 0);
+    auto report = erase_json("--subject " + shell_quote("email:" + email));
+    ASSERT_EQ(report["verification"]["result"], "no residue") << report.dump(2);
+    auto request = report["request"].get<std::string>();
+    ASSERT_EQ(gdprctl("erase verify --request " + request, &out), 0) << out;
+
+    // A line restored from an old copy of the log: the rescan, with the identifiers the request
+    // kept sealed, finds it; so it does an IPv6 address given again, written in full.
+    auto ip = subject["identifiers"]["ip"][0].get<std::string>();
+    std::ofstream(dir() / "logs" / "access.log", std::ios::app)
+        << ip
+        << " - - [23/Nov/2026:15:00:00 +0000] \"GET /hls/acme/index.m3u8 HTTP/1.1\" 200 1 \"-\" \"x\" \"-\" rt=0.001\n"
+        << "2001:0DB8:0000:0000:0000:0000:0000:0007 - - [23/Nov/2026:15:00:01 +0000] \"GET /hls/acme/a.ts HTTP/1.1\" "
+           "200 1 \"-\" \"x\" \"-\" rt=0.001\n";
+    EXPECT_EQ(gdprctl("erase verify --request " + request, &out), 1) << out;
+    EXPECT_NE(out.find("access.log"), std::string::npos) << out;
+    EXPECT_EQ(out.find(ip), std::string::npos) << "the report names the address";
+    ASSERT_EQ(gdprctl("--format json erase verify --request " + request + " --subject ip:2001:db8::7", &out), 1) << out;
+    std::uint64_t occurrences = 0;
+    auto verification = nlohmann::json::parse(out);
+    for (const auto& residue : verification["residue"]) occurrences += residue["matches"].get<std::uint64_t>();
+    EXPECT_EQ(occurrences, 2u) << out;  // the restored IPv4 line and the IPv6 one
+}
+
 TEST_F(EraseTest, ResidueFoundOnDiskMeansExitOneAndNoCertificate) {
     const auto& subject = truth["subjects"][1];
     auto email = subject["identifiers"]["email"].get<std::string>();
