@@ -49,6 +49,19 @@ bool Selector::wants_category(const std::string& category) const {
     return categories.empty() || std::find(categories.begin(), categories.end(), category) != categories.end();
 }
 
+std::vector<std::string> text_patterns(const std::vector<Identifier>& identifiers) {
+    std::vector<std::string> patterns;
+    for (const auto& id : identifiers) {
+        if (id.kind == "user") continue;
+        if (id.kind == "ip") {
+            for (auto& form : pii::ip_text_forms(id.value)) patterns.push_back(std::move(form));
+        } else {
+            patterns.push_back(id.value);
+        }
+    }
+    return patterns;
+}
+
 bool Selector::matches_subject(const std::string& kind, std::string_view value) const {
     for (const auto& subject : subjects) {
         if (subject.kind != kind) continue;

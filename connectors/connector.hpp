@@ -28,6 +28,11 @@ struct Identifier {
 // Parses "email:x@y", "ip:2001:db8::1", "user:42". Throws Error::usage naming what is wrong.
 Identifier parse_identifier(const std::string& text);
 
+// The text to look for to find identifiers written in a store: an address in each of its
+// spellings (pii::ip_text_forms), other kinds as they are; user ids, numbers that occur
+// everywhere, are left out (they are found through the records that hold them).
+std::vector<std::string> text_patterns(const std::vector<Identifier>& identifiers);
+
 // What an operation is about. An empty selector is everything the data map declares.
 struct Selector {
     std::optional<std::string> tenant;
@@ -48,6 +53,14 @@ struct Selector {
     // True when the selector is a tenant and nothing narrower: the erasure of a whole tenant,
     // which also removes the tenant's own rows that hold no personal data.
     bool is_whole_tenant() const;
+    // Whether occurrences of identifiers in a record of tenant count in a rescan: everywhere for
+    // a whole tenant or for people in every tenant; for people within one tenant, only in that
+    // tenant's records (other tenants may rightly hold the same address). Bytes on disk, which
+    // have no tenant, are rescanned only when text_counts_everywhere().
+    bool text_counts_everywhere() const { return !tenant || is_whole_tenant(); }
+    bool text_counts_in(std::string_view record_tenant) const {
+        return text_counts_everywhere() || wants_tenant(record_tenant);
+    }
     // For the journal: identifiers only as a count.
     nlohmann::json to_json() const;
     // Everything, identifiers included, for plan files; from_plan_json reverses it.

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include <fstream>
 #include <set>
 
 #include "core/error.hpp"
@@ -23,18 +22,6 @@ namespace {
 bool is_text_object(const std::filesystem::path& path) {
     auto ext = path.extension().string();
     return ext == ".vtt" || ext == ".srt" || ext == ".m3u8" || ext == ".txt" || ext == ".json" || ext == ".csv";
-}
-
-std::uint64_t count_in_file(const std::filesystem::path& path, const pii::IdentifierMatcher& identifiers,
-                            std::uint64_t& bytes) {
-    std::ifstream in(path, std::ios::binary);
-    std::string line;
-    std::uint64_t matches = 0;
-    while (std::getline(in, line)) {
-        bytes += line.size() + 1;
-        matches += identifiers.count(line);
-    }
-    return matches;
 }
 
 class FilesConnector final : public Connector {
@@ -151,12 +138,10 @@ public:
         for_each_object(ignored, [&](const Object& object) {
             ++report.records_scanned;
             if (selector.subjects.empty() && in_selector(object, selector)) ++selected;
-            // A person erased within one tenant: only that tenant's files are theirs to check.
-            bool text_everywhere = !selector.tenant || selector.is_whole_tenant();
-            if (identifiers.empty() || !(text_everywhere || selector.wants_tenant(object.tenant))) return;
+            if (identifiers.empty() || !selector.text_counts_in(object.tenant)) return;
             std::uint64_t in_name = identifiers.count(object.relative);
             std::uint64_t in_body =
-                is_text_object(object.path) ? count_in_file(object.path, identifiers, report.bytes_scanned) : 0;
+                is_text_object(object.path) ? count_in_raw_bytes(object.path, identifiers, report.bytes_scanned) : 0;
             if (in_name + in_body) report.residue.push_back({object.relative, in_name + in_body});
         });
         if (selected) report.residue.push_back({m_source.name + " (files of the selector)", selected});

@@ -290,16 +290,13 @@ public:
         if (text_finds_every_line_of(selector, dataset)) return scan_text(identifiers);
         SourceInventory ignored;
         bool by_selector = selector.subjects.empty() || selector.has_subjects_of(dataset.subjects);
-        // A person erased within one tenant may appear in other tenants' lines: those are not
-        // theirs to check.
-        bool text_everywhere = !selector.tenant || selector.is_whole_tenant();
         std::map<std::string, std::uint64_t> selected, occurrences;
         for_each_view(ignored,
                       [&](std::string_view line, LineView& view, const std::filesystem::path& file, std::uint64_t) {
                           ++report.records_scanned;
                           report.bytes_scanned += line.size() + 1;
                           if (by_selector && in_selector(view, selector)) ++selected[file.filename().string()];
-                          if (identifiers.empty() || !(text_everywhere || selector.wants_tenant(view.tenant))) return;
+                          if (identifiers.empty() || !selector.text_counts_in(view.tenant)) return;
                           if (auto n = identifiers.count(line)) occurrences[file.filename().string()] += n;
                       });
         for (const auto& [file, n] : selected) report.residue.push_back({file + " (lines of the selector)", n});
@@ -813,16 +810,7 @@ private:
     // that rules out, without parsing, the lines that hold none of them (nearly all).
     std::optional<pii::IdentifierMatcher> prefilter_for(const Selector& selector) const {
         if (!text_finds_every_line_of(selector, m_datasets.front())) return std::nullopt;
-        std::vector<std::string> patterns;
-        for (const auto& id : selector.subjects) {
-            if (id.kind == "user") continue;
-            if (id.kind == "ip") {
-                for (auto& form : pii::ip_text_forms(id.value)) patterns.push_back(std::move(form));
-            } else {
-                patterns.push_back(id.value);
-            }
-        }
-        return pii::IdentifierMatcher(patterns);
+        return pii::IdentifierMatcher(text_patterns(selector.subjects));
     }
 
     VerifyReport scan_text(const pii::IdentifierMatcher& identifiers) {

@@ -355,8 +355,6 @@ public:
         for (const auto& dataset : m_datasets) scanned.push_back(&dataset);
         if (selector.is_whole_tenant())
             for (const auto& table : m_tenant_tables) scanned.push_back(&table);
-        // A person erased within one tenant may appear in other tenants' rows: not theirs to check.
-        bool text_everywhere = !selector.tenant || selector.is_whole_tenant();
         for (const auto* dataset : scanned) {
             if (!selector.wants_category(dataset->category) && !dataset->category.empty()) continue;
             auto parts = query_parts(*dataset);
@@ -370,7 +368,7 @@ public:
                 while (query.executeStep()) {
                     ++report.records_scanned;
                     if (by_selector && query.getColumn(0).getInt() != 0) ++still_selected;
-                    if (!text_everywhere && query.getColumn(1).getString() != *selector.tenant) continue;
+                    if (!selector.text_counts_in(query.getColumn(1).getText(""))) continue;
                     for (int i = 2; i < query.getColumnCount(); ++i) {
                         auto column = query.getColumn(i);
                         if (column.isNull()) continue;
@@ -385,9 +383,7 @@ public:
                 if (text_matches) report.residue.push_back({dataset->name + " (identifier occurrences)", text_matches});
             });
         }
-        // The bytes on disk cannot be told apart by tenant: they are scanned when the rescan is
-        // about a whole tenant or about people in every tenant.
-        if (!identifiers.empty() && text_everywhere) scan_bytes_on_disk(identifiers, report);
+        if (!identifiers.empty() && selector.text_counts_everywhere()) scan_bytes_on_disk(identifiers, report);
         return report;
     }
 
@@ -575,7 +571,8 @@ private:
     // Like Selector::may_match, but a dataset without identifier columns of its own is matched
     // through its foreign keys too.
     bool selects(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector) {
-        if (selector.subjects.empty() || selector.may_match(dataset)) return selector.may_match(dataset);
+        if (selector.may_match(dataset)) return true;
+        if (selector.subjects.empty()) return false;
         const auto& wanted = selector.datasets;
         if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), dataset.name) == wanted.end()) return false;
         if (!selector.wants_category(dataset.category)) return false;

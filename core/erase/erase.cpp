@@ -98,18 +98,11 @@ Resolution resolve(const connectors::Selector& selector, scan::Connectors& conne
     return resolution;
 }
 
-// What the rescan looks for as text. User ids are numbers that occur everywhere: they are
-// checked through the records that hold them, not as text.
+// What the rescan looks for as text: the person's identifiers (connectors::text_patterns), or
+// the tenant's markers.
 std::vector<std::string> rescan_patterns(const Resolution& resolution) {
     std::set<std::string> patterns(resolution.markers.begin(), resolution.markers.end());
-    for (const auto& id : resolution.selector.subjects) {
-        if (id.kind == "user") continue;
-        if (id.kind == "ip") {
-            for (auto& form : pii::ip_text_forms(id.value)) patterns.insert(std::move(form));
-        } else {
-            patterns.insert(id.value);
-        }
-    }
+    for (auto& pattern : connectors::text_patterns(resolution.selector.subjects)) patterns.insert(std::move(pattern));
     return {patterns.begin(), patterns.end()};
 }
 
@@ -292,9 +285,7 @@ std::vector<backup::BackupFile> backups_of(const config::Workspace& workspace, c
     return found;
 }
 
-bool has_keystore(const crypto::Keystore* keystore) {
-    return keystore && const_cast<crypto::Keystore*>(keystore)->initialised();
-}
+bool has_keystore(crypto::Keystore* keystore) { return keystore && keystore->initialised(); }
 
 // A tenant's backups: its keys destroyed, so every backup sealed for it is unreadable at once.
 BackupErasure shred_tenant_backups(const config::Workspace& workspace, state::StateDb& state,
