@@ -34,24 +34,10 @@ std::string megabytes(std::uint64_t bytes) {
     return text;
 }
 
-struct OpenKeystore {
-    config::Workspace workspace;
-    std::unique_ptr<state::StateDb> state;
-    std::unique_ptr<crypto::Keystore> keystore;
-};
-
-OpenKeystore open_keystore(const GlobalOptions& options, const BackupArguments& arguments, bool unlock) {
-    OpenKeystore open{load_workspace(options), nullptr, nullptr};
-    open.state = std::make_unique<state::StateDb>(open.workspace.state_dir);
-    open.keystore = std::make_unique<crypto::Keystore>(*open.state);
-    if (unlock) unlock_keystore(*open.keystore, arguments.key);
-    return open;
-}
-
 void run_create(GlobalOptions& options, const BackupArguments& arguments) {
     if (arguments.all == !arguments.tenant.empty())
         throw Error::usage("backup create needs exactly one of --all or --tenant T");
-    auto open = open_keystore(options, arguments, true);
+    auto open = open_keystore(options, arguments.key, Unlock::yes);
     backup::CreateOptions create;
     if (!arguments.tenant.empty()) create.tenant = arguments.tenant;
     create.now = now_of(arguments);
@@ -79,7 +65,7 @@ void run_create(GlobalOptions& options, const BackupArguments& arguments) {
 }
 
 void run_list(const GlobalOptions& options, const BackupArguments& arguments) {
-    auto open = open_keystore(options, arguments, false);
+    auto open = open_keystore(options, arguments.key, Unlock::no);
     auto backups = backup::list(open.workspace, *open.keystore);
     std::ostringstream text;
     nlohmann::json json = nlohmann::json::array();
@@ -96,7 +82,7 @@ void run_list(const GlobalOptions& options, const BackupArguments& arguments) {
 
 void run_verify(GlobalOptions& options, const BackupArguments& arguments) {
     if (arguments.all == !arguments.files.empty()) throw Error::usage("backup verify needs backup files or --all");
-    auto open = open_keystore(options, arguments, true);
+    auto open = open_keystore(options, arguments.key, Unlock::yes);
     std::vector<std::filesystem::path> files(arguments.files.begin(), arguments.files.end());
     if (arguments.all)
         for (const auto& file : backup::list(open.workspace, *open.keystore)) files.push_back(file.path);
@@ -122,7 +108,7 @@ void run_verify(GlobalOptions& options, const BackupArguments& arguments) {
 
 void run_restore(const GlobalOptions& options, const BackupArguments& arguments) {
     if (arguments.files.size() != 1) throw Error::usage("backup restore takes one backup file");
-    auto open = open_keystore(options, arguments, true);
+    auto open = open_keystore(options, arguments.key, Unlock::yes);
     auto report = backup::restore(open.workspace, arguments.files.front(), arguments.to, *open.keystore);
     std::ostringstream text;
     text << "Restored " << report.files << " file(s), " << megabytes(report.bytes) << ", of "
@@ -138,7 +124,7 @@ void run_restore(const GlobalOptions& options, const BackupArguments& arguments)
 }
 
 void run_prune(const GlobalOptions& options, const BackupArguments& arguments) {
-    auto open = open_keystore(options, arguments, false);
+    auto open = open_keystore(options, arguments.key, Unlock::no);
     auto policies = load_policies(open.workspace, arguments.policy_dirs);
     backup::PruneOptions prune;
     prune.now = now_of(arguments);

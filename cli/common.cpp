@@ -73,4 +73,13 @@ void unlock_keystore(crypto::Keystore& keystore, const KeyArguments& arguments) 
     keystore.unlock(master_secret(arguments, keystore));
 }
 
+OpenKeystore open_keystore(const GlobalOptions& options, const KeyArguments& key, Unlock unlock) {
+    OpenKeystore open{load_workspace(options), nullptr, nullptr};
+    open.state = std::make_unique<state::StateDb>(open.workspace.state_dir);
+    open.keystore = std::make_unique<crypto::Keystore>(*open.state);
+    if (unlock == Unlock::yes || (unlock == Unlock::if_initialised && open.keystore->initialised()))
+        unlock_keystore(*open.keystore, key);
+    return open;
+}
+
 }  // namespace gdprctl::cli

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/config/workspace.hpp"
 #include "core/crypto/keystore.hpp"
 #include "core/policy/policy.hpp"
+#include "core/state/state_db.hpp"
 
 namespace gdprctl::cli {
 
@@ -43,6 +45,17 @@ void add_key_arguments(CLI::App* command, KeyArguments& arguments);
 crypto::MasterSecret master_secret(const KeyArguments& arguments, crypto::Keystore& keystore);
 // Opens the keystore of workspace and unlocks it.
 void unlock_keystore(crypto::Keystore& keystore, const KeyArguments& arguments);
+
+// The workspace with its state database and the keystore in it, kept alive together.
+struct OpenKeystore {
+    config::Workspace workspace;
+    std::unique_ptr<state::StateDb> state;
+    std::unique_ptr<crypto::Keystore> keystore;
+    // The keystore when the workspace has one ('keys init'), else null.
+    crypto::Keystore* if_initialised() { return keystore->initialised() ? keystore.get() : nullptr; }
+};
+enum class Unlock { no, yes, if_initialised };
+OpenKeystore open_keystore(const GlobalOptions& options, const KeyArguments& key, Unlock unlock);
 
 void add_scan_command(CLI::App& app, GlobalOptions& options);
 void add_retention_command(CLI::App& app, GlobalOptions& options);

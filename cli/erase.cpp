@@ -57,22 +57,6 @@ connectors::Selector selector_of(const EraseArguments& arguments) {
     return selector;
 }
 
-// The workspace's keystore, unlocked when it exists: a person's erasure records them in the
-// ledger, and every request keeps its identifiers sealed under the platform key.
-struct OpenKeystore {
-    std::unique_ptr<state::StateDb> state;
-    std::unique_ptr<crypto::Keystore> keystore;
-    crypto::Keystore* usable() { return keystore && keystore->initialised() ? keystore.get() : nullptr; }
-};
-
-OpenKeystore open_keystore(const config::Workspace& workspace, const KeyArguments& key) {
-    OpenKeystore open;
-    open.state = std::make_unique<state::StateDb>(workspace.state_dir);
-    open.keystore = std::make_unique<crypto::Keystore>(*open.state);
-    if (open.keystore->initialised()) unlock_keystore(*open.keystore, key);
-    return open;
-}
-
 void confirm_on_terminal(const erase::EraseReport& preview) {
     if (!::isatty(STDIN_FILENO))
         throw Error::usage("erasure cannot be undone and there is no terminal to confirm it on",
@@ -87,13 +71,15 @@ void run_erase(GlobalOptions& options, const EraseArguments& arguments) {
     auto selector = selector_of(arguments);
     if (!arguments.resume && !selector.tenant && selector.subjects.empty())
         throw Error::usage("erase needs --tenant T or --subject KIND:VALUE (repeatable), or --resume");
-    auto workspace = load_workspace(options);
+    // Unlocked when the workspace has a keystore: a person's erasure records them in the
+    // ledger, and every request keeps its identifiers sealed under the platform key.
+    auto open = open_keystore(options, arguments.key, Unlock::if_initialised);
+    const auto& workspace = open.workspace;
     auto policies = load_policies(workspace, arguments.policy_dirs);
-    auto keys = open_keystore(workspace, arguments.key);
     erase::EraseOptions erase_options;
     erase_options.selector = selector;
     erase_options.wait = arguments.wait;
-    erase_options.keystore = keys.usable();
+    erase_options.keystore = open.if_initialised();
     erase_options.policies = &policies;
     if (!arguments.certificate.empty()) erase_options.certificate_out = arguments.certificate;
     if (!arguments.dry_run && !arguments.yes && !arguments.resume) {
@@ -108,24 +94,13 @@ void run_erase(GlobalOptions& options, const EraseArguments& arguments) {
 }
 
 void run_verify(GlobalOptions& options, const EraseArguments& arguments) {
-    auto workspace = load_workspace(options);
-    auto keys = open_keystore(workspace, arguments.key);
+    auto open = open_keystore(options, arguments.key, Unlock::if_initialised);
     auto given = identifiers_of(arguments);
-    auto report =
-        erase::verify_request(workspace, connectors::open_all_connectors, arguments.request, given, keys.usable());
+    auto report = erase::verify_request(open.workspace, connectors::open_all_connectors, arguments.request, given,
+                                        open.if_initialised());
     const auto& v = report.verification;
-    std::ostringstream text;
-    text << "Rescan for request " << report.request << ": " << v.sources.size() << " sources, " << v.records_scanned
-         << " records, " << v.bytes_scanned << " bytes, " << v.patterns << " patterns: ";
-    if (v.clean()) {
-        text << "nothing left.\n";
-    } else {
-        text << "RESIDUE:\n";
-        for (const auto& [source, left] : v.residue)
-            text << "  " << source << ": " << left.location << ": " << left.matches << "\n";
-        for (const auto& backup : v.readable_backups) text << "  backups: " << backup << " still opens\n";
-    }
-    print_result(options, text.str(), report.to_json()["verification"]);
+    print_result(options, "Rescan for request " + report.request + ": " + v.to_text(),
+                 report.to_json()["verification"]);
     if (!v.clean()) options.exit_code = static_cast<int>(ErrorKind::findings);
 }
 

@@ -500,6 +500,21 @@ void write_certificate(const std::filesystem::path& path, const nlohmann::json& 
 
 }  // namespace
 
+std::string Verification::to_text() const {
+    std::ostringstream out;
+    out << sources.size() << " sources, " << records_scanned << " records, " << bytes_scanned << " bytes, " << patterns
+        << " patterns: ";
+    if (clean()) {
+        out << "nothing left.\n";
+        return out.str();
+    }
+    out << "RESIDUE:\n";
+    for (const auto& [source, left] : residue)
+        out << "  " << source << ": " << left.location << ": " << left.matches << "\n";
+    for (const auto& backup : readable_backups) out << "  backups: " << backup << " still opens\n";
+    return out.str();
+}
+
 std::uint64_t EraseReport::records() const {
     std::uint64_t total = 0;
     for (const auto& source : sources) total += source.records;
@@ -550,18 +565,12 @@ std::string EraseReport::to_text() const {
         out << "  " << held.file << " (made " << held.created << ") holds them until " << held.removed_by_retention
             << "\n";
     if (dry_run) return out.str();
-    out << "Rescan: " << verification.sources.size() << " sources, " << verification.records_scanned << " records, "
-        << verification.bytes_scanned << " bytes, " << verification.patterns << " patterns: ";
-    if (verification.clean()) {
-        out << "nothing left.\nCertificate: signed (Ed25519) and kept in the state database; "
-               "'gdprctl certificate show --request "
+    out << "Rescan: " << verification.to_text();
+    if (verification.clean())
+        out << "Certificate: signed (Ed25519) and kept in the state database; 'gdprctl certificate show --request "
             << request << "' prints it.\n";
-        return out.str();
-    }
-    out << "RESIDUE, no certificate:\n";
-    for (const auto& [source, left] : verification.residue)
-        out << "  " << source << ": " << left.location << ": " << left.matches << "\n";
-    for (const auto& backup : verification.readable_backups) out << "  backups: " << backup << " still opens\n";
+    else
+        out << "No certificate: one is signed only when the rescan finds nothing left.\n";
     return out.str();
 }
 

@@ -61,6 +61,8 @@ struct Verification {
     std::vector<std::pair<std::string, connectors::Residue>> residue;  // source, what is left
     std::vector<std::string> readable_backups;                         // a shredded tenant's, that still open
     bool clean() const { return residue.empty() && readable_backups.empty(); }
+    // "N sources, ... patterns: nothing left." or the residue, a line each.
+    std::string to_text() const;
 };
 
 struct EraseReport {

@@ -3,20 +3,14 @@
 // tenants goes everywhere while other viewers' log lines stay byte for byte; certificates check
 // with OpenSSL alone and fail after one changed byte; shared addresses are left alone; residue
 // means no certificate; a killed erasure finishes when run again.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "tests/support/reference_platform.hpp"
 
@@ -405,20 +399,7 @@ TEST(Erase, AnErasureKilledAtAnyPointIsFinishedByRunningItAgain) {
         << out;
 
     std::string config = (killed / "gdprctl.json").string();
-    for (int delay_ms : {20, 60, 120, 240, 480}) {
-        pid_t pid = ::fork();
-        if (pid == 0) {
-            int null = ::open("/dev/null", O_RDWR);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-            ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), "erase", "--yes", "--tenant", "acme",
-                    static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-    }
+    run_and_kill_after({binary, "--config", config, "erase", "--yes", "--tenant", "acme"}, {20, 60, 120, 240, 480});
     ASSERT_EQ(run_command(binary + " --config " + config + " --format json erase --yes --tenant acme", &out), 0) << out;
     auto report = nlohmann::json::parse(out);
     EXPECT_EQ(report["verification"]["result"], "no residue") << report.dump(2);

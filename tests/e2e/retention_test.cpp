@@ -138,21 +138,10 @@ TEST(Retention, ARunKilledAtAnyPointIsFinishedByTheNextWithTheSameResult) {
               0);
     auto expected = nlohmann::json::parse(out);
 
-    std::string binary = GDPRCTL_BINARY, config = (killed / "gdprctl.json").string(), now = std::to_string(k_now);
-    for (int delay_ms : {10, 40, 80, 160, 320}) {
-        pid_t pid = ::fork();
-        if (pid == 0) {
-            int null = ::open("/dev/null", O_RDWR);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-            ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), "retention", "apply", "--force",
-                    "--now", now.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-    }
+    std::string now = std::to_string(k_now);
+    run_and_kill_after(
+        {GDPRCTL_BINARY, "--config", (killed / "gdprctl.json").string(), "retention", "apply", "--force", "--now", now},
+        {10, 40, 80, 160, 320});
     ASSERT_EQ(gdprctl(killed.path(), "--format json retention apply --force --now " + now, &out), 0);
     auto finished = nlohmann::json::parse(out);
 

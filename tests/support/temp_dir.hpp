@@ -1,7 +1,9 @@
 #pragma once
 
 #include <filesystem>
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace gdprctl::testing {
 
@@ -26,6 +28,10 @@ std::string read_text(const std::filesystem::path& path);
 // Runs a shell command line (pipes and redirections allowed) with stdin from /dev/null;
 // returns its exit status and puts stdout in out, stderr in err.
 int run_command(const std::string& command, std::string* out = nullptr, std::string* err = nullptr);
+
+// Starts argv (its output discarded) once per delay and kills it with SIGKILL that many
+// milliseconds later: a run interrupted at the worst moments, for the resumability tests.
+void run_and_kill_after(const std::vector<std::string>& argv, std::initializer_list<int> delays_ms);
 
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int free_loopback_port();
