@@ -16,14 +16,8 @@ build=$(cd "${2:-$(dirname "$0")/../../build}" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-"$build/refstack" seed --dir "$work" --days 1 --tenants 8 --viewers 30000 --log-size "$size" --now 1795447510 >/dev/null
-python3 - "$work" <<'PY'
-import json, sys
-d = sys.argv[1]
-c = json.load(open(d + "/gdprctl.json"))
-c["sources"] = [s for s in c["sources"] if s["name"] == "access-log"]
-json.dump(c, open(d + "/bench.json", "w"))
-PY
+. "$(dirname "$0")/access_log.sh"
+seed_access_log "$work" "$size" 30000 "$build"
 log="$work/logs/access.log"
 rm -f "$work"/logs/access.log.*      # one file: the comparison is about one 1 GiB log
 bytes=$(stat -c %s "$log")

@@ -11,14 +11,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 runs=3
 
-"$build/refstack" seed --dir "$work" --days 1 --tenants 8 --viewers 2000 --log-size "$size" --now 1795447510 >/dev/null
-python3 - "$work" <<'PY'
-import json, sys
-d = sys.argv[1]
-c = json.load(open(d + "/gdprctl.json"))
-c["sources"] = [s for s in c["sources"] if s["name"] == "access-log"]
-json.dump(c, open(d + "/bench.json", "w"))
-PY
+. "$(dirname "$0")/access_log.sh"
+seed_access_log "$work" "$size" 2000 "$build"
 log="$work/logs/access.log"
 bytes=$(stat -c %s "$log")
 sync                     # a fresh file being written back to disk slows every reader
