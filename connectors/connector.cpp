@@ -216,11 +216,14 @@ config::JsonReader source_reader(const config::Source& source) {
 
 namespace {
 
-// Matches whose last byte lies in [begin, end) of the file open at fd (size bytes long). The
-// range is read with enough bytes before it to hold any match and its left context, and the
-// context bytes after it; a match is counted once its right-hand context is complete.
-std::uint64_t count_in_byte_range(int fd, const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
-                                  std::uint64_t size, std::uint64_t begin, std::uint64_t end) {
+// Walks [begin, end) of the file open at fd (size bytes long) in blocks. Each block is read
+// with enough bytes before it to hold any match and its left context, and the context bytes
+// after it. on_block(text, from, to, base) gets the block, base (the file offset of text[0]) and
+// the indices [from, to) it is responsible for: those of the blocks tile [begin, end), and a
+// match whose last byte is at one of them has its right-hand context complete in that block.
+template <typename F>
+void for_each_block_of_range(int fd, const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
+                             std::uint64_t size, std::uint64_t begin, std::uint64_t end, F&& on_block) {
     constexpr std::size_t block = 4 << 20;
     constexpr std::size_t context = pii::IdentifierMatcher::k_context;
     const std::size_t carry = identifiers.longest() + 2 * context;
@@ -229,7 +232,6 @@ std::uint64_t count_in_byte_range(int fd, const std::filesystem::path& file, con
     std::vector<char> buffer(carry + block);
     std::size_t held = 0, carried = 0;
     std::uint64_t base = next;  // file offset of buffer[0]
-    std::uint64_t matches = 0;
     while (next < stop) {
         auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block, stop - next));
         ssize_t got = ::pread(fd, buffer.data() + held, want, static_cast<off_t>(next));
@@ -240,48 +242,50 @@ std::uint64_t count_in_byte_range(int fd, const std::filesystem::path& file, con
         held += static_cast<std::size_t>(got);
         next += static_cast<std::uint64_t>(got);
         bool last = next >= stop;
-        // Counted here: matches not counted in the block before (whose right-hand context was
-        // complete there), whose own right-hand context is complete here, ending in the range.
         std::size_t from = carried > context ? carried - context : 0;
         std::size_t to = (last && stop == size) ? held : (held > context ? held - context : 0);
         if (begin > base) from = std::max<std::size_t>(from, static_cast<std::size_t>(begin - base));
         to = end > base ? std::min<std::size_t>(to, static_cast<std::size_t>(std::min<std::uint64_t>(end - base, held)))
                         : 0;
-        matches += identifiers.count_ending_in(std::string_view(buffer.data(), held), from, to);
+        if (to > from) on_block(std::string_view(buffer.data(), held), from, to, base);
         carried = std::min(carry, held);
         std::memmove(buffer.data(), buffer.data() + held - carried, carried);
         base += held - carried;
         held = carried;
     }
-    return matches;
 }
 
-}  // namespace
-
-std::uint64_t count_in_raw_bytes(const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
-                                 std::uint64_t& bytes_scanned, unsigned threads) {
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return 0;
-        throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(errno));
+// The file at path, open for reading, closed when this goes; fd is -1 when it does not exist.
+struct ReadOnlyFile {
+    explicit ReadOnlyFile(const std::filesystem::path& path) {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+            throw Error::runtime("cannot read " + path.string() + ": " + std::strerror(errno));
+        struct stat info {};
+        if (fd >= 0 && ::fstat(fd, &info) != 0) {
+            int saved = errno;
+            ::close(fd);
+            throw Error::runtime("cannot stat " + path.string() + ": " + std::strerror(saved));
+        }
+        size = static_cast<std::uint64_t>(info.st_size);
     }
-    struct Close {
-        int fd;
-        ~Close() { ::close(fd); }
-    } close_fd{fd};
-    struct stat info {};
-    if (::fstat(fd, &info) != 0) throw Error::runtime("cannot stat " + file.string() + ": " + std::strerror(errno));
-    auto size = static_cast<std::uint64_t>(info.st_size);
-    bytes_scanned += size;
-    if (identifiers.empty() || size == 0) return 0;
-    // Small files are not worth a thread; large ones are cut into one byte range per thread.
-    if (size < (32ull << 20)) threads = 1;
-    threads = std::max(1u, threads);
-    std::vector<std::uint64_t> counts(threads, 0);
+    ~ReadOnlyFile() {
+        if (fd >= 0) ::close(fd);
+    }
+    ReadOnlyFile(const ReadOnlyFile&) = delete;
+    ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+    int fd = -1;
+    std::uint64_t size = 0;
+};
+
+// Runs work(k, begin, end) for the k-th of `threads` byte ranges that tile [0, size), each on
+// its own thread (the first on the caller's); rethrows the first failure.
+template <typename F>
+void for_each_range_in_parallel(std::uint64_t size, unsigned threads, F&& work) {
     std::vector<std::exception_ptr> failures(threads);
     auto range = [&](unsigned k) {
         try {
-            counts[k] = count_in_byte_range(fd, file, identifiers, size, size * k / threads, size * (k + 1) / threads);
+            work(k, size * k / threads, size * (k + 1) / threads);
         } catch (...) {
             failures[k] = std::current_exception();
         }
@@ -292,9 +296,67 @@ std::uint64_t count_in_raw_bytes(const std::filesystem::path& file, const pii::I
     for (auto& worker : workers) worker.join();
     for (const auto& failure : failures)
         if (failure) std::rethrow_exception(failure);
+}
+
+// memchr is vectorised in the C library; a plain counting loop over bytes costs as much as the
+// matcher itself.
+std::uint64_t newlines_in(std::string_view text) {
+    std::uint64_t newlines = 0;
+    for (const char *at = text.data(), *end = text.data() + text.size();; ++newlines, ++at) {
+        at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at)));
+        if (!at) return newlines;
+    }
+}
+
+// Small files are not worth a thread; large ones are cut into one byte range per thread.
+unsigned threads_for(std::uint64_t size, unsigned threads) { return size < (32ull << 20) ? 1 : std::max(1u, threads); }
+
+}  // namespace
+
+std::uint64_t count_in_raw_bytes(const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
+                                 std::uint64_t& bytes_scanned, unsigned threads) {
+    ReadOnlyFile in(file);
+    if (in.fd < 0) return 0;
+    bytes_scanned += in.size;
+    if (identifiers.empty() || in.size == 0) return 0;
+    threads = threads_for(in.size, threads);
+    std::vector<std::uint64_t> counts(threads, 0);
+    for_each_range_in_parallel(in.size, threads, [&](unsigned k, std::uint64_t begin, std::uint64_t end) {
+        for_each_block_of_range(in.fd, file, identifiers, in.size, begin, end,
+                                [&](std::string_view text, std::size_t from, std::size_t to, std::uint64_t) {
+                                    counts[k] += identifiers.count_ending_in(text, from, to);
+                                });
+    });
     std::uint64_t total = 0;
     for (auto count : counts) total += count;
     return total;
+}
+
+RawOccurrences find_in_raw_bytes(const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
+                                 unsigned threads) {
+    ReadOnlyFile in(file);
+    RawOccurrences found;
+    if (in.fd < 0) throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(ENOENT));
+    found.size = in.size;
+    if (in.size == 0) return found;
+    threads = threads_for(in.size, threads);
+    std::vector<RawOccurrences> parts(threads);
+    for_each_range_in_parallel(in.size, threads, [&](unsigned k, std::uint64_t begin, std::uint64_t end) {
+        std::vector<std::size_t> ends;
+        for_each_block_of_range(in.fd, file, identifiers, in.size, begin, end,
+                                [&](std::string_view text, std::size_t from, std::size_t to, std::uint64_t base) {
+                                    parts[k].newlines += newlines_in(text.substr(from, to - from));
+                                    ends.clear();
+                                    identifiers.append_match_ends(text, from, to, ends);
+                                    for (auto match_end : ends) parts[k].match_ends.push_back(base + match_end);
+                                    if (base + to == in.size) found.ends_in_newline = text[to - 1] == '\n';
+                                });
+    });
+    for (auto& part : parts) {
+        found.newlines += part.newlines;
+        found.match_ends.insert(found.match_ends.end(), part.match_ends.begin(), part.match_ends.end());
+    }
+    return found;
 }
 
 std::int64_t day_of(util::UnixTime time) { return time >= 0 ? time / 86400 : (time - 86399) / 86400; }

@@ -1,10 +1,12 @@
 #include "connectors/logfile/line_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -165,6 +167,83 @@ std::uint64_t for_each_line(const std::filesystem::path& file,
     ByteSource source(file);
     return split_lines(source, std::numeric_limits<std::uint64_t>::max(), false, nullptr,
                        [&](std::string_view line, std::uint64_t number, bool) { return on_line(line, number); });
+}
+
+void read_exactly(int fd, const std::filesystem::path& file, char* buffer, std::size_t size, std::uint64_t offset) {
+    while (size > 0) {
+        ssize_t got = ::pread(fd, buffer, size, static_cast<off_t>(offset));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            throw Error::runtime("cannot read " + file.string() + ": " +
+                                 (got < 0 ? std::strerror(errno) : "the file shrank while it was read"));
+        buffer += got;
+        size -= static_cast<std::size_t>(got);
+        offset += static_cast<std::uint64_t>(got);
+    }
+}
+
+namespace {
+
+constexpr std::size_t k_probe = 4096;
+
+// Where the line holding byte `at` starts: just after the newline before it, or at 0.
+std::uint64_t line_start_before(int fd, const std::filesystem::path& file, std::uint64_t at) {
+    char chunk[k_probe];
+    std::uint64_t start = at;
+    while (start > 0) {
+        std::uint64_t from = start > k_probe ? start - k_probe : 0;
+        auto size = static_cast<std::size_t>(start - from);
+        read_exactly(fd, file, chunk, size, from);
+        if (const void* newline = ::memrchr(chunk, '\n', size))
+            return from + static_cast<std::uint64_t>(static_cast<const char*>(newline) - chunk) + 1;
+        start = from;
+    }
+    return 0;
+}
+
+// Where the line holding byte `at` ends: the offset of its newline, or the file's size.
+std::uint64_t line_stop_after(int fd, const std::filesystem::path& file, std::uint64_t at, std::uint64_t file_size) {
+    char chunk[k_probe];
+    std::uint64_t stop = at;
+    while (stop < file_size) {
+        auto size = static_cast<std::size_t>(std::min<std::uint64_t>(k_probe, file_size - stop));
+        read_exactly(fd, file, chunk, size, stop);
+        if (const void* newline = std::memchr(chunk, '\n', size))
+            return stop + static_cast<std::uint64_t>(static_cast<const char*>(newline) - chunk);
+        stop += size;
+    }
+    return file_size;
+}
+
+}  // namespace
+
+void for_each_line_around(
+    const std::filesystem::path& file, const std::vector<std::uint64_t>& match_ends,
+    const std::function<void(std::string_view line, std::uint64_t offset, std::uint64_t length)>& on_line) {
+    if (match_ends.empty()) return;
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(errno));
+    struct Close {
+        int fd;
+        ~Close() { ::close(fd); }
+    } close_fd{fd};
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) throw Error::runtime("cannot stat " + file.string() + ": " + std::strerror(errno));
+    auto file_size = static_cast<std::uint64_t>(info.st_size);
+    std::string text;
+    std::uint64_t done = 0;  // the lines before this offset were given
+    for (auto match_end : match_ends) {
+        if (match_end == 0 || match_end - 1 < done) continue;
+        std::uint64_t at = match_end - 1;
+        std::uint64_t start = line_start_before(fd, file, at);
+        std::uint64_t stop = line_stop_after(fd, file, at, file_size);
+        text.resize(static_cast<std::size_t>(stop - start));
+        read_exactly(fd, file, text.data(), text.size(), start);
+        std::string_view line(text);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        done = stop < file_size ? stop + 1 : file_size;
+        on_line(line, start, done - start);
+    }
 }
 
 std::uint64_t for_each_line_marked(

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "core/pii/matcher.hpp"
 
@@ -29,5 +30,17 @@ std::uint64_t for_each_line_in_range(const std::filesystem::path& file, std::uin
 std::uint64_t for_each_line_marked(
     const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
     const std::function<bool(std::string_view line, std::uint64_t number, bool holds_identifier)>& on_line);
+
+// The lines of a plain file that hold the byte just before each of match_ends (offsets in
+// increasing order, as find_in_raw_bytes gives them), each line once, read with pread: after a
+// scan of the raw bytes, only the lines around its matches are read. The callback gets the line
+// without its "\n" (and "\r"), its offset, and its length in the file with the newline.
+void for_each_line_around(
+    const std::filesystem::path& file, const std::vector<std::uint64_t>& match_ends,
+    const std::function<void(std::string_view line, std::uint64_t offset, std::uint64_t length)>& on_line);
+
+// Reads exactly size bytes at offset of the file open at fd; Error::runtime naming file when it
+// cannot, or when the file is shorter than that now.
+void read_exactly(int fd, const std::filesystem::path& file, char* buffer, std::size_t size, std::uint64_t offset);
 
 }  // namespace gdprctl::connectors::logfile

@@ -112,6 +112,29 @@ public:
         if (m_buffer.size() >= (1 << 20)) flush();
     }
 
+    // Appends length bytes from offset of the plain file open at in, as they are; in the kernel
+    // where the file system can (no copy through this process).
+    void copy_from(int in, const std::filesystem::path& from, std::uint64_t offset, std::uint64_t length) {
+        flush();
+        auto position = static_cast<off_t>(offset);
+        while (length > 0 && !m_gz) {
+            ssize_t n = ::copy_file_range(in, &position, m_fd, nullptr, length, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) break;
+            if (n < 0) fail();
+            if (n == 0) throw Error::runtime("cannot read " + from.string() + ": the file shrank while it was read");
+            length -= static_cast<std::uint64_t>(n);
+        }
+        std::string chunk;
+        while (length > 0) {
+            chunk.resize(static_cast<std::size_t>(std::min<std::uint64_t>(length, 1 << 20)));
+            read_exactly(in, from, chunk.data(), chunk.size(), static_cast<std::uint64_t>(position));
+            position += static_cast<off_t>(chunk.size());
+            length -= chunk.size();
+            write_line(chunk, false);
+        }
+    }
+
     // Flushes, syncs and closes; the file is complete on disk when this returns.
     void finish() {
         flush();
@@ -527,11 +550,15 @@ private:
         std::uint64_t bytes_read = 0;  // uncompressed bytes the plan covers
         std::optional<util::UnixTime> oldest;
         std::optional<util::UnixTime> newest;
+        // Where the selected lines are (offset, length with the newline), when the plan read
+        // only the lines around the identifiers' occurrences.
+        std::optional<std::vector<std::pair<std::uint64_t, std::uint64_t>>> selected_at;
     };
 
     FileTally tally_file(const std::filesystem::path& file, const Selector& selector) {
-        FileTally tally;
         auto prefilter = prefilter_for(selector);
+        if (prefilter && file.extension() != ".gz") return tally_lines_around(file, selector, *prefilter);
+        FileTally tally;
         tally.bytes_read = reading([&] {
             return each_line(file, prefilter, [&](std::string_view line, bool may_be_selected) {
                 if (line.empty()) return true;
@@ -555,6 +582,42 @@ private:
         });
         return tally;
     }
+
+    // For people known by identifiers as text, in a plain file: one scan of the raw bytes on
+    // every core finds where the identifiers occur and counts the lines; only the lines around
+    // the occurrences are read and parsed.
+    FileTally tally_lines_around(const std::filesystem::path& file, const Selector& selector,
+                                 const pii::IdentifierMatcher& identifiers) {
+        FileTally tally;
+        auto found = reading([&] { return find_in_raw_bytes(file, identifiers, std::thread::hardware_concurrency()); });
+        tally.bytes_read = found.size;
+        tally.selected_at.emplace();
+        reading([&] {
+            for_each_line_around(
+                file, found.match_ends, [&](std::string_view line, std::uint64_t offset, std::uint64_t length) {
+                    if (!parse_line(line, m_context.view, fields_needed(selector)) || !interpret(m_context)) {
+                        ++tally.malformed;  // its age is unknown: it is kept
+                        return;
+                    }
+                    const auto& time = m_context.view.time;
+                    if (time) tally.newest = std::max(tally.newest.value_or(0), *time);
+                    if (!in_selector(m_context.view, selector)) return;
+                    ++tally.expired;
+                    tally.expired_bytes += length;
+                    if (time && (!tally.oldest || *time < *tally.oldest)) tally.oldest = time;
+                    tally.selected_at->emplace_back(offset, length);
+                });
+            return 0;
+        });
+        // Empty lines count here, unlike in a line-by-line tally: a file of one person's lines
+        // and an empty one is rewritten (keeping the empty line), not removed.
+        tally.lines = found.lines() - tally.malformed;
+        return tally;
+    }
+
+    // Beyond this many selected lines a plan does not list where they are; the rewrite then
+    // reads every line again.
+    static constexpr std::size_t k_most_listed_lines = 100000;
 
     PlanItem plan_file(const std::filesystem::path& file, const FileTally& tally) {
         struct stat info {};
@@ -587,6 +650,8 @@ private:
             item.note = "the live file is renamed and the server told to reopen its log before the purge";
         }
         item.snapshot["lines"] = tally.lines;
+        if (tally.selected_at && tally.selected_at->size() <= k_most_listed_lines)
+            item.snapshot["selected_at"] = *tally.selected_at;
         if (tally.malformed)
             item.note += std::string(item.note.empty() ? "" : "; ") + std::to_string(tally.malformed) +
                          " malformed lines are kept: their age cannot be read";
@@ -650,7 +715,10 @@ private:
                 throw Error::runtime("cannot remove " + file.string() + ": " + std::strerror(errno));
             return;
         }
-        auto temp = file.parent_path() / (".gdprctl-tmp-" + file.filename().string());
+        if (!gz && item.snapshot.contains("selected_at") &&
+            rewrite_without(file, info, item.snapshot.at("selected_at"), selector))
+            return;
+        auto temp = temporary_for(file);
         LogWriter writer(temp, gz, info);
         std::uint64_t offset = 0, kept = 0;
         auto prefilter = prefilter_for(selector);
@@ -666,7 +734,16 @@ private:
             return true;
         });
         writer.finish();
-        if (kept == 0) {
+        replace_with(file, temp, kept > 0);
+    }
+
+    static std::filesystem::path temporary_for(const std::filesystem::path& file) {
+        return file.parent_path() / (".gdprctl-tmp-" + file.filename().string());
+    }
+
+    // The rewritten temp takes file's place, or both go when nothing was kept.
+    static void replace_with(const std::filesystem::path& file, const std::filesystem::path& temp, bool anything_kept) {
+        if (!anything_kept) {
             ::unlink(temp.c_str());
             if (::unlink(file.c_str()) != 0)
                 throw Error::runtime("cannot remove " + file.string() + ": " + std::strerror(errno));
@@ -677,6 +754,65 @@ private:
             ::unlink(temp.c_str());
             throw Error::runtime("cannot replace " + file.string() + ": " + std::strerror(saved));
         }
+    }
+
+    // Writes a plain file anew without the lines the plan found the selector's lines at, every
+    // other byte copied as it is, without splitting lines. Each listed line must still be there
+    // whole and still be selected; when one is not (the file was changed in place since the
+    // plan), nothing is written and false tells the caller to read every line instead.
+    bool rewrite_without(const std::filesystem::path& file, const struct stat& info, const nlohmann::json& listed,
+                         const Selector& selector) {
+        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(errno));
+        struct Close {
+            int fd;
+            ~Close() { ::close(fd); }
+        } close_fd{fd};
+        auto ranges = listed.get<std::vector<std::pair<std::uint64_t, std::uint64_t>>>();
+        auto size = static_cast<std::uint64_t>(info.st_size);
+        if (!lines_still_selected(fd, file, size, ranges, selector)) return false;
+        auto temp = temporary_for(file);
+        LogWriter writer(temp, false, info);
+        std::uint64_t at = 0, kept = 0;
+        for (const auto& [offset, length] : ranges) {
+            writer.copy_from(fd, file, at, offset - at);
+            kept += offset - at;
+            at = offset + length;
+        }
+        writer.copy_from(fd, file, at, size - at);
+        kept += size - at;
+        writer.finish();
+        replace_with(file, temp, kept > 0);
+        return true;
+    }
+
+    bool lines_still_selected(int fd, const std::filesystem::path& file, std::uint64_t size,
+                              const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges,
+                              const Selector& selector) {
+        std::uint64_t previous_end = 0;
+        std::string bytes;
+        for (const auto& [offset, length] : ranges) {
+            if (length == 0 || offset < previous_end || offset > size || length > size - offset) return false;
+            // With the byte before: a line starts at offset only after a newline.
+            std::uint64_t from = offset > 0 ? offset - 1 : 0;
+            bytes.resize(static_cast<std::size_t>(offset + length - from));
+            read_exactly(fd, file, bytes.data(), bytes.size(), from);
+            std::string_view line(bytes);
+            if (offset > 0 && line.front() != '\n') return false;
+            if (offset > 0) line.remove_prefix(1);
+            bool last = offset + length == size;
+            if (line.back() == '\n')
+                line.remove_suffix(1);
+            else if (!last)
+                return false;
+            if (line.find('\n') != std::string_view::npos) return false;
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            if (line.empty() || !parse_line(line, m_context.view, fields_needed(selector)) || !interpret(m_context) ||
+                !in_selector(m_context.view, selector))
+                return false;
+            previous_end = offset + length;
+        }
+        return true;
     }
 
     std::optional<std::filesystem::path> find_by_inode(std::uint64_t dev, std::uint64_t ino) const {

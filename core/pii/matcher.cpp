@@ -123,11 +123,14 @@ void IdentifierMatcher::for_each_end_in(std::string_view text, std::size_t lo, s
         last[k] = k < parts ? lo + (hi - lo) * (k + 1) / parts : first[k];
         at[k] = k < parts ? (first[k] > lead ? first[k] - lead : 0) : first[k];
     }
-    auto outputs_at = [&](std::size_t k, std::size_t end) {
-        std::uint32_t state = row[k] / m_classes;
+    // Rare, so out of line; it takes the lane's state by value, so that the lanes' arrays do
+    // not escape and the hot loop keeps them in registers.
+    auto outputs_at = [ this, text, &on_end ](std::uint32_t at_row, std::size_t from, std::size_t to, std::size_t end)
+        __attribute__((noinline)) {
+        std::uint32_t state = at_row / m_classes;
         for (std::uint32_t o = m_output_start[state]; o < m_output_start[state + 1]; ++o) {
             std::size_t length = m_lengths[m_outputs[o]];
-            if (end > first[k] && end <= last[k] && bounded(text, end - length, end)) on_end(end);
+            if (end > from && end <= to && bounded(text, end - length, end)) on_end(end);
         }
     };
     // Inlined in the loops below, so that the four lanes' loads overlap.
@@ -136,7 +139,7 @@ void IdentifierMatcher::for_each_end_in(std::string_view text, std::size_t lo, s
         row[k] = target & ~k_output;
         ++at[k];
         if (target & k_output) [[unlikely]]
-            outputs_at(k, at[k]);
+            outputs_at(row[k], first[k], last[k], at[k]);
     };
     std::size_t together = last[0] - at[0];
     for (std::size_t k = 1; k < parts; ++k) together = std::min(together, last[k] - at[k]);
@@ -160,8 +163,14 @@ std::size_t IdentifierMatcher::count_ending_in(std::string_view text, std::size_
 
 void IdentifierMatcher::match_ends(std::string_view text, std::vector<std::size_t>& ends) const {
     ends.clear();
-    for_each_end_in(text, 0, text.size(), [&](std::size_t end) { ends.push_back(end); });
-    std::sort(ends.begin(), ends.end());
+    append_match_ends(text, 0, text.size(), ends);
+}
+
+void IdentifierMatcher::append_match_ends(std::string_view text, std::size_t lo, std::size_t hi,
+                                          std::vector<std::size_t>& ends) const {
+    auto first = static_cast<std::ptrdiff_t>(ends.size());
+    for_each_end_in(text, lo, hi, [&](std::size_t end) { ends.push_back(end); });
+    std::sort(ends.begin() + first, ends.end());
 }
 
 bool IdentifierMatcher::contains(std::string_view text) const { return count(text) > 0; }

@@ -30,6 +30,9 @@ public:
     std::size_t count_ending_in(std::string_view text, std::size_t lo, std::size_t hi) const;
     // The end offsets of every bounded match in text, in increasing order.
     void match_ends(std::string_view text, std::vector<std::size_t>& ends) const;
+    // Appends to ends, in increasing order, the end offsets of the bounded matches ending in
+    // (lo, hi]; as for count_ending_in, the text around that range decides their bounds.
+    void append_match_ends(std::string_view text, std::size_t lo, std::size_t hi, std::vector<std::size_t>& ends) const;
     bool contains(std::string_view text) const;
 
     std::size_t size() const { return m_lengths.size(); }

@@ -52,6 +52,9 @@ rg_matches=$(rg -F -w -o -f "$work/ids.txt" "$log" | wc -l)
 target=$(head -1 "$work/ips.txt")
 echo "$target" > "$work/one.txt"
 read -r t_grepv m_grepv < <(measure sh -c "LC_ALL=C grep -v -F -f '$work/one.txt' '$log' > '$work/new.log'; sync '$work/new.log'")
+# Both start alike: nothing left to write back, the same free space, the log in the page cache.
+rm -f "$work/new.log"
+sync
 read -r t_erase m_erase < <(measure "$build/gdprctl" --config "$work/bench.json" --format json erase --yes --subject "ip:$target")
 erased=$(jq '.records' "$work/out")
 left=$(grep -c -F -w "$target" "$log" || true)

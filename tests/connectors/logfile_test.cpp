@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <tuple>
 
 #include "connectors/connector.hpp"
 #include "connectors/logfile/line_format.hpp"
@@ -278,6 +279,117 @@ TEST(LineReader, MarksExactlyTheLinesThatHoldAnIdentifierAcrossBufferBoundaries)
     EXPECT_EQ(wrong, 0u);
     EXPECT_GT(marked, 200u);
     EXPECT_EQ(lines, static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+}
+
+TEST(LineReader, GivesEachLineAroundTheMatchEndsOnceWithItsOffsetAndLength) {
+    TempDir dir;
+    const std::vector<std::string> lines = {
+        "10.1.2.3 first line\n",
+        "192.0.2.1 no match\n",
+        "192.0.2.2 ends in CR, twice 10.1.2.3 and 10.1.2.3\r\n",
+        "10.1.2.34 near miss\n",
+        "\n",
+        "192.0.2.3 a long line " + std::string(9000, 'x') + " 10.1.2.3 " + std::string(9000, 'y') + "\n",
+        "192.0.2.4 no match\n",
+        "last line without a newline 10.1.2.3"};
+    std::string text;
+    for (const auto& line : lines) text += line;
+    write_text(dir / "access.log", text);
+    pii::IdentifierMatcher identifiers({"10.1.2.3"});
+    auto found = find_in_raw_bytes(dir / "access.log", identifiers, 1);
+    ASSERT_EQ(found.match_ends.size(), 5u);
+    std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> got, expected;
+    for_each_line_around(dir / "access.log", found.match_ends,
+                         [&](std::string_view line, std::uint64_t offset, std::uint64_t length) {
+                             got.emplace_back(std::string(line), offset, length);
+                         });
+    std::uint64_t offset = 0;
+    for (const auto& line : lines) {
+        if (identifiers.contains(line)) {
+            std::string bare = line.substr(0, line.find_first_of("\r\n"));
+            expected.emplace_back(bare, offset, line.size());
+        }
+        offset += line.size();
+    }
+    ASSERT_EQ(expected.size(), 4u);
+    EXPECT_EQ(got, expected);
+}
+
+// Access-log lines in the combined format, each with its ending.
+std::string access_line(const std::string& ip, const std::string& path, const std::string& ending = "\n") {
+    return ip + " - - [24/Nov/2026:10:00:00 +0000] \"GET /hls/acme/" + path + " HTTP/1.1\" 200 5 \"-\" \"UA\"" + ending;
+}
+
+// No server writes to these logs: none of them is live.
+nlohmann::json combined_log_source() {
+    return {{"name", "web"},
+            {"kind", "logfile"},
+            {"path", "access.log*"},
+            {"live_file", "none"},
+            {"format", "combined"},
+            {"category", "usage-data"},
+            {"subjects", {{"ip", "remote_addr"}}}};
+}
+
+Selector one_address(const std::string& ip) {
+    Selector selector;
+    selector.subjects = {{"ip", ip}};
+    return selector;
+}
+
+Action erase_action() {
+    Action action;
+    action.kind = Action::Kind::erase;
+    return action;
+}
+
+TEST(LogfileConnector, ErasingAPersonRemovesTheirLinesAndKeepsEveryOtherByteAndEveryLineAppendedSince) {
+    TempDir dir;
+    std::string theirs_1 = access_line("10.1.2.3", "1.ts"), theirs_2 = access_line("10.1.2.3", "2.ts", "\r\n");
+    std::string kept_before = access_line("192.0.2.1", "a.ts", "\r\n") + access_line("10.1.2.34", "near-miss.ts") +
+                              access_line("192.0.2.2", "10.1.2.3.ts") + "\n";
+    std::string kept_after = access_line("192.0.2.3", std::string(5000, 'z') + ".ts") +
+                             access_line("192.0.2.4", "last.ts", "");  // no newline at the end
+    write_text(dir / "access.log", theirs_1 + kept_before + theirs_2 + kept_after);
+    // A rotated file whose last line, unterminated, is theirs.
+    std::string rotated_kept = access_line("192.0.2.5", "r.ts");
+    write_text(dir / "access.log.1", rotated_kept + access_line("10.1.2.3", "r.ts", ""));
+    config::Workspace workspace;
+    auto connector = open_log(dir, combined_log_source(), workspace);
+
+    auto plan = connector->plan(one_address("10.1.2.3"), erase_action());
+    ASSERT_EQ(plan.items.size(), 2u) << plan.to_json().dump();
+    EXPECT_EQ(plan.records(), 3u) << plan.to_json().dump();
+    for (const auto& item : plan.items) ASSERT_TRUE(item.snapshot.contains("selected_at")) << item.snapshot.dump();
+    // Written after the plan: not the plan's to erase (a rescan reports the address again).
+    std::string appended = access_line("10.1.2.3", "later.ts") + access_line("192.0.2.6", "later.ts");
+    std::ofstream(dir / "access.log", std::ios::app | std::ios::binary) << "\n" << appended;
+
+    gdprctl::testing::FaultyProgress progress;
+    auto report = connector->apply(plan, progress);
+    EXPECT_EQ(report.records_changed, 3u);
+    EXPECT_EQ(gdprctl::testing::read_text(dir / "access.log"), kept_before + kept_after + "\n" + appended);
+    EXPECT_EQ(gdprctl::testing::read_text(dir / "access.log.1"), rotated_kept);
+}
+
+TEST(LogfileConnector, AnErasureRereadsEveryLineWhenTheLogWasChangedInPlaceSincePlanned) {
+    TempDir dir;
+    std::string others = access_line("192.0.2.1", "a.ts") + access_line("192.0.2.2", "b.ts");
+    write_text(dir / "access.log",
+               others + access_line("10.1.2.3", "1.ts") + others + access_line("10.1.2.3", "2.ts") + others);
+    config::Workspace workspace;
+    auto connector = open_log(dir, combined_log_source(), workspace);
+    auto plan = connector->plan(one_address("10.1.2.3"), erase_action());
+    ASSERT_EQ(plan.records(), 2u);
+    // Rewritten in place (the same inode, or apply would take it for done), a longer line at
+    // the start: the listed offsets no longer fall on the person's lines.
+    std::string longer = access_line("192.0.2.9", "a-longer-first-line.ts");
+    std::ofstream(dir / "access.log", std::ios::binary | std::ios::trunc)
+        << longer << access_line("10.1.2.3", "1.ts") << others << access_line("10.1.2.3", "2.ts") << others;
+
+    gdprctl::testing::FaultyProgress progress;
+    connector->apply(plan, progress);
+    EXPECT_EQ(gdprctl::testing::read_text(dir / "access.log"), longer + others + others);
 }
 
 }  // namespace

@@ -2,11 +2,13 @@
 // thread: every match must be counted exactly once wherever the cuts fall.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <string>
 
 #include "connectors/connector.hpp"
+#include "core/error.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace gdprctl::connectors {
@@ -50,6 +52,32 @@ TEST(RawBytes, EveryMatchIsCountedOnceWhereverTheBlocksAndRangesAreCut) {
     }
 }
 
+TEST(RawBytes, FindsEveryMatchEndAndNewlineOnceWhereverTheBlocksAndRangesAreCut) {
+    TempDir dir;
+    const std::string planted = "10.77.1.2";
+    auto text = text_with_matches_across_cuts(40u << 20, planted);
+    for (std::size_t i = 0; i < text.size(); i += 97)
+        if (text[i] == ' ') text[i] = '\n';
+    pii::IdentifierMatcher matcher({planted});
+    std::vector<std::uint64_t> expected_ends;
+    matcher.for_each_match(text, [&](const pii::IdentifierMatcher::Match& match) {
+        expected_ends.push_back(match.offset + planted.size());
+    });
+    auto newlines = static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n'));
+    for (bool terminated : {false, true}) {
+        if (terminated) text += "\n";
+        std::ofstream(dir / "big.log", std::ios::binary | std::ios::trunc) << text;
+        for (unsigned threads : {1u, 2u, 3u, 7u}) {
+            auto found = find_in_raw_bytes(dir / "big.log", matcher, threads);
+            EXPECT_EQ(found.match_ends, expected_ends) << threads << " threads";
+            EXPECT_EQ(found.newlines, newlines + terminated) << threads << " threads";
+            EXPECT_EQ(found.lines(), newlines + 1) << threads << " threads";
+            EXPECT_EQ(found.size, text.size());
+            EXPECT_EQ(found.ends_in_newline, terminated);
+        }
+    }
+}
+
 TEST(RawBytes, AMissingFileHoldsNothingAndAnUnreadableOneIsAnError) {
     TempDir dir;
     pii::IdentifierMatcher matcher({"ann@example.org"});
@@ -57,6 +85,7 @@ TEST(RawBytes, AMissingFileHoldsNothingAndAnUnreadableOneIsAnError) {
     EXPECT_EQ(count_in_raw_bytes(dir / "absent.db-wal", matcher, bytes), 0u);
     std::filesystem::create_directory(dir / "a-directory");
     EXPECT_ANY_THROW(count_in_raw_bytes(dir / "a-directory", matcher, bytes));
+    EXPECT_THROW(find_in_raw_bytes(dir / "absent.log", matcher, 1), Error);
 }
 
 }  // namespace
