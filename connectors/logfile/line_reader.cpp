@@ -102,7 +102,8 @@ private:
 };
 
 std::uint64_t split_lines(ByteSource& source, std::uint64_t limit, bool skip_first_partial,
-                          const pii::IdentifierMatcher* identifiers, const MarkedLine& on_line) {
+                          const pii::IdentifierMatcher* identifiers, const MarkedLine& on_line,
+                          Ending ending = Ending::without_cr) {
     LineMarks marks(identifiers);
     std::vector<char> buffer(k_buffer_size);
     std::size_t kept = 0;  // bytes of an unfinished line at the start of buffer
@@ -131,7 +132,7 @@ std::uint64_t split_lines(ByteSource& source, std::uint64_t limit, bool skip_fir
             } else {
                 if (offset >= limit) return total;
                 std::string_view line(data + start, stop - start);
-                if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+                if (ending == Ending::without_cr && !line.empty() && line.back() == '\r') line.remove_suffix(1);
                 if (!on_line(line, ++number, marks.holds_match(start, stop))) return total;
             }
             start = stop + 1;
@@ -163,10 +164,11 @@ std::uint64_t for_each_line_in_range(const std::filesystem::path& file, std::uin
 }
 
 std::uint64_t for_each_line(const std::filesystem::path& file,
-                            const std::function<bool(std::string_view, std::uint64_t)>& on_line) {
+                            const std::function<bool(std::string_view, std::uint64_t)>& on_line, Ending ending) {
     ByteSource source(file);
-    return split_lines(source, std::numeric_limits<std::uint64_t>::max(), false, nullptr,
-                       [&](std::string_view line, std::uint64_t number, bool) { return on_line(line, number); });
+    return split_lines(
+        source, std::numeric_limits<std::uint64_t>::max(), false, nullptr,
+        [&](std::string_view line, std::uint64_t number, bool) { return on_line(line, number); }, ending);
 }
 
 void read_exactly(int fd, const std::filesystem::path& file, char* buffer, std::size_t size, std::uint64_t offset) {
@@ -248,9 +250,10 @@ void for_each_line_around(
 
 std::uint64_t for_each_line_marked(
     const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
-    const std::function<bool(std::string_view line, std::uint64_t number, bool holds_identifier)>& on_line) {
+    const std::function<bool(std::string_view line, std::uint64_t number, bool holds_identifier)>& on_line,
+    Ending ending) {
     ByteSource source(file);
-    return split_lines(source, std::numeric_limits<std::uint64_t>::max(), false, &identifiers, on_line);
+    return split_lines(source, std::numeric_limits<std::uint64_t>::max(), false, &identifiers, on_line, ending);
 }
 
 }  // namespace gdprctl::connectors::logfile

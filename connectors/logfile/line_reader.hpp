@@ -15,8 +15,11 @@ namespace gdprctl::connectors::logfile {
 // "\n" (and "\r") and its 1-based number; returning false stops early. Returns the bytes read.
 // Throws Error::runtime naming the file when it cannot be read or the gzip data is truncated
 // or corrupt.
+// With Ending::as_written a line keeps its "\r", for a caller that writes lines back.
+enum class Ending { without_cr, as_written };
 std::uint64_t for_each_line(const std::filesystem::path& file,
-                            const std::function<bool(std::string_view line, std::uint64_t number)>& on_line);
+                            const std::function<bool(std::string_view line, std::uint64_t number)>& on_line,
+                            Ending ending = Ending::without_cr);
 
 // The lines of a plain (uncompressed) file that start in [begin, end): a line straddling
 // begin belongs to the range before, one straddling end to this one. Together, ranges that
@@ -29,7 +32,8 @@ std::uint64_t for_each_line_in_range(const std::filesystem::path& file, std::uin
 // line by line, so a caller can skip parsing the lines that hold none.
 std::uint64_t for_each_line_marked(
     const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
-    const std::function<bool(std::string_view line, std::uint64_t number, bool holds_identifier)>& on_line);
+    const std::function<bool(std::string_view line, std::uint64_t number, bool holds_identifier)>& on_line,
+    Ending ending = Ending::without_cr);
 
 // The lines of a plain file that hold the byte just before each of match_ends (offsets in
 // increasing order, as find_in_raw_bytes gives them), each line once, read with pread: after a

@@ -722,17 +722,23 @@ private:
         LogWriter writer(temp, gz, info);
         std::uint64_t offset = 0, kept = 0;
         auto prefilter = prefilter_for(selector);
-        each_line(file, prefilter, [&](std::string_view line, bool may_be_selected) {
-            bool planned = offset < covered && may_be_selected;
-            offset += line.size() + 1;
-            if (planned && !line.empty() && parse_line(line, m_context.view, fields_needed(selector)) &&
-                interpret(m_context) && in_selector(m_context.view, selector))
+        // Lines as written: the lines kept go back byte for byte, "\r" included.
+        each_line(
+            file, prefilter,
+            [&](std::string_view written, bool may_be_selected) {
+                bool planned = offset < covered && may_be_selected;
+                offset += written.size() + 1;
+                auto line = written;
+                if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+                if (planned && !line.empty() && parse_line(line, m_context.view, fields_needed(selector)) &&
+                    interpret(m_context) && in_selector(m_context.view, selector))
+                    return true;
+                // Only an unterminated last line of a plain file goes back without its newline.
+                writer.write_line(written, gz || offset <= static_cast<std::uint64_t>(info.st_size));
+                ++kept;
                 return true;
-            // Only an unterminated last line of a plain file goes back without its newline.
-            writer.write_line(line, gz || offset <= static_cast<std::uint64_t>(info.st_size));
-            ++kept;
-            return true;
-        });
+            },
+            Ending::as_written);
         writer.finish();
         replace_with(file, temp, kept > 0);
     }
@@ -935,11 +941,14 @@ private:
     // Every line of file; may_be_selected is false only for lines the prefilter rules out.
     template <typename F>
     static std::uint64_t each_line(const std::filesystem::path& file,
-                                   const std::optional<pii::IdentifierMatcher>& prefilter, F&& on_line) {
+                                   const std::optional<pii::IdentifierMatcher>& prefilter, F&& on_line,
+                                   Ending ending = Ending::without_cr) {
         if (!prefilter)
-            return for_each_line(file, [&](std::string_view line, std::uint64_t) { return on_line(line, true); });
+            return for_each_line(
+                file, [&](std::string_view line, std::uint64_t) { return on_line(line, true); }, ending);
         return for_each_line_marked(
-            file, *prefilter, [&](std::string_view line, std::uint64_t, bool holds) { return on_line(line, holds); });
+            file, *prefilter, [&](std::string_view line, std::uint64_t, bool holds) { return on_line(line, holds); },
+            ending);
     }
 
     // For people known by identifiers that appear as text in every line of theirs: a matcher

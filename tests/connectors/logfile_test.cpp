@@ -374,7 +374,7 @@ TEST(LogfileConnector, ErasingAPersonRemovesTheirLinesAndKeepsEveryOtherByteAndE
 
 TEST(LogfileConnector, AnErasureRereadsEveryLineWhenTheLogWasChangedInPlaceSincePlanned) {
     TempDir dir;
-    std::string others = access_line("192.0.2.1", "a.ts") + access_line("192.0.2.2", "b.ts");
+    std::string others = access_line("192.0.2.1", "a.ts") + access_line("192.0.2.2", "b.ts", "\r\n");
     write_text(dir / "access.log",
                others + access_line("10.1.2.3", "1.ts") + others + access_line("10.1.2.3", "2.ts") + others);
     config::Workspace workspace;
@@ -390,6 +390,46 @@ TEST(LogfileConnector, AnErasureRereadsEveryLineWhenTheLogWasChangedInPlaceSince
     gdprctl::testing::FaultyProgress progress;
     connector->apply(plan, progress);
     EXPECT_EQ(gdprctl::testing::read_text(dir / "access.log"), longer + others + others);
+}
+
+std::string gzip_text(const std::string& text) {
+    std::string out(compressBound(static_cast<uLong>(text.size())) + 64, '\0');
+    z_stream stream{};
+    deflateInit2(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    stream.avail_in = static_cast<uInt>(text.size());
+    stream.next_out = reinterpret_cast<Bytef*>(out.data());
+    stream.avail_out = static_cast<uInt>(out.size());
+    deflate(&stream, Z_FINISH);
+    out.resize(stream.total_out);
+    deflateEnd(&stream);
+    return out;
+}
+
+std::string gunzip_file(const std::filesystem::path& path) {
+    std::string text;
+    for_each_line(
+        path, [&](std::string_view line, std::uint64_t) { return text.append(line).append("\n"), true; },
+        Ending::as_written);
+    return text;
+}
+
+TEST(LogfileConnector, APurgeKeepsEveryOtherLineOfACrlfLogByteForByteInPlainAndGzipFiles) {
+    TempDir dir;
+    std::string old_line = "192.0.2.1 - - [01/Jan/2026:00:00:00 +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"UA\"\r\n";
+    std::string new_line = "192.0.2.2 - - [24/Nov/2026:00:00:00 +0000] \"GET /b HTTP/1.1\" 200 5 \"-\" \"UA\"\r\n";
+    write_text(dir / "access.log.1", old_line + new_line + old_line + new_line);
+    std::ofstream(dir / "access.log.2.gz", std::ios::binary) << gzip_text(new_line + old_line + new_line);
+    config::Workspace workspace;
+    auto connector = open_log(dir, combined_log_source(), workspace);
+    Selector expired;
+    expired.older_than = 1795447510;  // 2026-11-23
+    auto plan = connector->plan(expired, {});
+    ASSERT_EQ(plan.records(), 3u);
+    gdprctl::testing::FaultyProgress progress;
+    connector->apply(plan, progress);
+    EXPECT_EQ(gdprctl::testing::read_text(dir / "access.log.1"), new_line + new_line);
+    EXPECT_EQ(gunzip_file(dir / "access.log.2.gz"), new_line + new_line);
 }
 
 }  // namespace
