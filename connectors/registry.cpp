@@ -1,5 +1,6 @@
 #include "connectors/files/files_connector.hpp"
 #include "connectors/logfile/logfile_connector.hpp"
+#include "connectors/postgres/postgres_connector.hpp"
 #include "connectors/sqlite/sqlite_connector.hpp"
 #include "core/error.hpp"
 
@@ -19,6 +20,7 @@ constexpr Kind k_kinds[] = {
     {"sqlite", &sqlite::open},
     {"logfile", &logfile::open},
     {"files", &files::open},
+    {"postgres", &postgres::open},
 };
 
 }  // namespace

@@ -23,12 +23,12 @@ connectors::Selector expired_before(util::UnixTime cutoff) {
 class ApplyContract : public ConnectorFixtureTest {};
 
 TEST_P(ApplyContract, PlanChangesNothingAndCountsTheExpired) {
-    auto before = tree_digest(m_fixture->dir());
+    auto before = m_fixture->store_digest();
     auto plan = m_connector->plan(expired_before(sample_now() - 5 * 86400), {});
     EXPECT_EQ(plan.records(), 1u);  // alice's t1 visit, 10 days old; bob at exactly the cut-off stays
     EXPECT_EQ(plan.source_records, 5u);
     EXPECT_EQ(plan.newest, sample_now());
-    EXPECT_EQ(tree_digest(m_fixture->dir()), before);
+    EXPECT_EQ(m_fixture->store_digest(), before);
 }
 
 TEST_P(ApplyContract, ApplyRemovesExactlyTheExpiredAndASecondRunChangesNothing) {

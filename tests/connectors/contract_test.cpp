@@ -113,12 +113,12 @@ TEST_P(ConnectorContract, UndeclaredPersonalDataIsReported) {
 }
 
 TEST_P(ConnectorContract, ReadingChangesNothingInTheStore) {
-    auto before = tree_digest(m_fixture->dir());
+    auto before = m_fixture->store_digest();
     m_connector->inventory({}, {});
     Collected collected;
     m_connector->collect({}, collected);
     m_connector->verify({}, pii::IdentifierMatcher({"alice@example.org"}));
-    EXPECT_EQ(tree_digest(m_fixture->dir()), before);
+    EXPECT_EQ(m_fixture->store_digest(), before);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryKind, ConnectorContract, ::testing::ValuesIn(fixture_kinds()),

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <map>
 
+#include "tests/support/postgres_server.hpp"
+
 namespace gdprctl::testing {
 
 namespace {
@@ -119,7 +121,63 @@ protected:
     }
 };
 
+// The sqlite fixture's tables in PostgreSQL, with the server's own types: the address in an
+// inet column, the time in a timestamptz.
+class PostgresFixture final : public StoreFixture {
+public:
+    std::string kind() const override { return "postgres"; }
+    bool has_subjects() const override { return true; }
+    bool detects_undeclared() const override { return true; }
+    std::string store_digest() const override {
+        return PostgresServer::shared().value(
+            m_database,
+            "SELECT md5(string_agg(r, ';' ORDER BY r)) FROM (SELECT v::text AS r FROM visits v UNION ALL "
+            "SELECT t::text FROM tenants t UNION ALL SELECT o::text FROM rooms o) AS everything");
+    }
+
+protected:
+    nlohmann::json write_store(const std::filesystem::path& dir) override {
+        auto& server = PostgresServer::shared();
+        m_database = server.create_database();
+        std::string sql =
+            "CREATE TABLE tenants (id integer PRIMARY KEY, slug text);"
+            "CREATE TABLE rooms (id integer PRIMARY KEY, tenant integer REFERENCES tenants(id));"
+            "CREATE TABLE visits (id serial PRIMARY KEY, room_id integer, email text, ip inet, seen_at timestamptz,"
+            " notes text);"
+            "INSERT INTO tenants VALUES (1, 't1'), (2, 't2');"
+            "INSERT INTO rooms VALUES (10, 1), (20, 2), (30, NULL);";
+        for (const auto& record : sample_records())
+            sql += "INSERT INTO visits (room_id, email, ip, seen_at, notes) VALUES (" +
+                   std::string(record.tenant == "t1"   ? "10"
+                               : record.tenant == "t2" ? "20"
+                                                       : "30") +
+                   ", '" + record.email + "', '" + record.ip + "', '" + util::format_iso8601(record.time) +
+                   "', 'call me back at " + record.email + "');";  // personal data the map does not declare
+        server.execute(m_database, sql);
+        write_text(dir / "pgpassword", server.password() + "\n");
+        return {{"name", "app-db"},
+                {"kind", "postgres"},
+                {"connection", server.connection(m_database)},
+                {"password_file", "pgpassword"},
+                {"tables",
+                 {{{"table", "visits"},
+                   {"category", "streaming-data"},
+                   {"subjects", {{"email", "email"}, {"ip", "ip"}}},
+                   {"tenant",
+                    {{"column", "slug"},
+                     {"via",
+                      {{{"table", "rooms"}, {"from", "room_id"}, {"to", "id"}},
+                       {{"table", "tenants"}, {"from", "tenant"}, {"to", "id"}}}}}},
+                   {"timestamp", {{"column", "seen_at"}, {"format", "iso8601"}}}}}}};
+    }
+
+private:
+    std::string m_database;
+};
+
 }  // namespace
+
+std::string StoreFixture::store_digest() const { return tree_digest(dir()); }
 
 util::UnixTime sample_now() { return 1795000000; }  // 2026-11-18
 
@@ -147,10 +205,11 @@ std::unique_ptr<StoreFixture> make_fixture(const std::string& kind) {
     if (kind == "sqlite") return std::make_unique<SqliteFixture>();
     if (kind == "logfile") return std::make_unique<LogfileFixture>();
     if (kind == "files") return std::make_unique<FilesFixture>();
+    if (kind == "postgres") return std::make_unique<PostgresFixture>();
     return nullptr;
 }
 
-std::vector<std::string> fixture_kinds() { return {"sqlite", "logfile", "files"}; }
+std::vector<std::string> fixture_kinds() { return {"sqlite", "logfile", "files", "postgres"}; }
 
 std::map<std::string, std::uint64_t> records_by_tenant(const connectors::SourceInventory& inventory) {
     std::map<std::string, std::uint64_t> counts;

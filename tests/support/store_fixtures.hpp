@@ -38,6 +38,8 @@ public:
 
     std::unique_ptr<connectors::Connector> open();
     const std::filesystem::path& dir() const { return m_dir.path(); }
+    // A digest of everything the store holds, to prove it was not changed.
+    virtual std::string store_digest() const;
     const config::Workspace& workspace() const { return m_workspace; }
 
 protected:

@@ -1,0 +1,647 @@
+#include "connectors/postgres/postgres_connector.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "core/error.hpp"
+#include "core/pii/detect.hpp"
+#include "core/util/fs.hpp"
+
+namespace gdprctl::connectors::postgres {
+
+namespace {
+
+// Rows fetched per round trip from a cursor, and deleted per transaction by default ("batch_rows":
+// larger batches finish sooner, smaller ones hold their row locks for less time).
+constexpr int k_fetch_rows = 5000;
+constexpr std::int64_t k_default_batch_rows = 50000;
+
+std::string quote(const std::string& identifier) {
+    std::string out = "\"";
+    for (char c : identifier) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+// "schema.table" or "table" (found through the search path).
+std::string quote_table(const std::string& locator) {
+    auto dot = locator.find('.');
+    return dot == std::string::npos ? quote(locator)
+                                    : quote(locator.substr(0, dot)) + "." + quote(locator.substr(dot + 1));
+}
+
+std::pair<std::string, std::string> schema_and_name(const std::string& locator) {
+    auto dot = locator.find('.');
+    if (dot == std::string::npos) return {"", locator};
+    return {locator.substr(0, dot), locator.substr(dot + 1)};
+}
+
+// A libpq result, cleared when it goes.
+class Result {
+public:
+    explicit Result(PGresult* result) : m_result(result) {}
+    ~Result() { PQclear(m_result); }
+    Result(Result&& other) noexcept : m_result(std::exchange(other.m_result, nullptr)) {}
+    Result(const Result&) = delete;
+    Result& operator=(const Result&) = delete;
+    Result& operator=(Result&&) = delete;
+
+    int rows() const { return PQntuples(m_result); }
+    int columns() const { return PQnfields(m_result); }
+    bool null(int row, int column) const { return PQgetisnull(m_result, row, column) != 0; }
+    std::string_view text(int row, int column) const {
+        return {PQgetvalue(m_result, row, column), static_cast<std::size_t>(PQgetlength(m_result, row, column))};
+    }
+    std::int64_t integer(int row, int column) const {
+        auto value = text(row, column);
+        std::int64_t number = 0;
+        std::from_chars(value.data(), value.data() + value.size(), number);
+        return number;
+    }
+    std::optional<std::int64_t> optional_integer(int row, int column) const {
+        if (null(row, column)) return std::nullopt;
+        return integer(row, column);
+    }
+    PGresult* get() const { return m_result; }
+
+private:
+    PGresult* m_result;
+};
+
+// One connection. Every failure names the source; the server's message is passed on, the
+// connection string (which may name a password file) and the password never are.
+class Session {
+public:
+    Session(std::string source, const std::string& connection, const std::optional<std::string>& password)
+        : m_source(std::move(source)) {
+        std::vector<const char*> keys = {"dbname", "fallback_application_name"};
+        std::vector<const char*> values = {connection.c_str(), "gdprctl"};
+        if (password) {
+            keys.push_back("password");
+            values.push_back(password->c_str());
+        }
+        keys.push_back(nullptr);
+        values.push_back(nullptr);
+        m_connection.reset(PQconnectdbParams(keys.data(), values.data(), 1));
+        if (!m_connection || PQstatus(m_connection.get()) != CONNECTION_OK)
+            throw Error::runtime("source \"" + m_source + "\": cannot connect to PostgreSQL: " + last_error(),
+                                 "check that the server runs and \"connection\"; the password comes from "
+                                 "PGPASSWORD, PGPASSFILE or \"password_file\"");
+        // Timestamps without a time zone are read as UTC, whatever the server's setting.
+        execute("SET TimeZone = 'UTC'");
+    }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    Result query(const std::string& sql, const std::vector<std::string>& parameters = {}) {
+        std::vector<const char*> values;
+        for (const auto& parameter : parameters) values.push_back(parameter.c_str());
+        Result result(PQexecParams(m_connection.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                   values.data(), nullptr, nullptr, 0));
+        auto status = PQresultStatus(result.get());
+        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) fail();
+        return result;
+    }
+    void execute(const std::string& sql) { query(sql); }
+    // The rows a command changed.
+    std::uint64_t changed(const std::string& sql, const std::vector<std::string>& parameters) {
+        auto result = query(sql, parameters);
+        return std::strtoull(PQcmdTuples(result.get()), nullptr, 10);
+    }
+
+private:
+    std::string last_error() const {
+        std::string message = m_connection ? PQerrorMessage(m_connection.get()) : "out of memory";
+        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+        return message;
+    }
+    [[noreturn]] void fail() {
+        throw Error::runtime("source \"" + m_source + "\": PostgreSQL: " + last_error(),
+                             "check the data map against the database, and the role's privileges");
+    }
+
+    std::string m_source;
+    // Closed also when the constructor throws (a failed connection is still to be freed).
+    std::unique_ptr<PGconn, decltype(&PQfinish)> m_connection{nullptr, &PQfinish};
+};
+
+// Positional parameters of one statement: add() returns the placeholder ("$3").
+struct Parameters {
+    std::vector<std::string> values;
+    std::string add(std::string value) {
+        values.push_back(std::move(value));
+        return "$" + std::to_string(values.size());
+    }
+};
+
+// A record's time in Unix seconds, for a timestamp column of any SQL type.
+std::string time_expression(const config::TimestampSpec& spec) {
+    std::string column = "t0." + quote(spec.field);
+    switch (spec.format) {
+        case config::TimeFormat::unix_seconds:
+            return "(" + column + ")::bigint";
+        case config::TimeFormat::unix_millis:
+            return "((" + column + ")::bigint / 1000)";
+        default:
+            return "floor(extract(epoch from (" + column + ")::timestamptz))::bigint";
+    }
+}
+
+// The cut-off test, written so that an index on a timestamptz or integer column serves it.
+std::string older_than_test(const config::TimestampSpec& spec, const std::string& cutoff) {
+    std::string column = "t0." + quote(spec.field);
+    switch (spec.format) {
+        case config::TimeFormat::unix_seconds:
+            return "(" + column + ")::bigint < " + cutoff + "::bigint";
+        case config::TimeFormat::unix_millis:
+            return "(" + column + ")::bigint < " + cutoff + "::bigint * 1000";
+        default:
+            return "(" + column + ")::timestamptz < to_timestamp(" + cutoff + "::bigint)";
+    }
+}
+
+// FROM clause and expressions of a dataset: t0 is its table, j1..jN the joins to its tenant.
+struct QueryParts {
+    std::string from;
+    std::string tenant = "''";
+    std::string time = "NULL::bigint";
+    std::string bytes = "0";
+};
+
+QueryParts query_parts(const config::Dataset& dataset) {
+    QueryParts parts;
+    parts.from = quote_table(dataset.locator) + " AS t0";
+    if (dataset.tenant) {
+        std::string previous = "t0";
+        int n = 0;
+        for (const auto& step : dataset.tenant->via) {
+            std::string alias = "j" + std::to_string(++n);
+            parts.from += " LEFT JOIN " + quote_table(step.table) + " AS " + alias + " ON " + previous + "." +
+                          quote(step.from) + " = " + alias + "." + quote(step.to);
+            previous = alias;
+        }
+        parts.tenant = "COALESCE((" + previous + "." + quote(dataset.tenant->field) + ")::text, '')";
+    }
+    if (dataset.timestamp) parts.time = time_expression(*dataset.timestamp);
+    std::string bytes;
+    for (const auto& column : dataset.personal)
+        bytes += (bytes.empty() ? "" : " + ") + ("COALESCE(octet_length((t0." + quote(column) + ")::text), 0)");
+    if (!bytes.empty()) parts.bytes = bytes;
+    return parts;
+}
+
+class PostgresConnector final : public Connector {
+public:
+    PostgresConnector(const config::Source& source, const config::Workspace& workspace) : m_source(source) {
+        auto reader = source_reader(source);
+        m_connection = reader.required_string("connection");
+        refuse_password_in(reader, m_connection);
+        if (auto file = reader.optional_string("password_file"))
+            m_password_file = util::resolve(workspace.base_dir, *file);
+        m_sample_override = reader.optional_integer("sample");
+        m_batch_rows = reader.optional_integer("batch_rows").value_or(k_default_batch_rows);
+        if (m_batch_rows < 1) reader.fail("batch_rows", "must be at least 1", "e.g. 50000");
+        for (auto& table : reader.object_list("tables", true)) {
+            auto locator = table.required_string("table");
+            auto dataset = config::read_dataset(table, workspace, "column");
+            dataset.locator = locator;
+            dataset.name = source.name + ":" + locator;
+            table.finish();
+            m_datasets.push_back(std::move(dataset));
+        }
+        reader.finish();
+    }
+
+    const config::Source& source() const override { return m_source; }
+    const std::vector<config::Dataset>& datasets() const override { return m_datasets; }
+
+    void validate() override {
+        for (const auto& dataset : m_datasets) validate_dataset(dataset);
+    }
+
+    SourceInventory inventory(const Selector& selector, const InventoryOptions& options) override {
+        SourceInventory result;
+        for (const auto& dataset : m_datasets) {
+            if (!selector.may_match(dataset)) continue;
+            auto parts = query_parts(dataset);
+            Parameters parameters;
+            auto where = filter(dataset, parts, selector, parameters);
+            // Grouped by day as well, for the audit report's age histograms; the rows of one
+            // tenant come together and are folded into one InventoryRow.
+            auto rows = session().query("SELECT " + parts.tenant + ", count(*), COALESCE(sum(" + parts.bytes +
+                                            "), 0)::bigint, min(" + parts.time + "), max(" + parts.time + "), floor((" +
+                                            parts.time + ") / 86400.0)::bigint FROM " + parts.from + " WHERE " + where +
+                                            " GROUP BY 1, 6 ORDER BY 1, 6",
+                                        parameters.values);
+            for (int i = 0; i < rows.rows(); ++i) {
+                std::string tenant(rows.text(i, 0));
+                if (result.rows.empty() || result.rows.back().dataset != dataset.name ||
+                    result.rows.back().tenant != tenant)
+                    result.rows.push_back(InventoryRow{dataset.name, dataset.category, tenant, 0, 0, {}, {}, {}});
+                auto& row = result.rows.back();
+                auto records = static_cast<std::uint64_t>(rows.integer(i, 1));
+                auto bytes = static_cast<std::uint64_t>(rows.integer(i, 2));
+                row.records += records;
+                row.bytes += bytes;
+                result.bytes_read += bytes;
+                if (auto oldest = rows.optional_integer(i, 3)) {
+                    auto newest = rows.integer(i, 4);
+                    row.oldest = std::min(row.oldest.value_or(*oldest), *oldest);
+                    row.newest = std::max(row.newest.value_or(newest), newest);
+                    row.records_per_day[rows.integer(i, 5)] += records;
+                }
+            }
+        }
+        result.undeclared =
+            find_undeclared(m_sample_override ? static_cast<std::size_t>(*m_sample_override) : options.sample_size);
+        return result;
+    }
+
+    void collect(const Selector& selector, RecordSink& sink) override {
+        // One snapshot for every table: an export is consistent while the platform writes.
+        auto& db = session();
+        db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        struct EndRead {
+            Session& db;
+            ~EndRead() {
+                try {
+                    db.execute("COMMIT");
+                } catch (const Error&) {
+                }
+            }
+        } end_read{db};
+        for (const auto& dataset : m_datasets) {
+            if (!selector.may_match(dataset)) continue;
+            auto parts = query_parts(dataset);
+            Parameters parameters;
+            auto where = filter(dataset, parts, selector, parameters);
+            db.query("DECLARE gdprctl_rows NO SCROLL CURSOR FOR SELECT " + parts.tenant +
+                         ", row_to_json(t0)::text FROM " + parts.from + " WHERE " + where + " ORDER BY t0.ctid",
+                     parameters.values);
+            while (true) {
+                auto rows = db.query("FETCH " + std::to_string(k_fetch_rows) + " FROM gdprctl_rows");
+                for (int i = 0; i < rows.rows(); ++i)
+                    sink.record(dataset, std::string(rows.text(i, 0)), nlohmann::json::parse(rows.text(i, 1)));
+                if (rows.rows() < k_fetch_rows) break;
+            }
+            db.execute("CLOSE gdprctl_rows");
+        }
+    }
+
+    Plan plan(const Selector& selector, const Action& action) override {
+        Plan plan{m_source.name, action, selector, {}, 0, {}};
+        for (const auto& dataset : m_datasets) {
+            if (!selector.may_match(dataset)) continue;
+            refuse_anonymisation(dataset, action, selector);
+            auto parts = query_parts(dataset);
+            auto total = session().query("SELECT count(*), max(" + parts.time + ") FROM " + parts.from);
+            plan.source_records += static_cast<std::uint64_t>(total.integer(0, 0));
+            if (auto newest = total.optional_integer(0, 1)) plan.newest = std::max(plan.newest.value_or(0), *newest);
+            Parameters parameters;
+            auto where = filter(dataset, parts, selector, parameters);
+            auto selected = session().query("SELECT count(*), COALESCE(sum(" + parts.bytes + "), 0)::bigint, min(" +
+                                                parts.time + ") FROM " + parts.from + " WHERE " + where,
+                                            parameters.values);
+            auto records = static_cast<std::uint64_t>(selected.integer(0, 0));
+            if (!records) continue;
+            PlanItem item;
+            item.dataset = dataset.name;
+            item.what = "delete";
+            item.records = records;
+            item.bytes = static_cast<std::uint64_t>(selected.integer(0, 1));
+            item.oldest = selected.optional_integer(0, 2);
+            item.snapshot = {{"records", records}};
+            plan.items.push_back(std::move(item));
+        }
+        return plan;
+    }
+
+    // Deletes in batches, each its own transaction: a run killed in between has deleted whole
+    // batches, and a second run with the same plan deletes the rest.
+    ApplyReport apply(const Plan& plan, ApplyProgress& progress) override {
+        ApplyReport report;
+        for (const auto& item : plan.items) {
+            const auto& dataset = dataset_named(item.dataset);
+            refuse_anonymisation(dataset, plan.action, plan.selector);
+            auto parts = query_parts(dataset);
+            Parameters parameters;
+            auto where = filter(dataset, parts, plan.selector, parameters);
+            auto now = count_where(parts, where, parameters);
+            if (now > item.records)
+                throw Error::findings("source \"" + m_source.name + "\": " + item.dataset + " now has " +
+                                          std::to_string(now) + " records to change, the plan covered " +
+                                          std::to_string(item.records),
+                                      "the store changed since the plan was made: make a new plan");
+            // The batch's rows by their physical address: a TID scan, no join back to the table.
+            std::string batch = "DELETE FROM " + quote_table(dataset.locator) +
+                                " WHERE ctid = ANY(ARRAY(SELECT t0.ctid FROM " + parts.from + " WHERE " + where +
+                                " LIMIT " + std::to_string(m_batch_rows) + "))";
+            for (int n = 1;; ++n) {
+                if (session().changed(batch, parameters.values) == 0) break;
+                progress.mark_done(item.dataset + "#" + std::to_string(n));
+            }
+            auto after = count_where(parts, where, parameters);
+            report.records_changed += item.records - std::min(item.records, after);
+            report.bytes_changed += after ? 0 : item.bytes;
+        }
+        return report;
+    }
+
+    VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
+        VerifyReport report;
+        auto& db = session();
+        db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        struct EndRead {
+            Session& db;
+            ~EndRead() {
+                try {
+                    db.execute("COMMIT");
+                } catch (const Error&) {
+                }
+            }
+        } end_read{db};
+        for (const auto& dataset : m_datasets) {
+            if (!selector.wants_category(dataset.category)) continue;
+            auto parts = query_parts(dataset);
+            bool by_selector = selector.may_match(dataset);
+            Parameters parameters;
+            auto where = by_selector ? filter(dataset, parts, selector, parameters) : std::string("false");
+            std::string personal;
+            for (const auto& column : text_columns_of(dataset)) personal += ", (t0." + quote(column) + ")::text";
+            db.query("DECLARE gdprctl_rows NO SCROLL CURSOR FOR SELECT (" + where + "), " + parts.tenant + personal +
+                         " FROM " + parts.from,
+                     parameters.values);
+            std::uint64_t still_selected = 0, text_matches = 0;
+            while (true) {
+                auto rows = db.query("FETCH " + std::to_string(k_fetch_rows) + " FROM gdprctl_rows");
+                for (int i = 0; i < rows.rows(); ++i) {
+                    ++report.records_scanned;
+                    if (rows.text(i, 0) == "t") ++still_selected;
+                    if (!selector.text_counts_in(rows.text(i, 1))) continue;
+                    for (int c = 2; c < rows.columns(); ++c) {
+                        if (rows.null(i, c)) continue;
+                        auto text = rows.text(i, c);
+                        report.bytes_scanned += text.size();
+                        if (!identifiers.empty()) text_matches += identifiers.count(text);
+                    }
+                }
+                if (rows.rows() < k_fetch_rows) break;
+            }
+            db.execute("CLOSE gdprctl_rows");
+            if (still_selected) report.residue.push_back({dataset.name + " (records of the selector)", still_selected});
+            if (text_matches) report.residue.push_back({dataset.name + " (identifier occurrences)", text_matches});
+        }
+        return report;
+    }
+
+    std::vector<std::string> tenant_markers(const std::string& tenant) override {
+        std::set<std::string> markers;
+        for (const auto& dataset : m_datasets) {
+            if (!dataset.tenant) continue;
+            auto parts = query_parts(dataset);
+            for (const auto& subject : dataset.subjects) {
+                if (subject.kind != "stream_key") continue;
+                auto rows = session().query("SELECT DISTINCT (t0." + quote(subject.field) + ")::text FROM " +
+                                                parts.from + " WHERE " + parts.tenant + " = $1",
+                                            {tenant});
+                for (int i = 0; i < rows.rows(); ++i)
+                    if (!rows.null(i, 0) && !rows.text(i, 0).empty()) markers.emplace(rows.text(i, 0));
+            }
+        }
+        return {markers.begin(), markers.end()};
+    }
+
+private:
+    Session& session() {
+        if (!m_session) m_session = std::make_unique<Session>(m_source.name, m_connection, password());
+        return *m_session;
+    }
+
+    std::optional<std::string> password() const {
+        if (m_password_file.empty()) return std::nullopt;
+        std::string text;
+        try {
+            text = util::read_file(m_password_file);
+        } catch (const Error&) {
+            throw Error::config(
+                m_source.file + ": " + m_source.pointer + "/password_file: cannot read " + m_password_file.string(),
+                "create the file (mode 0600) with the role's password on its first line");
+        }
+        return text.substr(0, text.find_first_of("\r\n"));
+    }
+
+    // A password written into the config would end up in repositories and backups.
+    void refuse_password_in(config::JsonReader& reader, const std::string& connection) const {
+        char* error = nullptr;
+        PQconninfoOption* options = PQconninfoParse(connection.c_str(), &error);
+        if (!options) {
+            std::string why = error ? error : "cannot be parsed";
+            PQfreemem(error);
+            while (!why.empty() && why.back() == '\n') why.pop_back();
+            reader.fail("connection", "not a libpq connection string or URI: " + why,
+                        "e.g. \"host=127.0.0.1 port=5432 dbname=platform user=gdprctl\" or "
+                        "\"postgresql://gdprctl@127.0.0.1/platform\"");
+        }
+        bool has_password = false;
+        for (auto* option = options; option->keyword; ++option)
+            if (std::string(option->keyword) == "password" && option->val && *option->val) has_password = true;
+        PQconninfoFree(options);
+        if (has_password)
+            reader.fail("connection", "the connection string holds a password",
+                        "remove it; give it in PGPASSWORD, a PGPASSFILE, or a file named by \"password_file\"");
+    }
+
+    void refuse_anonymisation(const config::Dataset& dataset, const Action& action, const Selector& selector) const {
+        bool anonymise =
+            action.kind == Action::Kind::anonymise ||
+            (action.kind == Action::Kind::erase && !selector.tenant && dataset.on_erase == config::OnErase::anonymise);
+        if (anonymise)
+            throw Error::config(m_source.file + ": " + dataset.pointer +
+                                    ": anonymising rows is not supported by the "
+                                    "postgres connector yet",
+                                "use a delete rule, and \"erase\": \"delete\", for PostgreSQL tables");
+    }
+
+    // The WHERE clause of a selector over a dataset; its values are added to parameters.
+    std::string filter(const config::Dataset& dataset, const QueryParts& parts, const Selector& selector,
+                       Parameters& parameters) {
+        std::string where = "true";
+        if (selector.tenant) where += " AND " + parts.tenant + " = " + parameters.add(*selector.tenant);
+        for (const auto& excluded : selector.exclude_tenants)
+            where += " AND " + parts.tenant + " <> " + parameters.add(excluded);
+        if (!selector.subjects.empty()) where += " AND " + subject_match(dataset, selector, parameters);
+        if (selector.older_than) {
+            // A record without a timestamp is never expired.
+            where += dataset.timestamp ? " AND " + older_than_test(*dataset.timestamp,
+                                                                   parameters.add(std::to_string(*selector.older_than)))
+                                       : " AND false";
+        }
+        return where;
+    }
+
+    // Rows where one of the identifier columns holds a subject's identifier: e-mail addresses
+    // compared without case, addresses in inet columns by their host part.
+    std::string subject_match(const config::Dataset& dataset, const Selector& selector, Parameters& parameters) {
+        std::string any;
+        const auto& types = column_types(dataset.locator);
+        for (const auto& subject : selector.subjects)
+            for (const auto& field : dataset.subjects) {
+                if (field.kind != subject.kind) continue;
+                std::string column = "t0." + quote(field.field);
+                auto type = types.find(field.field);
+                bool inet = type != types.end() && (type->second == "inet" || type->second == "cidr");
+                std::string value = inet                      ? "host(" + column + ")"
+                                    : subject.kind == "email" ? "lower((" + column + ")::text)"
+                                                              : "(" + column + ")::text";
+                any += (any.empty() ? "" : " OR ") + value + " = " + parameters.add(subject.value);
+            }
+        return any.empty() ? "false" : "(" + any + ")";
+    }
+
+    std::uint64_t count_where(const QueryParts& parts, const std::string& where, const Parameters& parameters) {
+        auto rows = session().query("SELECT count(*) FROM " + parts.from + " WHERE " + where, parameters.values);
+        return static_cast<std::uint64_t>(rows.integer(0, 0));
+    }
+
+    const config::Dataset& dataset_named(const std::string& name) const {
+        for (const auto& dataset : m_datasets)
+            if (dataset.name == name) return dataset;
+        throw Error::findings("source \"" + m_source.name + "\" has no dataset \"" + name + "\"",
+                              "the data map changed since the plan was made: make a new plan");
+    }
+
+    // Column name -> type name (pg_type.typname) of a table; empty when there is no such table.
+    const std::map<std::string, std::string>& column_types(const std::string& locator) {
+        auto found = m_column_types.find(locator);
+        if (found != m_column_types.end()) return found->second;
+        auto [schema, name] = schema_and_name(locator);
+        auto rows = session().query(
+            "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+            {schema.empty() ? quote(name) : quote(schema) + "." + quote(name)});
+        auto& types = m_column_types[locator];
+        for (int i = 0; i < rows.rows(); ++i) types.emplace(rows.text(i, 0), rows.text(i, 1));
+        return types;
+    }
+
+    // The columns a rescan reads as text: the identifier and personal columns.
+    static std::vector<std::string> text_columns_of(const config::Dataset& dataset) {
+        std::vector<std::string> columns;
+        for (const auto& subject : dataset.subjects)
+            if (std::find(columns.begin(), columns.end(), subject.field) == columns.end())
+                columns.push_back(subject.field);
+        for (const auto& column : dataset.personal)
+            if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(column);
+        return columns;
+    }
+
+    void require_column(const std::string& table, const std::string& column, const std::string& pointer) {
+        const auto& types = column_types(table);
+        if (types.count(column)) return;
+        std::vector<std::string> names;
+        for (const auto& [name, type] : types) names.push_back(name);
+        auto near = config::closest_match(column, names);
+        throw Error::config(
+            m_source.file + ": " + pointer + ": column \"" + column + "\" not found in table \"" + table + "\"",
+            near ? "did you mean \"" + *near + "\"?" : "check the data map against the database");
+    }
+
+    void validate_dataset(const config::Dataset& dataset) {
+        if (column_types(dataset.locator).empty())
+            throw Error::config(m_source.file + ": " + dataset.pointer + "/table: table \"" + dataset.locator +
+                                    "\" not found in the database of source \"" + m_source.name + "\"",
+                                "check \"table\" (schema.table for a table outside the search path)");
+        // Identifier columns first: they are personal too, and their own key is the one to name.
+        for (const auto& subject : dataset.subjects)
+            require_column(dataset.locator, subject.field, dataset.pointer + "/subjects/" + subject.kind);
+        for (const auto& column : dataset.personal)
+            require_column(dataset.locator, column, dataset.pointer + "/personal");
+        for (const auto& column : dataset.ignore) require_column(dataset.locator, column, dataset.pointer + "/ignore");
+        if (dataset.timestamp) require_column(dataset.locator, dataset.timestamp->field, dataset.timestamp->pointer);
+        if (dataset.tenant) {
+            std::string table = dataset.locator;
+            for (std::size_t i = 0; i < dataset.tenant->via.size(); ++i) {
+                const auto& step = dataset.tenant->via[i];
+                std::string pointer = dataset.tenant->pointer + "/via/" + std::to_string(i);
+                require_column(table, step.from, pointer + "/from");
+                require_column(step.table, step.to, pointer + "/to");
+                table = step.table;
+            }
+            require_column(table, dataset.tenant->field, dataset.tenant->pointer + "/column");
+        }
+    }
+
+    std::map<std::string, std::set<std::string>> declared_columns() const {
+        std::map<std::string, std::set<std::string>> declared;
+        for (const auto& dataset : m_datasets) {
+            auto& set = declared[dataset.locator];
+            set.insert(dataset.personal.begin(), dataset.personal.end());
+            set.insert(dataset.ignore.begin(), dataset.ignore.end());
+            for (const auto& subject : dataset.subjects) set.insert(subject.field);
+            if (dataset.timestamp) set.insert(dataset.timestamp->field);
+            if (dataset.tenant) {
+                std::string table = dataset.locator;
+                for (const auto& step : dataset.tenant->via) {
+                    declared[table].insert(step.from);
+                    declared[step.table].insert(step.to);
+                    table = step.table;
+                }
+                declared[table].insert(dataset.tenant->field);
+            }
+        }
+        return declared;
+    }
+
+    // Text columns the data map does not declare, in the mapped tables, sampled for personal
+    // data (an e-mail address in a notes column).
+    std::vector<UndeclaredFinding> find_undeclared(std::size_t sample_size) {
+        std::vector<UndeclaredFinding> findings;
+        auto declared = declared_columns();
+        for (const auto& [table, known] : declared) {
+            for (const auto& [column, type] : column_types(table)) {
+                if (known.count(column) ||
+                    (type != "text" && type != "varchar" && type != "bpchar" && type != "json" && type != "jsonb"))
+                    continue;
+                auto rows = session().query("SELECT (" + quote(column) + ")::text FROM " + quote_table(table) +
+                                                " WHERE " + quote(column) + " IS NOT NULL LIMIT $1",
+                                            {std::to_string(sample_size)});
+                UndeclaredFinding finding{table + "." + column, "", 0, 0};
+                std::map<pii::Detector, std::uint64_t> by_detector;
+                for (int i = 0; i < rows.rows(); ++i) {
+                    ++finding.sampled;
+                    if (auto detector = pii::detect(rows.text(i, 0))) {
+                        ++finding.hits;
+                        ++by_detector[*detector];
+                    }
+                }
+                auto top = std::max_element(by_detector.begin(), by_detector.end(),
+                                            [](const auto& a, const auto& b) { return a.second < b.second; });
+                if (top == by_detector.end()) continue;
+                finding.detector = pii::detector_name(top->first);
+                findings.push_back(std::move(finding));
+            }
+        }
+        return findings;
+    }
+
+    config::Source m_source;
+    std::string m_connection;
+    std::filesystem::path m_password_file;
+    std::optional<std::int64_t> m_sample_override;
+    std::int64_t m_batch_rows = k_default_batch_rows;
+    std::vector<config::Dataset> m_datasets;
+    std::map<std::string, std::map<std::string, std::string>> m_column_types;
+    std::unique_ptr<Session> m_session;
+};
+
+}  // namespace
+
+std::unique_ptr<Connector> open(const config::Source& source, const config::Workspace& workspace) {
+    return std::make_unique<PostgresConnector>(source, workspace);
+}
+
+}  // namespace gdprctl::connectors::postgres

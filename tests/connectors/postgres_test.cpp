@@ -1,0 +1,230 @@
+// The postgres connector against a real server (the contract suite covers what every kind
+// shares): timestamp types, schemas, streaming past one fetch and one delete batch, and the
+// failures an operator meets (a password in the config, a wrong one, a server that is down, a
+// missing column, a role that may not delete).
+#include <gtest/gtest.h>
+
+#include "connectors/connector.hpp"
+#include "core/error.hpp"
+#include "tests/support/fault_progress.hpp"
+#include "tests/support/postgres_server.hpp"
+#include "tests/support/store_fixtures.hpp"
+
+namespace gdprctl::connectors {
+namespace {
+
+using testing::PostgresServer;
+using testing::TempDir;
+using testing::write_text;
+
+// A workspace with one postgres source over database, its password in a file.
+std::unique_ptr<Connector> open_postgres(const TempDir& dir, const std::string& database, nlohmann::json tables,
+                                         config::Workspace& workspace, const std::string& connection = "",
+                                         const nlohmann::json& more = nlohmann::json::object()) {
+    auto& server = PostgresServer::shared();
+    write_text(dir / "pgpassword", server.password() + "\n");
+    nlohmann::json source = {{"name", "platform-db"},
+                             {"kind", "postgres"},
+                             {"connection", connection.empty() ? server.connection(database) : connection},
+                             {"password_file", "pgpassword"},
+                             {"tables", std::move(tables)}};
+    source.update(more);
+    write_text(dir / "gdprctl.json", nlohmann::json({{"platform", "p"}, {"sources", {source}}}).dump());
+    workspace = config::load_workspace(dir / "gdprctl.json");
+    auto connector = open_connector(workspace.sources.front(), workspace);
+    connector->validate();
+    return connector;
+}
+
+std::string error_of(const std::function<void()>& work) {
+    try {
+        work();
+    } catch (const Error& e) {
+        return std::string(e.what()) + " | " + e.hint();
+    }
+    return "no error";
+}
+
+TEST(PostgresConnector, ReadsEveryTimestampTypeAsUtcAndSelectsByCutOff) {
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    // The same four moments in each column type: 2026-11-01 00:00 UTC plus 0..3 days.
+    server.execute(db,
+                   "CREATE TABLE events (id serial, email text, at_tz timestamptz, at_naive timestamp, "
+                   "at_seconds bigint, at_millis bigint, at_text text);"
+                   "INSERT INTO events (email, at_tz, at_naive, at_seconds, at_millis, at_text) "
+                   "SELECT 'v' || d || '@example.org', t, t AT TIME ZONE 'UTC', extract(epoch from t)::bigint, "
+                   "extract(epoch from t)::bigint * 1000, to_char(t AT TIME ZONE 'UTC', "
+                   "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM generate_series(0, 3) AS d, "
+                   "LATERAL (SELECT timestamptz '2026-11-01 00:00:00+00' + d * interval '1 day' AS t) AS m;");
+    const util::UnixTime first = 1793491200;  // 2026-11-01T00:00:00Z
+    for (auto [column, format] : std::vector<std::pair<std::string, std::string>>{{"at_tz", "iso8601"},
+                                                                                  {"at_naive", "iso8601"},
+                                                                                  {"at_text", "iso8601"},
+                                                                                  {"at_seconds", "unix"},
+                                                                                  {"at_millis", "unix_ms"}}) {
+        TempDir dir;
+        config::Workspace workspace;
+        auto connector = open_postgres(dir, db,
+                                       {{{"table", "events"},
+                                         {"category", "usage-data"},
+                                         {"subjects", {{"email", "email"}}},
+                                         {"timestamp", {{"column", column}, {"format", format}}}}},
+                                       workspace);
+        auto inventory = connector->inventory({}, {});
+        ASSERT_EQ(inventory.rows.size(), 1u) << column;
+        EXPECT_EQ(inventory.rows[0].records, 4u) << column;
+        EXPECT_EQ(inventory.rows[0].oldest, first) << column;
+        EXPECT_EQ(inventory.rows[0].newest, first + 3 * 86400) << column;
+        EXPECT_EQ(inventory.rows[0].records_per_day.size(), 4u) << column;
+        Selector expired;
+        expired.older_than = first + 2 * 86400;  // the third moment itself is not older
+        EXPECT_EQ(connector->plan(expired, {}).records(), 2u) << column;
+    }
+}
+
+TEST(PostgresConnector, StreamsPastOneFetchAndDeletesPastOneBatchInASchema) {
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    server.execute(db,
+                   "CREATE SCHEMA stats;"
+                   "CREATE TABLE stats.viewer_stats (id serial PRIMARY KEY, tenant_id text, ip text, ts bigint);"
+                   "INSERT INTO stats.viewer_stats (tenant_id, ip, ts) SELECT CASE WHEN i % 3 = 0 THEN 'b' ELSE "
+                   "'a' END, '100.64.' || (i / 250) || '.' || (i % 250), 1790000000 + i FROM "
+                   "generate_series(1, 30000) AS i;");
+    TempDir dir;
+    config::Workspace workspace;
+    auto connector = open_postgres(dir, db,
+                                   {{{"table", "stats.viewer_stats"},
+                                     {"category", "streaming-data"},
+                                     {"subjects", {{"ip", "ip"}}},
+                                     {"tenant", {{"column", "tenant_id"}}},
+                                     {"timestamp", {{"column", "ts"}, {"format", "unix"}}}}},
+                                   workspace, "", {{"batch_rows", 10000}});
+    struct Counted final : RecordSink {
+        std::set<std::int64_t> ids;
+        std::size_t records = 0;
+        void record(const config::Dataset&, const std::string& tenant, const nlohmann::json& record) override {
+            ++records;
+            if (tenant == "a") ids.insert(record.at("id").get<std::int64_t>());
+        }
+        void blob(const config::Dataset&, const std::string&, const std::filesystem::path&,
+                  const std::string&) override {}
+    } counted;
+    Selector tenant_a;
+    tenant_a.tenant = "a";
+    connector->collect(tenant_a, counted);
+    EXPECT_EQ(counted.records, 20000u);
+    EXPECT_EQ(counted.ids.size(), 20000u);  // each row once
+
+    auto plan = connector->plan(tenant_a, {});
+    ASSERT_EQ(plan.records(), 20000u);
+    testing::FaultyProgress dies_after_first_batch(1);
+    EXPECT_THROW(connector->apply(plan, dies_after_first_batch), testing::FaultyProgress::Killed);
+    EXPECT_EQ(server.value(db, "SELECT count(*) FROM stats.viewer_stats WHERE tenant_id = 'a'"), "10000");
+    dies_after_first_batch.heal();
+    auto report = connector->apply(plan, dies_after_first_batch);
+    EXPECT_EQ(report.records_changed, 20000u);
+    EXPECT_EQ(server.value(db, "SELECT count(*) FROM stats.viewer_stats WHERE tenant_id = 'a'"), "0");
+    EXPECT_EQ(server.value(db, "SELECT count(*) FROM stats.viewer_stats WHERE tenant_id = 'b'"), "10000");
+}
+
+TEST(PostgresConnector, APasswordInTheConfigIsRefusedAndAWrongOneIsNeverPrinted) {
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    server.execute(db, "CREATE TABLE t (email text);");
+    nlohmann::json tables = {{{"table", "t"}, {"category", "usage-data"}, {"subjects", {{"email", "email"}}}}};
+    TempDir dir;
+    config::Workspace workspace;
+    auto in_config = error_of(
+        [&] { open_postgres(dir, db, tables, workspace, server.connection(db) + " password=" + server.password()); });
+    EXPECT_NE(in_config.find("/connection: the connection string holds a password"), std::string::npos) << in_config;
+    EXPECT_EQ(in_config.find(server.password()), std::string::npos) << in_config;
+
+    auto connector = open_postgres(dir, db, tables, workspace);
+    write_text(dir / "pgpassword", "not-the-password-4711\n");
+    auto fresh = open_connector(workspace.sources.front(), workspace);
+    auto wrong = error_of([&] { fresh->validate(); });
+    EXPECT_NE(wrong.find("source \"platform-db\": cannot connect to PostgreSQL"), std::string::npos) << wrong;
+    EXPECT_NE(wrong.find("password authentication failed"), std::string::npos) << wrong;
+    EXPECT_EQ(wrong.find("not-the-password-4711"), std::string::npos) << wrong;
+}
+
+TEST(PostgresConnector, AServerThatIsDownIsARuntimeErrorNamingTheSource) {
+    TempDir dir;
+    config::Workspace workspace;
+    int port = testing::free_loopback_port();
+    try {
+        open_postgres(dir, "postgres",
+                      {{{"table", "t"}, {"category", "usage-data"}, {"subjects", {{"email", "email"}}}}}, workspace,
+                      "host=127.0.0.1 port=" + std::to_string(port) + " dbname=platform user=gdprctl");
+        FAIL() << "connected to a port nothing listens on";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.exit_code(), 3);
+        EXPECT_NE(std::string(e.what()).find("source \"platform-db\": cannot connect"), std::string::npos) << e.what();
+    }
+}
+
+TEST(PostgresConnector, AMissingTableOrColumnOrABadBatchSizeIsAConfigError) {
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    server.execute(db, "CREATE TABLE viewers (id serial, email text);");
+    TempDir dir;
+    config::Workspace workspace;
+    auto column = error_of([&] {
+        open_postgres(dir, db, {{{"table", "viewers"}, {"category", "usage-data"}, {"subjects", {{"email", "emial"}}}}},
+                      workspace);
+    });
+    EXPECT_NE(column.find("/subjects/email: column \"emial\" not found in table \"viewers\""), std::string::npos)
+        << column;
+    EXPECT_NE(column.find("did you mean \"email\"?"), std::string::npos) << column;
+    auto batch = error_of([&] {
+        open_postgres(dir, db, {{{"table", "viewers"}, {"category", "usage-data"}, {"subjects", {{"email", "email"}}}}},
+                      workspace, "", {{"batch_rows", 0}});
+    });
+    EXPECT_NE(batch.find("/batch_rows: must be at least 1"), std::string::npos) << batch;
+    auto table = error_of([&] {
+        open_postgres(dir, db, {{{"table", "viewer"}, {"category", "usage-data"}, {"subjects", {{"email", "email"}}}}},
+                      workspace);
+    });
+    EXPECT_NE(table.find("/table: table \"viewer\" not found"), std::string::npos) << table;
+}
+
+TEST(PostgresConnector, ARoleThatMayNotDeleteChangesNothing) {
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    server.execute(db,
+                   "CREATE TABLE viewers (id serial, email text, seen bigint);"
+                   "INSERT INTO viewers (email, seen) SELECT 'v' || i || '@example.org', i FROM "
+                   "generate_series(1, 100) AS i;"
+                   "CREATE ROLE reader LOGIN PASSWORD '" +
+                       server.password() +
+                       "';"
+                       "GRANT SELECT ON viewers TO reader;");
+    TempDir dir;
+    config::Workspace workspace;
+    auto connection = server.connection(db);
+    connection.replace(connection.find("user=gdprctl"), 12, "user=reader");
+    auto connector = open_postgres(dir, db,
+                                   {{{"table", "viewers"},
+                                     {"category", "usage-data"},
+                                     {"subjects", {{"email", "email"}}},
+                                     {"timestamp", {{"column", "seen"}, {"format", "unix"}}}}},
+                                   workspace, connection);
+    Selector expired;
+    expired.older_than = 50;
+    auto plan = connector->plan(expired, {});
+    ASSERT_EQ(plan.records(), 49u);
+    testing::FaultyProgress progress;
+    try {
+        connector->apply(plan, progress);
+        FAIL() << "deleted without the privilege";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.exit_code(), 3);
+        EXPECT_NE(std::string(e.what()).find("permission denied"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(server.value(db, "SELECT count(*) FROM viewers"), "100");
+}
+
+}  // namespace
+}  // namespace gdprctl::connectors
