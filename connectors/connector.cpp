@@ -206,6 +206,94 @@ nlohmann::json Selector::to_json() const {
     return out;
 }
 
+bool RecordChange::changes(const Column& column, const std::optional<std::string_view>& value) const {
+    if (!value) return false;
+    return !column.anonymised || pii::needs_anonymising(*value, method, key);
+}
+
+std::optional<std::string> RecordChange::rewritten(const Column& column, std::string_view value) const {
+    if (!column.anonymised) return std::nullopt;
+    return pii::anonymise(value, method, key);
+}
+
+namespace {
+
+// The columns an anonymise action names in dataset: the identifier columns of the kinds it
+// names, and personal columns it names directly.
+std::vector<std::string> named_columns(const config::Dataset& dataset, const Action& action) {
+    std::vector<std::string> columns;
+    auto add = [&](const std::string& column) {
+        if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(column);
+    };
+    for (const auto& field : action.fields) {
+        for (const auto& subject : dataset.subjects)
+            if (subject.kind == field) add(subject.field);
+        if (std::find(dataset.personal.begin(), dataset.personal.end(), field) != dataset.personal.end()) add(field);
+    }
+    return columns;
+}
+
+}  // namespace
+
+RecordChange record_change(const config::Dataset& dataset, const Action& action, const Selector& selector) {
+    RecordChange change;
+    if (action.kind == Action::Kind::remove) return change;
+    if (action.kind == Action::Kind::erase &&
+        (selector.is_whole_tenant() || dataset.on_erase == config::OnErase::remove))
+        return change;
+    change.remove = false;
+    if (action.kind == Action::Kind::anonymise) {
+        auto method = pii::anonymise_method(action.method);
+        if (!method) throw Error::config("unknown anonymisation method \"" + action.method + "\"");
+        change.method = *method;
+        change.key = action.hmac_key;
+        for (const auto& column : named_columns(dataset, action)) change.columns.push_back({column, true});
+        return change;
+    }
+    for (const auto& column : dataset.personal) {
+        if (std::any_of(change.columns.begin(), change.columns.end(),
+                        [&](const RecordChange::Column& c) { return c.name == column; }))
+            continue;
+        bool address = std::any_of(dataset.subjects.begin(), dataset.subjects.end(),
+                                   [&](const config::SubjectField& f) { return f.kind == "ip" && f.field == column; });
+        change.columns.push_back({column, address});
+    }
+    return change;
+}
+
+std::vector<const config::Dataset*> in_change_order(
+    const std::vector<config::Dataset>& datasets, const std::vector<config::Dataset>& tenant_tables,
+    const Selector& selector, const Action& action,
+    const std::function<std::vector<std::string>(const std::string& table)>& parents) {
+    std::vector<const config::Dataset*> remaining;
+    for (const auto& dataset : datasets) remaining.push_back(&dataset);
+    if (action.kind != Action::Kind::erase) return remaining;
+    if (selector.is_whole_tenant())
+        for (const auto& table : tenant_tables) remaining.push_back(&table);
+    std::map<std::string, std::vector<std::string>> parents_of;
+    for (const auto* dataset : remaining) parents_of[dataset->locator] = parents(dataset->locator);
+    auto points_at = [&](const config::Dataset& child, const std::string& table) {
+        if (child.locator == table) return false;
+        const auto& keys = parents_of[child.locator];
+        if (std::find(keys.begin(), keys.end(), table) != keys.end()) return true;
+        if (child.tenant)
+            for (const auto& step : child.tenant->via)
+                if (step.table == table) return true;
+        return false;
+    };
+    std::vector<const config::Dataset*> ordered;
+    while (!remaining.empty()) {
+        auto next = std::find_if(remaining.begin(), remaining.end(), [&](const config::Dataset* candidate) {
+            return std::none_of(remaining.begin(), remaining.end(),
+                                [&](const config::Dataset* other) { return points_at(*other, candidate->locator); });
+        });
+        if (next == remaining.end()) next = remaining.begin();  // a cycle: keep the config's order
+        ordered.push_back(*next);
+        remaining.erase(next);
+    }
+    return ordered;
+}
+
 config::JsonReader source_reader(const config::Source& source) {
     config::JsonReader reader(source.spec, source.pointer, source.file);
     reader.optional_string("name");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config/workspace.hpp"
+#include "core/pii/anonymise.hpp"
 #include "core/pii/matcher.hpp"
 #include "core/util/time.hpp"
 
@@ -224,6 +225,37 @@ public:
 // Opens the connector for source.kind, reading (and validating the keys of) its part of the
 // config. Throws Error::config for an unknown kind ("did you mean") or a malformed data map.
 std::unique_ptr<Connector> open_connector(const config::Source& source, const config::Workspace& workspace);
+
+// What an action does to each selected record of a table: remove it, or rewrite some of its
+// columns. An anonymise action rewrites the columns it names with its method; erasing a person
+// from a dataset whose records stay for aggregates ("erase": "anonymise") keeps addresses'
+// networks (ip-truncate) and empties every other personal column. A whole tenant's records go.
+// Error::config for an unknown method.
+struct RecordChange {
+    struct Column {
+        std::string name;
+        bool anonymised = true;  // false: emptied (NULL)
+    };
+    bool remove = true;
+    std::vector<Column> columns;
+    pii::AnonymiseMethod method = pii::AnonymiseMethod::ip_truncate;
+    std::string key;  // for hmac
+    // True when the rewrite would change value (a column's current value; nullopt for NULL).
+    bool changes(const Column& column, const std::optional<std::string_view>& value) const;
+    // The value a column gets; nullopt for NULL.
+    std::optional<std::string> rewritten(const Column& column, std::string_view value) const;
+};
+RecordChange record_change(const config::Dataset& dataset, const Action& action, const Selector& selector);
+
+// The tables of a SQL store an action goes through, in the order their rows can change. For an
+// erasure, a table whose rows point at another's (a foreign key, which parents() lists for a
+// table, or the join that finds their tenant) comes first, so that every row can still be told
+// whose it is while it waits, and none is left pointing at nothing; a whole tenant's erasure
+// ends with the tenant's own tables.
+std::vector<const config::Dataset*> in_change_order(
+    const std::vector<config::Dataset>& datasets, const std::vector<config::Dataset>& tenant_tables,
+    const Selector& selector, const Action& action,
+    const std::function<std::vector<std::string>(const std::string& table)>& parents);
 
 // A reader over source.spec with the keys every source has (name, kind, path) already taken,
 // so a connector reads its own keys and finish() rejects the rest.

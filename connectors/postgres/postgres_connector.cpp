@@ -100,11 +100,13 @@ public:
     Result query(const std::string& sql, const std::vector<std::string>& parameters = {}) {
         std::vector<const char*> values;
         for (const auto& parameter : parameters) values.push_back(parameter.c_str());
-        Result result(PQexecParams(m_connection.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                   values.data(), nullptr, nullptr, 0));
-        auto status = PQresultStatus(result.get());
-        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) fail();
-        return result;
+        return run(sql, values);
+    }
+    // With parameters that may be NULL.
+    Result query_nullable(const std::string& sql, const std::vector<std::optional<std::string>>& parameters) {
+        std::vector<const char*> values;
+        for (const auto& parameter : parameters) values.push_back(parameter ? parameter->c_str() : nullptr);
+        return run(sql, values);
     }
     void execute(const std::string& sql) { query(sql); }
     // The rows a command changed.
@@ -114,6 +116,13 @@ public:
     }
 
 private:
+    Result run(const std::string& sql, const std::vector<const char*>& values) {
+        Result result(PQexecParams(m_connection.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                   values.data(), nullptr, nullptr, 0));
+        auto status = PQresultStatus(result.get());
+        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) fail();
+        return result;
+    }
     std::string last_error() const {
         std::string message = m_connection ? PQerrorMessage(m_connection.get()) : "out of memory";
         while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
@@ -127,6 +136,31 @@ private:
     std::string m_source;
     // Closed also when the constructor throws (a failed connection is still to be freed).
     std::unique_ptr<PGconn, decltype(&PQfinish)> m_connection{nullptr, &PQfinish};
+};
+
+// A transaction on a session: rolled back when it goes without commit(), so that a failure
+// leaves neither half a batch nor a session stuck in a failed transaction.
+class Transaction {
+public:
+    explicit Transaction(Session& session, const char* begin = "BEGIN") : m_session(session) {
+        m_session.execute(begin);
+    }
+    ~Transaction() {
+        if (m_open) try {
+                m_session.execute("ROLLBACK");
+            } catch (const Error&) {
+            }
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit() {
+        m_session.execute("COMMIT");
+        m_open = false;
+    }
+
+private:
+    Session& m_session;
+    bool m_open = true;
 };
 
 // Positional parameters of one statement: add() returns the placeholder ("$3").
@@ -213,6 +247,18 @@ public:
             table.finish();
             m_datasets.push_back(std::move(dataset));
         }
+        for (auto& table : reader.object_list("tenant_tables", false)) {
+            config::Dataset owned;
+            owned.pointer = table.pointer();
+            owned.locator = table.required_string("table");
+            owned.name = source.name + ":" + owned.locator;
+            owned.personal = table.string_list("names");
+            auto tenant = table.optional_object("tenant");
+            if (!tenant) table.fail_here("missing required key \"tenant\"", "say which column holds the tenant");
+            owned.tenant = config::read_tenant(*tenant, "column");
+            table.finish();
+            m_tenant_tables.push_back(std::move(owned));
+        }
         reader.finish();
     }
 
@@ -221,12 +267,13 @@ public:
 
     void validate() override {
         for (const auto& dataset : m_datasets) validate_dataset(dataset);
+        for (const auto& table : m_tenant_tables) validate_dataset(table);
     }
 
     SourceInventory inventory(const Selector& selector, const InventoryOptions& options) override {
         SourceInventory result;
         for (const auto& dataset : m_datasets) {
-            if (!selector.may_match(dataset)) continue;
+            if (!selects(dataset, selector)) continue;
             auto parts = query_parts(dataset);
             Parameters parameters;
             auto where = filter(dataset, parts, selector, parameters);
@@ -264,18 +311,9 @@ public:
     void collect(const Selector& selector, RecordSink& sink) override {
         // One snapshot for every table: an export is consistent while the platform writes.
         auto& db = session();
-        db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        struct EndRead {
-            Session& db;
-            ~EndRead() {
-                try {
-                    db.execute("COMMIT");
-                } catch (const Error&) {
-                }
-            }
-        } end_read{db};
+        Transaction snapshot(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         for (const auto& dataset : m_datasets) {
-            if (!selector.may_match(dataset)) continue;
+            if (!selects(dataset, selector)) continue;
             auto parts = query_parts(dataset);
             Parameters parameters;
             auto where = filter(dataset, parts, selector, parameters);
@@ -294,27 +332,28 @@ public:
 
     Plan plan(const Selector& selector, const Action& action) override {
         Plan plan{m_source.name, action, selector, {}, 0, {}};
-        for (const auto& dataset : m_datasets) {
-            if (!selector.may_match(dataset)) continue;
-            refuse_anonymisation(dataset, action, selector);
+        for (const auto* in_order : in_change_order(m_datasets, m_tenant_tables, selector, action,
+                                                    [&](const std::string& table) { return parent_tables(table); })) {
+            const auto& dataset = *in_order;
+            if (!selects(dataset, selector)) continue;
+            auto change = record_change(dataset, action, selector);
+            if (!change.remove && change.columns.empty()) continue;
             auto parts = query_parts(dataset);
             auto total = session().query("SELECT count(*), max(" + parts.time + ") FROM " + parts.from);
             plan.source_records += static_cast<std::uint64_t>(total.integer(0, 0));
             if (auto newest = total.optional_integer(0, 1)) plan.newest = std::max(plan.newest.value_or(0), *newest);
             Parameters parameters;
             auto where = filter(dataset, parts, selector, parameters);
-            auto selected = session().query("SELECT count(*), COALESCE(sum(" + parts.bytes + "), 0)::bigint, min(" +
-                                                parts.time + ") FROM " + parts.from + " WHERE " + where,
-                                            parameters.values);
-            auto records = static_cast<std::uint64_t>(selected.integer(0, 0));
-            if (!records) continue;
+            auto tally = change.remove ? tally_selected(parts, where, parameters)
+                                       : tally_still_to_change(dataset, parts, where, parameters, change);
+            if (!tally.records) continue;
             PlanItem item;
             item.dataset = dataset.name;
-            item.what = "delete";
-            item.records = records;
-            item.bytes = static_cast<std::uint64_t>(selected.integer(0, 1));
-            item.oldest = selected.optional_integer(0, 2);
-            item.snapshot = {{"records", records}};
+            item.what = change.remove ? "delete" : "anonymise " + column_names(change);
+            item.records = tally.records;
+            item.bytes = tally.bytes;
+            item.oldest = tally.oldest;
+            item.snapshot = {{"records", tally.records}};
             plan.items.push_back(std::move(item));
         }
         return plan;
@@ -326,52 +365,195 @@ public:
         ApplyReport report;
         for (const auto& item : plan.items) {
             const auto& dataset = dataset_named(item.dataset);
-            refuse_anonymisation(dataset, plan.action, plan.selector);
+            auto change = record_change(dataset, plan.action, plan.selector);
             auto parts = query_parts(dataset);
             Parameters parameters;
             auto where = filter(dataset, parts, plan.selector, parameters);
-            auto now = count_where(parts, where, parameters);
+            auto left = [&] {
+                return change.remove ? count_where(parts, where, parameters)
+                                     : tally_still_to_change(dataset, parts, where, parameters, change).records;
+            };
+            auto now = left();
             if (now > item.records)
                 throw Error::findings("source \"" + m_source.name + "\": " + item.dataset + " now has " +
                                           std::to_string(now) + " records to change, the plan covered " +
                                           std::to_string(item.records),
                                       "the store changed since the plan was made: make a new plan");
-            // The batch's rows by their physical address: a TID scan, no join back to the table.
-            std::string batch = "DELETE FROM " + quote_table(dataset.locator) +
-                                " WHERE ctid = ANY(ARRAY(SELECT t0.ctid FROM " + parts.from + " WHERE " + where +
-                                " LIMIT " + std::to_string(m_batch_rows) + "))";
-            for (int n = 1;; ++n) {
-                if (session().changed(batch, parameters.values) == 0) break;
-                progress.mark_done(item.dataset + "#" + std::to_string(n));
-            }
-            auto after = count_where(parts, where, parameters);
+            if (change.remove)
+                delete_in_batches(dataset, parts, where, parameters, item, progress);
+            else
+                anonymise_in_batches(dataset, parts, where, parameters, change, item, progress);
+            auto after = left();
             report.records_changed += item.records - std::min(item.records, after);
             report.bytes_changed += after ? 0 : item.bytes;
         }
         return report;
     }
 
+    struct Tally {
+        std::uint64_t records = 0;
+        std::uint64_t bytes = 0;
+        std::optional<util::UnixTime> oldest;
+    };
+
+    Tally tally_selected(const QueryParts& parts, const std::string& where, const Parameters& parameters) {
+        auto rows = session().query("SELECT count(*), COALESCE(sum(" + parts.bytes + "), 0)::bigint, min(" +
+                                        parts.time + ") FROM " + parts.from + " WHERE " + where,
+                                    parameters.values);
+        return {static_cast<std::uint64_t>(rows.integer(0, 0)), static_cast<std::uint64_t>(rows.integer(0, 1)),
+                rows.optional_integer(0, 2)};
+    }
+
+    static std::string column_names(const RecordChange& change) {
+        std::string names;
+        for (const auto& column : change.columns) names += (names.empty() ? "" : ", ") + column.name;
+        return names;
+    }
+
+    // SELECT list of the ctid and the columns a change rewrites, as text.
+    std::string changed_columns(const config::Dataset& dataset, const RecordChange& change) {
+        std::string list = "t0.ctid";
+        for (const auto& column : change.columns) list += ", " + as_text(dataset, column.name);
+        return list;
+    }
+
+    // A column of t0 as text: an address in an inet or cidr column without its "/32".
+    std::string as_text(const config::Dataset& dataset, const std::string& column, const std::string& alias = "t0") {
+        const auto& types = column_types(dataset.locator);
+        auto type = types.find(column);
+        bool inet = type != types.end() && (type->second == "inet" || type->second == "cidr");
+        std::string qualified = alias + "." + quote(column);
+        return inet ? "host(" + qualified + ")" : "(" + qualified + ")::text";
+    }
+
+    // True when a change would rewrite row i (its columns from index 1 on, as changed_columns()).
+    static bool row_needs_change(const Result& rows, int i, const RecordChange& change, int first_column) {
+        for (std::size_t c = 0; c < change.columns.size(); ++c) {
+            int at = first_column + static_cast<int>(c);
+            std::optional<std::string_view> value;
+            if (!rows.null(i, at)) value = rows.text(i, at);
+            if (change.changes(change.columns[c], value)) return true;
+        }
+        return false;
+    }
+
+    // The selected rows an anonymisation would still change: the method's test runs here (an
+    // HMAC key never goes to the server), over a cursor.
+    Tally tally_still_to_change(const config::Dataset& dataset, const QueryParts& parts, const std::string& where,
+                                const Parameters& parameters, const RecordChange& change) {
+        Tally tally;
+        auto& db = session();
+        Transaction snapshot(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        db.query("DECLARE gdprctl_rows NO SCROLL CURSOR FOR SELECT " + parts.time + ", " + parts.bytes + ", " +
+                     changed_columns(dataset, change) + " FROM " + parts.from + " WHERE " + where,
+                 parameters.values);
+        while (true) {
+            auto rows = db.query("FETCH " + std::to_string(k_fetch_rows) + " FROM gdprctl_rows");
+            for (int i = 0; i < rows.rows(); ++i) {
+                if (!row_needs_change(rows, i, change, 3)) continue;
+                ++tally.records;
+                tally.bytes += static_cast<std::uint64_t>(rows.integer(i, 1));
+                if (auto time = rows.optional_integer(i, 0))
+                    tally.oldest = std::min(tally.oldest.value_or(*time), *time);
+            }
+            if (rows.rows() < k_fetch_rows) break;
+        }
+        db.execute("CLOSE gdprctl_rows");
+        return tally;
+    }
+
+    // Deletes in batches, each its own transaction. The batch's rows are found by their
+    // physical address: a TID scan, no join back to the table.
+    void delete_in_batches(const config::Dataset& dataset, const QueryParts& parts, const std::string& where,
+                           const Parameters& parameters, const PlanItem& item, ApplyProgress& progress) {
+        std::string batch = "DELETE FROM " + quote_table(dataset.locator) +
+                            " WHERE ctid = ANY(ARRAY(SELECT t0.ctid FROM " + parts.from + " WHERE " + where +
+                            " LIMIT " + std::to_string(m_batch_rows) + "))";
+        for (int n = 1;; ++n) {
+            if (session().changed(batch, parameters.values) == 0) break;
+            progress.mark_done(item.dataset + "#" + std::to_string(n));
+        }
+    }
+
+    // Rewrites the selected rows' columns in batches of batch_rows, walking the table in ctid
+    // order; each batch is one transaction. The new values are computed here and sent back in
+    // UPDATE ... FROM (VALUES ...) statements. A rewritten row that the walk meets again needs
+    // no change any more (anonymisation is idempotent), so a resumed run finishes the rest.
+    void anonymise_in_batches(const config::Dataset& dataset, const QueryParts& parts, const std::string& where,
+                              const Parameters& parameters, const RecordChange& change, const PlanItem& item,
+                              ApplyProgress& progress) {
+        std::string last = "(0,0)";
+        for (int n = 1;; ++n) {
+            auto select = parameters;
+            auto after = select.add(last);
+            auto rows = session().query("SELECT " + changed_columns(dataset, change) + " FROM " + parts.from +
+                                            " WHERE " + where + " AND t0.ctid > " + after +
+                                            "::tid ORDER BY t0.ctid LIMIT " + std::to_string(m_batch_rows),
+                                        select.values);
+            if (rows.rows() == 0) break;
+            last = std::string(rows.text(rows.rows() - 1, 0));
+            Transaction batch(session());
+            constexpr int k_rows_per_statement = 1000;
+            std::vector<int> pending;
+            for (int i = 0; i < rows.rows(); ++i) {
+                if (row_needs_change(rows, i, change, 1)) pending.push_back(i);
+                if (pending.size() == k_rows_per_statement || (i + 1 == rows.rows() && !pending.empty())) {
+                    update_rows(dataset, rows, pending, change);
+                    pending.clear();
+                }
+            }
+            batch.commit();
+            progress.mark_done(item.dataset + "#" + std::to_string(n));
+        }
+    }
+
+    void update_rows(const config::Dataset& dataset, const Result& rows, const std::vector<int>& which,
+                     const RecordChange& change) {
+        const auto& types = column_types(dataset.locator);
+        std::vector<std::optional<std::string>> values;
+        std::string tuples;
+        for (int i : which) {
+            tuples += std::string(tuples.empty() ? "" : ", ") + "($" + std::to_string(values.size() + 1) + "::tid";
+            values.emplace_back(std::string(rows.text(i, 0)));
+            for (std::size_t c = 0; c < change.columns.size(); ++c) {
+                int at = 1 + static_cast<int>(c);
+                std::optional<std::string> value;
+                if (!rows.null(i, at)) value = change.rewritten(change.columns[c], rows.text(i, at));
+                tuples += ", $" + std::to_string(values.size() + 1) + "::text";
+                values.push_back(std::move(value));
+            }
+            tuples += ")";
+        }
+        std::string names = "row_id", assignments;
+        for (std::size_t c = 0; c < change.columns.size(); ++c) {
+            const auto& column = change.columns[c].name;
+            names += ", c" + std::to_string(c);
+            auto type = types.find(column);
+            assignments += std::string(assignments.empty() ? "" : ", ") + quote(column) + " = v.c" + std::to_string(c) +
+                           "::" + (type != types.end() ? type->second : "text");
+        }
+        session().query_nullable("UPDATE " + quote_table(dataset.locator) + " AS u SET " + assignments +
+                                     " FROM (VALUES " + tuples + ") AS v(" + names + ") WHERE u.ctid = v.row_id",
+                                 values);
+    }
+
     VerifyReport verify(const Selector& selector, const pii::IdentifierMatcher& identifiers) override {
         VerifyReport report;
         auto& db = session();
-        db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        struct EndRead {
-            Session& db;
-            ~EndRead() {
-                try {
-                    db.execute("COMMIT");
-                } catch (const Error&) {
-                }
-            }
-        } end_read{db};
-        for (const auto& dataset : m_datasets) {
-            if (!selector.wants_category(dataset.category)) continue;
+        Transaction snapshot(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        std::vector<const config::Dataset*> scanned;
+        for (const auto& dataset : m_datasets) scanned.push_back(&dataset);
+        if (selector.is_whole_tenant())
+            for (const auto& table : m_tenant_tables) scanned.push_back(&table);
+        for (const auto* scanning : scanned) {
+            const auto& dataset = *scanning;
+            if (!selector.wants_category(dataset.category) && !dataset.category.empty()) continue;
             auto parts = query_parts(dataset);
-            bool by_selector = selector.may_match(dataset);
+            bool by_selector = selects(dataset, selector);
             Parameters parameters;
             auto where = by_selector ? filter(dataset, parts, selector, parameters) : std::string("false");
             std::string personal;
-            for (const auto& column : text_columns_of(dataset)) personal += ", (t0." + quote(column) + ")::text";
+            for (const auto& column : text_columns_of(dataset)) personal += ", " + as_text(dataset, column);
             db.query("DECLARE gdprctl_rows NO SCROLL CURSOR FOR SELECT (" + where + "), " + parts.tenant + personal +
                          " FROM " + parts.from,
                      parameters.values);
@@ -400,6 +582,16 @@ public:
 
     std::vector<std::string> tenant_markers(const std::string& tenant) override {
         std::set<std::string> markers;
+        for (const auto& table : m_tenant_tables) {
+            auto parts = query_parts(table);
+            for (const auto& column : table.personal) {
+                auto rows = session().query("SELECT DISTINCT (t0." + quote(column) + ")::text FROM " + parts.from +
+                                                " WHERE " + parts.tenant + " = $1",
+                                            {tenant});
+                for (int i = 0; i < rows.rows(); ++i)
+                    if (!rows.null(i, 0) && !rows.text(i, 0).empty()) markers.emplace(rows.text(i, 0));
+            }
+        }
         for (const auto& dataset : m_datasets) {
             if (!dataset.tenant) continue;
             auto parts = query_parts(dataset);
@@ -455,17 +647,6 @@ private:
                         "remove it; give it in PGPASSWORD, a PGPASSFILE, or a file named by \"password_file\"");
     }
 
-    void refuse_anonymisation(const config::Dataset& dataset, const Action& action, const Selector& selector) const {
-        bool anonymise =
-            action.kind == Action::Kind::anonymise ||
-            (action.kind == Action::Kind::erase && !selector.tenant && dataset.on_erase == config::OnErase::anonymise);
-        if (anonymise)
-            throw Error::config(m_source.file + ": " + dataset.pointer +
-                                    ": anonymising rows is not supported by the "
-                                    "postgres connector yet",
-                                "use a delete rule, and \"erase\": \"delete\", for PostgreSQL tables");
-    }
-
     // The WHERE clause of a selector over a dataset; its values are added to parameters.
     std::string filter(const config::Dataset& dataset, const QueryParts& parts, const Selector& selector,
                        Parameters& parameters) {
@@ -473,7 +654,10 @@ private:
         if (selector.tenant) where += " AND " + parts.tenant + " = " + parameters.add(*selector.tenant);
         for (const auto& excluded : selector.exclude_tenants)
             where += " AND " + parts.tenant + " <> " + parameters.add(excluded);
-        if (!selector.subjects.empty()) where += " AND " + subject_match(dataset, selector, parameters);
+        if (!selector.subjects.empty()) {
+            std::set<std::string> path;
+            where += " AND " + subject_match(dataset, "t0", selector, parameters, path);
+        }
         if (selector.older_than) {
             // A record without a timestamp is never expired.
             where += dataset.timestamp ? " AND " + older_than_test(*dataset.timestamp,
@@ -483,23 +667,106 @@ private:
         return where;
     }
 
-    // Rows where one of the identifier columns holds a subject's identifier: e-mail addresses
-    // compared without case, addresses in inet columns by their host part.
-    std::string subject_match(const config::Dataset& dataset, const Selector& selector, Parameters& parameters) {
+    // Rows (of dataset, as alias) that belong to a selector's subjects: one of their identifier
+    // columns holds a subject's identifier (e-mail addresses compared without case, addresses
+    // in inet columns by their host part), or a foreign key points at a row of a mapped table
+    // that belongs to one (the chat messages of a person's registrations). "false" when
+    // nothing can; path holds the tables above this one, so cycles end.
+    std::string subject_match(const config::Dataset& dataset, const std::string& alias, const Selector& selector,
+                              Parameters& parameters, std::set<std::string>& path) {
         std::string any;
-        const auto& types = column_types(dataset.locator);
         for (const auto& subject : selector.subjects)
             for (const auto& field : dataset.subjects) {
                 if (field.kind != subject.kind) continue;
-                std::string column = "t0." + quote(field.field);
-                auto type = types.find(field.field);
-                bool inet = type != types.end() && (type->second == "inet" || type->second == "cidr");
-                std::string value = inet                      ? "host(" + column + ")"
-                                    : subject.kind == "email" ? "lower((" + column + ")::text)"
-                                                              : "(" + column + ")::text";
+                auto value = as_text(dataset, field.field, alias);
+                if (subject.kind == "email") value = "lower(" + value + ")";
                 any += (any.empty() ? "" : " OR ") + value + " = " + parameters.add(subject.value);
             }
+        path.insert(dataset.locator);
+        for (const auto& key : foreign_keys(dataset.locator)) {
+            const auto* parent = mapped_table(key.parent);
+            if (!parent || path.count(parent->locator)) continue;
+            std::string parent_alias = "p" + std::to_string(path.size());
+            auto parent_match = subject_match(*parent, parent_alias, selector, parameters, path);
+            if (parent_match == "false") continue;
+            any += (any.empty() ? "" : " OR ") +
+                   (alias + "." + quote(key.from) + " IN (SELECT " + parent_alias + "." + quote(key.to) + " FROM " +
+                    quote_table(parent->locator) + " AS " + parent_alias + " WHERE " + parent_match + ")");
+        }
+        path.erase(dataset.locator);
         return any.empty() ? "false" : "(" + any + ")";
+    }
+
+    // Like Selector::may_match, but a table without identifier columns of its own is matched
+    // through its foreign keys too.
+    bool selects(const config::Dataset& dataset, const Selector& selector) {
+        if (selector.may_match(dataset)) return true;
+        if (selector.subjects.empty() || dataset.category.empty()) return false;
+        const auto& wanted = selector.datasets;
+        if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), dataset.name) == wanted.end()) return false;
+        if (!selector.wants_category(dataset.category)) return false;
+        Parameters ignored;
+        std::set<std::string> path;
+        return subject_match(dataset, "t0", selector, ignored, path) != "false";
+    }
+
+    // A single-column foreign key of a table: its column `from` holds values of parent.to;
+    // parent is the data map's name for the table, "" when the data map does not name it.
+    struct ForeignKey {
+        std::string from;
+        std::string parent;
+        std::string to;
+    };
+
+    const std::vector<ForeignKey>& foreign_keys(const std::string& locator) {
+        auto known = m_foreign_keys.find(locator);
+        if (known != m_foreign_keys.end()) return known->second;
+        auto rows = session().query(
+            "SELECT a.attname, c.confrelid::oid::text, f.attname FROM pg_constraint c "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+            "JOIN pg_attribute f ON f.attrelid = c.confrelid AND f.attnum = c.confkey[1] "
+            "WHERE c.contype = 'f' AND c.conrelid = to_regclass($1) AND cardinality(c.conkey) = 1",
+            {regclass_text(locator)});
+        auto& keys = m_foreign_keys[locator];
+        for (int i = 0; i < rows.rows(); ++i) {
+            std::string parent;
+            for (const auto* table : mapped_tables())
+                if (oid_of(table->locator) == rows.text(i, 1)) parent = table->locator;
+            keys.push_back({std::string(rows.text(i, 0)), parent, std::string(rows.text(i, 2))});
+        }
+        return keys;
+    }
+
+    std::vector<std::string> parent_tables(const std::string& locator) {
+        std::vector<std::string> parents;
+        for (const auto& key : foreign_keys(locator))
+            if (!key.parent.empty()) parents.push_back(key.parent);
+        return parents;
+    }
+
+    std::vector<const config::Dataset*> mapped_tables() const {
+        std::vector<const config::Dataset*> tables;
+        for (const auto& dataset : m_datasets) tables.push_back(&dataset);
+        for (const auto& table : m_tenant_tables) tables.push_back(&table);
+        return tables;
+    }
+
+    const config::Dataset* mapped_table(const std::string& locator) const {
+        for (const auto* table : mapped_tables())
+            if (table->locator == locator && !table->category.empty()) return table;
+        return nullptr;
+    }
+
+    static std::string regclass_text(const std::string& locator) {
+        auto [schema, name] = schema_and_name(locator);
+        return schema.empty() ? quote(name) : quote(schema) + "." + quote(name);
+    }
+
+    const std::string& oid_of(const std::string& locator) {
+        auto known = m_oids.find(locator);
+        if (known != m_oids.end()) return known->second;
+        auto rows = session().query("SELECT to_regclass($1)::oid::text", {regclass_text(locator)});
+        return m_oids[locator] = rows.null(0, 0) ? "" : std::string(rows.text(0, 0));
     }
 
     std::uint64_t count_where(const QueryParts& parts, const std::string& where, const Parameters& parameters) {
@@ -508,21 +775,21 @@ private:
     }
 
     const config::Dataset& dataset_named(const std::string& name) const {
-        for (const auto& dataset : m_datasets)
-            if (dataset.name == name) return dataset;
+        for (const auto* dataset : mapped_tables())
+            if (dataset->name == name) return *dataset;
         throw Error::findings("source \"" + m_source.name + "\" has no dataset \"" + name + "\"",
                               "the data map changed since the plan was made: make a new plan");
     }
 
-    // Column name -> type name (pg_type.typname) of a table; empty when there is no such table.
+    // Column name -> type (as SQL spells it: "inet", "character varying") of a table; empty
+    // when there is no such table.
     const std::map<std::string, std::string>& column_types(const std::string& locator) {
         auto found = m_column_types.find(locator);
         if (found != m_column_types.end()) return found->second;
-        auto [schema, name] = schema_and_name(locator);
         auto rows = session().query(
-            "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-            "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-            {schema.empty() ? quote(name) : quote(schema) + "." + quote(name)});
+            "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+            "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+            {regclass_text(locator)});
         auto& types = m_column_types[locator];
         for (int i = 0; i < rows.rows(); ++i) types.emplace(rows.text(i, 0), rows.text(i, 1));
         return types;
@@ -634,6 +901,11 @@ private:
     std::optional<std::int64_t> m_sample_override;
     std::int64_t m_batch_rows = k_default_batch_rows;
     std::vector<config::Dataset> m_datasets;
+    // Rows that belong to a tenant and hold no personal data (the tenant's own record, its
+    // settings): removed when the whole tenant is erased, never otherwise.
+    std::vector<config::Dataset> m_tenant_tables;
+    std::map<std::string, std::vector<ForeignKey>> m_foreign_keys;
+    std::map<std::string, std::string> m_oids;
     std::map<std::string, std::map<std::string, std::string>> m_column_types;
     std::unique_ptr<Session> m_session;
 };

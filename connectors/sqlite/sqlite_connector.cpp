@@ -483,22 +483,6 @@ private:
         return out;
     }
 
-    // The columns an anonymise action changes in dataset: the subject columns of the identifier
-    // kinds it names, and personal columns it names directly. None for a delete.
-    static std::vector<std::string> action_columns(const config::Dataset& dataset, const Action& action) {
-        std::vector<std::string> columns;
-        if (action.kind != Action::Kind::anonymise) return columns;
-        for (const auto& field : action.fields) {
-            for (const auto& subject : dataset.subjects)
-                if (subject.kind == field && std::find(columns.begin(), columns.end(), subject.field) == columns.end())
-                    columns.push_back(subject.field);
-            if (std::find(dataset.personal.begin(), dataset.personal.end(), field) != dataset.personal.end() &&
-                std::find(columns.begin(), columns.end(), field) == columns.end())
-                columns.push_back(field);
-        }
-        return columns;
-    }
-
     // A foreign key of a table: its column `from` holds values of parent.to.
     struct ForeignKey {
         std::string from;
@@ -579,38 +563,13 @@ private:
         return subject_condition(db, dataset, selector).sql != "0";
     }
 
-    // The datasets an action goes through, in the order their rows can change. For an erasure,
-    // a table whose rows point at another's (a foreign key, or the join that finds their tenant)
-    // comes first, so that every row can still be told whose it is while it waits, and none is
-    // left pointing at nothing; a whole tenant's erasure ends with the tenant's own tables.
     std::vector<const config::Dataset*> datasets_in_change_order(SQLite::Database& db, const Selector& selector,
                                                                  const Action& action) {
-        std::vector<const config::Dataset*> remaining;
-        for (const auto& dataset : m_datasets) remaining.push_back(&dataset);
-        if (action.kind != Action::Kind::erase) return remaining;
-        if (selector.is_whole_tenant())
-            for (const auto& table : m_tenant_tables) remaining.push_back(&table);
-        auto points_at = [&](const config::Dataset& child, const std::string& table) {
-            if (child.locator == table) return false;
-            for (const auto& key : foreign_keys(db, child.locator))
-                if (key.parent == table) return true;
-            if (child.tenant)
-                for (const auto& step : child.tenant->via)
-                    if (step.table == table) return true;
-            return false;
-        };
-        std::vector<const config::Dataset*> ordered;
-        while (!remaining.empty()) {
-            auto next = std::find_if(remaining.begin(), remaining.end(), [&](const config::Dataset* candidate) {
-                return std::none_of(remaining.begin(), remaining.end(), [&](const config::Dataset* other) {
-                    return points_at(*other, candidate->locator);
-                });
-            });
-            if (next == remaining.end()) next = remaining.begin();  // a cycle: keep the config's order
-            ordered.push_back(*next);
-            remaining.erase(next);
-        }
-        return ordered;
+        return in_change_order(m_datasets, m_tenant_tables, selector, action, [&](const std::string& table) {
+            std::vector<std::string> parents;
+            for (const auto& key : foreign_keys(db, table)) parents.push_back(key.parent);
+            return parents;
+        });
     }
 
     // How an action changes the selected rows of one dataset.
@@ -623,35 +582,17 @@ private:
 
     Change change_for(const config::Dataset& dataset, const Action& action, const Selector& selector) const {
         Change change;
-        if (action.kind == Action::Kind::remove) return change;
-        if (action.kind == Action::Kind::erase &&
-            (selector.is_whole_tenant() || dataset.on_erase == config::OnErase::remove))
-            return change;
+        auto planned = record_change(dataset, action, selector);
+        if (planned.remove) return change;
         change.remove = false;
         std::string pending;
-        auto assign = [&](const std::string& column, const std::string& value, const std::string& test) {
-            if (std::find(change.columns.begin(), change.columns.end(), column) != change.columns.end()) return;
-            change.columns.push_back(column);
-            change.assignments += (change.assignments.empty() ? "" : ", ") + quote(column) + " = " + value;
+        for (const auto& column : planned.columns) {
+            change.columns.push_back(column.name);
+            std::string value = column.anonymised ? "gdprctl_anonymise(" + quote(column.name) + ")" : "NULL";
+            std::string test = column.anonymised ? "gdprctl_needs_anonymising(t0." + quote(column.name) + ")"
+                                                 : "t0." + quote(column.name) + " IS NOT NULL";
+            change.assignments += (change.assignments.empty() ? "" : ", ") + quote(column.name) + " = " + value;
             pending += (pending.empty() ? "" : " OR ") + test;
-        };
-        if (action.kind == Action::Kind::anonymise) {
-            for (const auto& column : action_columns(dataset, action))
-                assign(column, "gdprctl_anonymise(" + quote(column) + ")",
-                       "gdprctl_needs_anonymising(t0." + quote(column) + ")");
-        } else {
-            // The record stays for aggregates: addresses keep their network, nothing else of the
-            // person is kept.
-            for (const auto& column : dataset.personal) {
-                bool address =
-                    std::any_of(dataset.subjects.begin(), dataset.subjects.end(),
-                                [&](const config::SubjectField& f) { return f.kind == "ip" && f.field == column; });
-                if (address)
-                    assign(column, "gdprctl_anonymise(" + quote(column) + ")",
-                           "gdprctl_needs_anonymising(t0." + quote(column) + ")");
-                else
-                    assign(column, "NULL", "t0." + quote(column) + " IS NOT NULL");
-            }
         }
         if (!pending.empty()) change.still_to_change = " AND (" + pending + ")";
         return change;

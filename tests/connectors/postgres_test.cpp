@@ -129,6 +129,86 @@ TEST(PostgresConnector, StreamsPastOneFetchAndDeletesPastOneBatchInASchema) {
     EXPECT_EQ(server.value(db, "SELECT count(*) FROM stats.viewer_stats WHERE tenant_id = 'b'"), "10000");
 }
 
+TEST(PostgresConnector, ErasingAPersonFromStatisticsKeepsTheRowsWithoutThem) {
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    server.execute(db,
+                   "CREATE TABLE viewer_stats (id serial PRIMARY KEY, tenant_id text, email text, ip inet, "
+                   "player text, bitrate integer);"
+                   "INSERT INTO viewer_stats (tenant_id, email, ip, player, bitrate) VALUES "
+                   "('a', 'ann@example.org', '192.0.2.77', 'hls.js', 2500), "
+                   "('b', 'ANN@example.org', '2001:db8:5:6::9', NULL, 3000), "
+                   "('a', 'bob@example.org', '192.0.2.78', 'safari', 1800);");
+    TempDir dir;
+    config::Workspace workspace;
+    auto connector = open_postgres(dir, db,
+                                   {{{"table", "viewer_stats"},
+                                     {"category", "streaming-data"},
+                                     {"subjects", {{"email", "email"}, {"ip", "ip"}}},
+                                     {"personal", {"player"}},
+                                     {"erase", "anonymise"},
+                                     {"tenant", {{"column", "tenant_id"}}}}},
+                                   workspace);
+    Selector ann;
+    ann.subjects = {parse_identifier("email:ann@example.org")};
+    Action erase;
+    erase.kind = Action::Kind::erase;
+    auto plan = connector->plan(ann, erase);
+    ASSERT_EQ(plan.items.size(), 1u);
+    EXPECT_EQ(plan.records(), 2u);
+    EXPECT_EQ(plan.items[0].what, "anonymise player, email, ip");
+    testing::FaultyProgress progress;
+    EXPECT_EQ(connector->apply(plan, progress).records_changed, 2u);
+    // The rows stay for the statistics: the address keeps its network, the rest of ann is gone.
+    EXPECT_EQ(server.value(db,
+                           "SELECT string_agg(concat_ws('|', id, tenant_id, email, host(ip), player, bitrate), "
+                           "' ; ' ORDER BY id) FROM viewer_stats"),
+              "1|a|192.0.2.0|2500 ; 2|b|2001:db8:5::|3000 ; 3|a|bob@example.org|192.0.2.78|safari|1800");
+    EXPECT_EQ(connector->plan(ann, erase).records(), 0u);
+    EXPECT_TRUE(connector->verify(ann, pii::IdentifierMatcher({"ann@example.org"})).residue.empty());
+    // A whole tenant's erasure removes its rows instead.
+    Selector tenant_b;
+    tenant_b.tenant = "b";
+    auto whole = connector->plan(tenant_b, erase);
+    ASSERT_EQ(whole.items.size(), 1u);
+    EXPECT_EQ(whole.items[0].what, "delete");
+}
+
+TEST(PostgresConnector, AnAnonymisingRuleKilledBetweenBatchesResumesAndCountsOnce) {
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    server.execute(db,
+                   "CREATE TABLE sessions (id serial PRIMARY KEY, ip text, ts bigint);"
+                   "INSERT INTO sessions (ip, ts) SELECT '198.51.100.' || (i % 200), i FROM "
+                   "generate_series(1, 2500) AS i;");
+    TempDir dir;
+    config::Workspace workspace;
+    auto connector = open_postgres(dir, db,
+                                   {{{"table", "sessions"},
+                                     {"category", "usage-data"},
+                                     {"subjects", {{"ip", "ip"}}},
+                                     {"timestamp", {{"column", "ts"}, {"format", "unix"}}}}},
+                                   workspace, "", {{"batch_rows", 1000}});
+    Selector expired;
+    expired.older_than = 2001;
+    Action truncate;
+    truncate.kind = Action::Kind::anonymise;
+    truncate.method = "ip-truncate";
+    truncate.fields = {"ip"};
+    // Rows 200, 400, ... hold 198.51.100.0 already: nothing to change in them.
+    auto plan = connector->plan(expired, truncate);
+    ASSERT_EQ(plan.records(), 1990u);
+    testing::FaultyProgress dies(1);
+    EXPECT_THROW(connector->apply(plan, dies), testing::FaultyProgress::Killed);
+    // The first batch (rows 1 to 1000) is done; seven rows beyond it were .0 from the start.
+    EXPECT_EQ(server.value(db, "SELECT count(*) FROM sessions WHERE ip = '198.51.100.0'"), "1007");
+    dies.heal();
+    EXPECT_EQ(connector->apply(plan, dies).records_changed, 1990u);
+    EXPECT_EQ(server.value(db, "SELECT count(*) FROM sessions WHERE ts < 2001 AND ip <> '198.51.100.0'"), "0");
+    EXPECT_EQ(server.value(db, "SELECT count(*) FROM sessions WHERE ts >= 2001 AND ip <> '198.51.100.0'"), "498");
+    EXPECT_EQ(connector->plan(expired, truncate).records(), 0u);
+}
+
 TEST(PostgresConnector, APasswordInTheConfigIsRefusedAndAWrongOneIsNeverPrinted) {
     auto& server = PostgresServer::shared();
     auto db = server.create_database();
