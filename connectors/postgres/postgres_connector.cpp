@@ -344,6 +344,12 @@ public:
             if (auto newest = total.optional_integer(0, 1)) plan.newest = std::max(plan.newest.value_or(0), *newest);
             Parameters parameters;
             auto where = filter(dataset, parts, selector, parameters);
+            if (change.remove) {
+                // Whole expired partitions go first, dropped; the delete covers the other rows.
+                auto dropped = plan_partition_drops(dataset, parts, selector, plan);
+                if (!dropped.empty())
+                    where += " AND t0.tableoid <> ALL(" + parameters.add("{" + dropped + "}") + "::oid[])";
+            }
             auto tally = change.remove ? tally_selected(parts, where, parameters)
                                        : tally_still_to_change(dataset, parts, where, parameters, change);
             if (!tally.records) continue;
@@ -365,6 +371,11 @@ public:
         ApplyReport report;
         for (const auto& item : plan.items) {
             const auto& dataset = dataset_named(item.dataset);
+            if (item.snapshot.contains("partition")) {
+                report.records_changed += drop_partition(item, progress);
+                report.bytes_changed += item.bytes;
+                continue;
+            }
             auto change = record_change(dataset, plan.action, plan.selector);
             auto parts = query_parts(dataset);
             Parameters parameters;
@@ -390,6 +401,93 @@ public:
         return report;
     }
 
+    // Retention at scale: the partitions of a table partitioned by range on its time column
+    // whose upper bound is at or before the cut-off hold only expired rows, and can never be
+    // given a younger one: each is planned as one "drop partition" item. Only for a plain
+    // cut-off (no tenant scope, no people). Returns their oids, comma-separated.
+    std::string plan_partition_drops(const config::Dataset& dataset, const QueryParts& parts, const Selector& selector,
+                                     Plan& plan) {
+        std::string oids;
+        if (!selector.older_than || selector.tenant || !selector.exclude_tenants.empty() ||
+            !selector.subjects.empty() || !dataset.timestamp)
+            return oids;
+        auto cutoff = partition_cutoff(dataset);
+        if (cutoff.empty()) return oids;
+        auto partitions = session().query(
+            "SELECT c.oid::text, c.oid::regclass::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass($1) AND c.relkind = 'r' "
+            "ORDER BY 2",
+            {regclass_text(dataset.locator)});
+        for (int i = 0; i < partitions.rows(); ++i) {
+            std::string bound(partitions.text(i, 2));
+            auto to = bound.rfind(" TO (");
+            if (to == std::string::npos || bound.back() != ')') continue;  // DEFAULT, or not a range
+            auto upper = bound.substr(to + 5, bound.size() - to - 6);
+            if (upper == "MAXVALUE") continue;
+            // The bound is the server's own rendering of a literal, compared on the server.
+            auto expired = session().query("SELECT (" + upper +
+                                               ")::" + column_types(dataset.locator).at(dataset.timestamp->field) +
+                                               " <= " + cutoff,
+                                           {std::to_string(*selector.older_than)});
+            if (expired.text(0, 0) != "t") continue;
+            std::string oid(partitions.text(i, 0)), name(partitions.text(i, 1));
+            auto tally = session().query("SELECT count(*), COALESCE(sum(" + parts.bytes + "), 0)::bigint, min(" +
+                                             parts.time + ") FROM " + parts.from + " WHERE t0.tableoid = $1::oid",
+                                         {oid});
+            oids += (oids.empty() ? "" : ",") + oid;
+            auto records = static_cast<std::uint64_t>(tally.integer(0, 0));
+            PlanItem item;
+            item.dataset = dataset.name;
+            item.what = "drop partition " + name;
+            item.records = records;
+            item.bytes = static_cast<std::uint64_t>(tally.integer(0, 1));
+            item.oldest = tally.optional_integer(0, 2);
+            item.snapshot = {{"records", records}, {"partition", name}};
+            plan.items.push_back(std::move(item));
+        }
+        return oids;
+    }
+
+    // The cut-off ($1, Unix seconds) as a value of the partitioned time column's type; empty
+    // when the table is not partitioned by range on that column alone.
+    std::string partition_cutoff(const config::Dataset& dataset) {
+        auto key = session().query(
+            "SELECT a.attname FROM pg_partitioned_table p JOIN pg_attribute a ON a.attrelid = p.partrelid AND "
+            "a.attnum = p.partattrs[0] WHERE p.partrelid = to_regclass($1) AND p.partstrat = 'r' AND p.partnatts = 1",
+            {regclass_text(dataset.locator)});
+        if (key.rows() != 1 || key.text(0, 0) != dataset.timestamp->field) return "";
+        const auto& type = column_types(dataset.locator).at(dataset.timestamp->field);
+        bool integer = type == "bigint" || type == "integer" || type == "smallint";
+        bool time = type == "timestamp with time zone" || type == "timestamp without time zone" || type == "date";
+        switch (dataset.timestamp->format) {
+            case config::TimeFormat::unix_seconds:
+                return integer ? "$1::bigint" : "";
+            case config::TimeFormat::unix_millis:
+                return integer ? "$1::bigint * 1000" : "";
+            default:
+                return time ? "to_timestamp($1::bigint)" : "";
+        }
+    }
+
+    // Drops a planned partition in one transaction; one the plan no longer matches is refused.
+    // Returns the records it held (0 when an earlier run dropped it).
+    std::uint64_t drop_partition(const PlanItem& item, ApplyProgress& progress) {
+        auto name = item.snapshot.at("partition").get<std::string>();
+        auto exists = session().query("SELECT to_regclass($1) IS NOT NULL", {name});
+        if (exists.text(0, 0) != "t") return item.records;
+        Transaction drop(session());
+        auto now = session().query("SELECT count(*) FROM " + name);
+        if (static_cast<std::uint64_t>(now.integer(0, 0)) > item.records)
+            throw Error::findings("source \"" + m_source.name + "\": partition " + name + " now holds " +
+                                      std::string(now.text(0, 0)) + " records, the plan covered " +
+                                      std::to_string(item.records),
+                                  "the store changed since the plan was made: make a new plan");
+        session().execute("DROP TABLE " + name);
+        drop.commit();
+        progress.mark_done(item.dataset + " " + item.what);
+        return item.records;
+    }
+
     struct Tally {
         std::uint64_t records = 0;
         std::uint64_t bytes = 0;
@@ -410,9 +508,10 @@ public:
         return names;
     }
 
-    // SELECT list of the ctid and the columns a change rewrites, as text.
+    // SELECT list of a row's address (its table, for a partition, and its ctid, unique only
+    // within one table) and the columns a change rewrites, as text.
     std::string changed_columns(const config::Dataset& dataset, const RecordChange& change) {
-        std::string list = "t0.ctid";
+        std::string list = "t0.tableoid, t0.ctid";
         for (const auto& column : change.columns) list += ", " + as_text(dataset, column.name);
         return list;
     }
@@ -450,7 +549,7 @@ public:
         while (true) {
             auto rows = db.query("FETCH " + std::to_string(k_fetch_rows) + " FROM gdprctl_rows");
             for (int i = 0; i < rows.rows(); ++i) {
-                if (!row_needs_change(rows, i, change, 3)) continue;
+                if (!row_needs_change(rows, i, change, 4)) continue;
                 ++tally.records;
                 tally.bytes += static_cast<std::uint64_t>(rows.integer(i, 1));
                 if (auto time = rows.optional_integer(i, 0))
@@ -466,9 +565,16 @@ public:
     // physical address: a TID scan, no join back to the table.
     void delete_in_batches(const config::Dataset& dataset, const QueryParts& parts, const std::string& where,
                            const Parameters& parameters, const PlanItem& item, ApplyProgress& progress) {
-        std::string batch = "DELETE FROM " + quote_table(dataset.locator) +
-                            " WHERE ctid = ANY(ARRAY(SELECT t0.ctid FROM " + parts.from + " WHERE " + where +
-                            " LIMIT " + std::to_string(m_batch_rows) + "))";
+        // A ctid is unique only within one table: a partitioned table's rows are addressed with
+        // their partition's oid as well (no TID scan then).
+        std::string limit = " LIMIT " + std::to_string(m_batch_rows);
+        std::string batch = has_children(dataset.locator)
+                                ? "DELETE FROM " + quote_table(dataset.locator) +
+                                      " WHERE (tableoid, ctid) IN (SELECT t0.tableoid, t0.ctid FROM " + parts.from +
+                                      " WHERE " + where + limit + ")"
+                                : "DELETE FROM " + quote_table(dataset.locator) +
+                                      " WHERE ctid = ANY(ARRAY(SELECT t0.ctid FROM " + parts.from + " WHERE " + where +
+                                      limit + "))";
         for (int n = 1;; ++n) {
             if (session().changed(batch, parameters.values) == 0) break;
             progress.mark_done(item.dataset + "#" + std::to_string(n));
@@ -482,21 +588,22 @@ public:
     void anonymise_in_batches(const config::Dataset& dataset, const QueryParts& parts, const std::string& where,
                               const Parameters& parameters, const RecordChange& change, const PlanItem& item,
                               ApplyProgress& progress) {
-        std::string last = "(0,0)";
+        std::string last_table = "0", last_row = "(0,0)";
         for (int n = 1;; ++n) {
             auto select = parameters;
-            auto after = select.add(last);
+            auto after = "(" + select.add(last_table) + "::oid, " + select.add(last_row) + "::tid)";
             auto rows = session().query("SELECT " + changed_columns(dataset, change) + " FROM " + parts.from +
-                                            " WHERE " + where + " AND t0.ctid > " + after +
-                                            "::tid ORDER BY t0.ctid LIMIT " + std::to_string(m_batch_rows),
+                                            " WHERE " + where + " AND (t0.tableoid, t0.ctid) > " + after +
+                                            " ORDER BY t0.tableoid, t0.ctid LIMIT " + std::to_string(m_batch_rows),
                                         select.values);
             if (rows.rows() == 0) break;
-            last = std::string(rows.text(rows.rows() - 1, 0));
+            last_table = std::string(rows.text(rows.rows() - 1, 0));
+            last_row = std::string(rows.text(rows.rows() - 1, 1));
             Transaction batch(session());
             constexpr int k_rows_per_statement = 1000;
             std::vector<int> pending;
             for (int i = 0; i < rows.rows(); ++i) {
-                if (row_needs_change(rows, i, change, 1)) pending.push_back(i);
+                if (row_needs_change(rows, i, change, 2)) pending.push_back(i);
                 if (pending.size() == k_rows_per_statement || (i + 1 == rows.rows() && !pending.empty())) {
                     update_rows(dataset, rows, pending, change);
                     pending.clear();
@@ -513,10 +620,12 @@ public:
         std::vector<std::optional<std::string>> values;
         std::string tuples;
         for (int i : which) {
-            tuples += std::string(tuples.empty() ? "" : ", ") + "($" + std::to_string(values.size() + 1) + "::tid";
+            tuples += std::string(tuples.empty() ? "" : ", ") + "($" + std::to_string(values.size() + 1) + "::oid, $" +
+                      std::to_string(values.size() + 2) + "::tid";
             values.emplace_back(std::string(rows.text(i, 0)));
+            values.emplace_back(std::string(rows.text(i, 1)));
             for (std::size_t c = 0; c < change.columns.size(); ++c) {
-                int at = 1 + static_cast<int>(c);
+                int at = 2 + static_cast<int>(c);
                 std::optional<std::string> value;
                 if (!rows.null(i, at)) value = change.rewritten(change.columns[c], rows.text(i, at));
                 tuples += ", $" + std::to_string(values.size() + 1) + "::text";
@@ -524,7 +633,7 @@ public:
             }
             tuples += ")";
         }
-        std::string names = "row_id", assignments;
+        std::string names = "table_id, row_id", assignments;
         for (std::size_t c = 0; c < change.columns.size(); ++c) {
             const auto& column = change.columns[c].name;
             names += ", c" + std::to_string(c);
@@ -533,7 +642,8 @@ public:
                            "::" + (type != types.end() ? type->second : "text");
         }
         session().query_nullable("UPDATE " + quote_table(dataset.locator) + " AS u SET " + assignments +
-                                     " FROM (VALUES " + tuples + ") AS v(" + names + ") WHERE u.ctid = v.row_id",
+                                     " FROM (VALUES " + tuples + ") AS v(" + names +
+                                     ") WHERE u.tableoid = v.table_id AND u.ctid = v.row_id",
                                  values);
     }
 
@@ -755,6 +865,13 @@ private:
         for (const auto* table : mapped_tables())
             if (table->locator == locator && !table->category.empty()) return table;
         return nullptr;
+    }
+
+    // True for a partitioned table, or one other tables inherit from.
+    bool has_children(const std::string& locator) {
+        auto rows = session().query("SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = to_regclass($1))",
+                                    {regclass_text(locator)});
+        return rows.text(0, 0) == "t";
     }
 
     static std::string regclass_text(const std::string& locator) {
