@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/pii/detect.hpp"
+#include "core/util/fs.hpp"
 
 namespace gdprctl::connectors {
 
@@ -343,29 +344,6 @@ void for_each_block_of_range(int fd, const std::filesystem::path& file, const pi
     }
 }
 
-// The file at path, open for reading, closed when this goes; fd is -1 when it does not exist.
-struct ReadOnlyFile {
-    explicit ReadOnlyFile(const std::filesystem::path& path) {
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && errno != ENOENT)
-            throw Error::runtime("cannot read " + path.string() + ": " + std::strerror(errno));
-        struct stat info {};
-        if (fd >= 0 && ::fstat(fd, &info) != 0) {
-            int saved = errno;
-            ::close(fd);
-            throw Error::runtime("cannot stat " + path.string() + ": " + std::strerror(saved));
-        }
-        size = static_cast<std::uint64_t>(info.st_size);
-    }
-    ~ReadOnlyFile() {
-        if (fd >= 0) ::close(fd);
-    }
-    ReadOnlyFile(const ReadOnlyFile&) = delete;
-    ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
-    int fd = -1;
-    std::uint64_t size = 0;
-};
-
 // Runs work(k, begin, end) for the k-th of `threads` byte ranges that tile [0, size), each on
 // its own thread (the first on the caller's); rethrows the first failure.
 template <typename F>
@@ -403,14 +381,14 @@ unsigned threads_for(std::uint64_t size, unsigned threads) { return size < (32ul
 
 std::uint64_t count_in_raw_bytes(const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
                                  std::uint64_t& bytes_scanned, unsigned threads) {
-    ReadOnlyFile in(file);
-    if (in.fd < 0) return 0;
-    bytes_scanned += in.size;
-    if (identifiers.empty() || in.size == 0) return 0;
-    threads = threads_for(in.size, threads);
+    util::ReadOnlyFile in(file, true);
+    if (!in.is_open()) return 0;
+    bytes_scanned += in.size();
+    if (identifiers.empty() || in.size() == 0) return 0;
+    threads = threads_for(in.size(), threads);
     std::vector<std::uint64_t> counts(threads, 0);
-    for_each_range_in_parallel(in.size, threads, [&](unsigned k, std::uint64_t begin, std::uint64_t end) {
-        for_each_block_of_range(in.fd, file, identifiers, in.size, begin, end,
+    for_each_range_in_parallel(in.size(), threads, [&](unsigned k, std::uint64_t begin, std::uint64_t end) {
+        for_each_block_of_range(in.fd(), file, identifiers, in.size(), begin, end,
                                 [&](std::string_view text, std::size_t from, std::size_t to, std::uint64_t) {
                                     counts[k] += identifiers.count_ending_in(text, from, to);
                                 });
@@ -422,22 +400,21 @@ std::uint64_t count_in_raw_bytes(const std::filesystem::path& file, const pii::I
 
 RawOccurrences find_in_raw_bytes(const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
                                  unsigned threads) {
-    ReadOnlyFile in(file);
+    util::ReadOnlyFile in(file);
     RawOccurrences found;
-    if (in.fd < 0) throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(ENOENT));
-    found.size = in.size;
-    if (in.size == 0) return found;
-    threads = threads_for(in.size, threads);
+    found.size = in.size();
+    if (in.size() == 0) return found;
+    threads = threads_for(in.size(), threads);
     std::vector<RawOccurrences> parts(threads);
-    for_each_range_in_parallel(in.size, threads, [&](unsigned k, std::uint64_t begin, std::uint64_t end) {
+    for_each_range_in_parallel(in.size(), threads, [&](unsigned k, std::uint64_t begin, std::uint64_t end) {
         std::vector<std::size_t> ends;
-        for_each_block_of_range(in.fd, file, identifiers, in.size, begin, end,
+        for_each_block_of_range(in.fd(), file, identifiers, in.size(), begin, end,
                                 [&](std::string_view text, std::size_t from, std::size_t to, std::uint64_t base) {
                                     parts[k].newlines += newlines_in(text.substr(from, to - from));
                                     ends.clear();
                                     identifiers.append_match_ends(text, from, to, ends);
                                     for (auto match_end : ends) parts[k].match_ends.push_back(base + match_end);
-                                    if (base + to == in.size) found.ends_in_newline = text[to - 1] == '\n';
+                                    if (base + to == in.size()) found.ends_in_newline = text[to - 1] == '\n';
                                 });
     });
     for (auto& part : parts) {

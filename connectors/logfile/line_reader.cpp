@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/util/fs.hpp"
 
 namespace gdprctl::connectors::logfile {
 
@@ -223,15 +224,9 @@ void for_each_line_around(
     const std::filesystem::path& file, const std::vector<std::uint64_t>& match_ends,
     const std::function<void(std::string_view line, std::uint64_t offset, std::uint64_t length)>& on_line) {
     if (match_ends.empty()) return;
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(errno));
-    struct Close {
-        int fd;
-        ~Close() { ::close(fd); }
-    } close_fd{fd};
-    struct stat info {};
-    if (::fstat(fd, &info) != 0) throw Error::runtime("cannot stat " + file.string() + ": " + std::strerror(errno));
-    auto file_size = static_cast<std::uint64_t>(info.st_size);
+    util::ReadOnlyFile in(file);
+    int fd = in.fd();
+    auto file_size = in.size();
     std::string text;
     std::uint64_t done = 0;  // the lines before this offset were given
     for (auto match_end : match_ends) {

@@ -768,12 +768,8 @@ private:
     // plan), nothing is written and false tells the caller to read every line instead.
     bool rewrite_without(const std::filesystem::path& file, const struct stat& info, const nlohmann::json& listed,
                          const Selector& selector) {
-        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw Error::runtime("cannot read " + file.string() + ": " + std::strerror(errno));
-        struct Close {
-            int fd;
-            ~Close() { ::close(fd); }
-        } close_fd{fd};
+        util::ReadOnlyFile in(file);
+        int fd = in.fd();
         auto ranges = listed.get<std::vector<std::pair<std::uint64_t, std::uint64_t>>>();
         auto size = static_cast<std::uint64_t>(info.st_size);
         if (!lines_still_selected(fd, file, size, ranges, selector)) return false;

@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "connectors/sql_data_map.hpp"
 #include "core/error.hpp"
 #include "core/pii/detect.hpp"
 #include "core/util/fs.hpp"
@@ -21,11 +22,7 @@ namespace {
 constexpr int k_fetch_rows = 5000;
 constexpr std::int64_t k_default_batch_rows = 50000;
 
-std::string quote(const std::string& identifier) {
-    std::string out = "\"";
-    for (char c : identifier) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
+std::string quote(const std::string& identifier) { return quote_identifier(identifier); }
 
 // "schema.table" or "table" (found through the search path).
 std::string quote_table(const std::string& locator) {
@@ -239,26 +236,9 @@ public:
         m_sample_override = reader.optional_integer("sample");
         m_batch_rows = reader.optional_integer("batch_rows").value_or(k_default_batch_rows);
         if (m_batch_rows < 1) reader.fail("batch_rows", "must be at least 1", "e.g. 50000");
-        for (auto& table : reader.object_list("tables", true)) {
-            auto locator = table.required_string("table");
-            auto dataset = config::read_dataset(table, workspace, "column");
-            dataset.locator = locator;
-            dataset.name = source.name + ":" + locator;
-            table.finish();
-            m_datasets.push_back(std::move(dataset));
-        }
-        for (auto& table : reader.object_list("tenant_tables", false)) {
-            config::Dataset owned;
-            owned.pointer = table.pointer();
-            owned.locator = table.required_string("table");
-            owned.name = source.name + ":" + owned.locator;
-            owned.personal = table.string_list("names");
-            auto tenant = table.optional_object("tenant");
-            if (!tenant) table.fail_here("missing required key \"tenant\"", "say which column holds the tenant");
-            owned.tenant = config::read_tenant(*tenant, "column");
-            table.finish();
-            m_tenant_tables.push_back(std::move(owned));
-        }
+        auto map = read_sql_data_map(reader, source, workspace);
+        m_datasets = std::move(map.datasets);
+        m_tenant_tables = std::move(map.tenant_tables);
         reader.finish();
     }
 
@@ -939,74 +919,25 @@ private:
             throw Error::config(m_source.file + ": " + dataset.pointer + "/table: table \"" + dataset.locator +
                                     "\" not found in the database of source \"" + m_source.name + "\"",
                                 "check \"table\" (schema.table for a table outside the search path)");
-        // Identifier columns first: they are personal too, and their own key is the one to name.
-        for (const auto& subject : dataset.subjects)
-            require_column(dataset.locator, subject.field, dataset.pointer + "/subjects/" + subject.kind);
-        for (const auto& column : dataset.personal)
-            require_column(dataset.locator, column, dataset.pointer + "/personal");
-        for (const auto& column : dataset.ignore) require_column(dataset.locator, column, dataset.pointer + "/ignore");
-        if (dataset.timestamp) require_column(dataset.locator, dataset.timestamp->field, dataset.timestamp->pointer);
-        if (dataset.tenant) {
-            std::string table = dataset.locator;
-            for (std::size_t i = 0; i < dataset.tenant->via.size(); ++i) {
-                const auto& step = dataset.tenant->via[i];
-                std::string pointer = dataset.tenant->pointer + "/via/" + std::to_string(i);
-                require_column(table, step.from, pointer + "/from");
-                require_column(step.table, step.to, pointer + "/to");
-                table = step.table;
-            }
-            require_column(table, dataset.tenant->field, dataset.tenant->pointer + "/column");
-        }
-    }
-
-    std::map<std::string, std::set<std::string>> declared_columns() const {
-        std::map<std::string, std::set<std::string>> declared;
-        for (const auto& dataset : m_datasets) {
-            auto& set = declared[dataset.locator];
-            set.insert(dataset.personal.begin(), dataset.personal.end());
-            set.insert(dataset.ignore.begin(), dataset.ignore.end());
-            for (const auto& subject : dataset.subjects) set.insert(subject.field);
-            if (dataset.timestamp) set.insert(dataset.timestamp->field);
-            if (dataset.tenant) {
-                std::string table = dataset.locator;
-                for (const auto& step : dataset.tenant->via) {
-                    declared[table].insert(step.from);
-                    declared[step.table].insert(step.to);
-                    table = step.table;
-                }
-                declared[table].insert(dataset.tenant->field);
-            }
-        }
-        return declared;
+        check_dataset_columns(dataset, [&](const std::string& table, const std::string& column,
+                                           const std::string& pointer) { require_column(table, column, pointer); });
     }
 
     // Text columns the data map does not declare, in the mapped tables, sampled for personal
     // data (an e-mail address in a notes column).
     std::vector<UndeclaredFinding> find_undeclared(std::size_t sample_size) {
         std::vector<UndeclaredFinding> findings;
-        auto declared = declared_columns();
-        for (const auto& [table, known] : declared) {
+        for (const auto& [table, known] : declared_columns(m_datasets)) {
             for (const auto& [column, type] : column_types(table)) {
-                if (known.count(column) ||
-                    (type != "text" && type != "varchar" && type != "bpchar" && type != "json" && type != "jsonb"))
+                if (known.count(column) || (type != "text" && type != "character varying" && type != "character" &&
+                                            type != "json" && type != "jsonb"))
                     continue;
                 auto rows = session().query("SELECT (" + quote(column) + ")::text FROM " + quote_table(table) +
                                                 " WHERE " + quote(column) + " IS NOT NULL LIMIT $1",
                                             {std::to_string(sample_size)});
-                UndeclaredFinding finding{table + "." + column, "", 0, 0};
-                std::map<pii::Detector, std::uint64_t> by_detector;
-                for (int i = 0; i < rows.rows(); ++i) {
-                    ++finding.sampled;
-                    if (auto detector = pii::detect(rows.text(i, 0))) {
-                        ++finding.hits;
-                        ++by_detector[*detector];
-                    }
-                }
-                auto top = std::max_element(by_detector.begin(), by_detector.end(),
-                                            [](const auto& a, const auto& b) { return a.second < b.second; });
-                if (top == by_detector.end()) continue;
-                finding.detector = pii::detector_name(top->first);
-                findings.push_back(std::move(finding));
+                ColumnSample sample(table + "." + column);
+                for (int i = 0; i < rows.rows(); ++i) sample.add(rows.text(i, 0));
+                if (auto finding = sample.finding(); finding.hits) findings.push_back(std::move(finding));
             }
         }
         return findings;

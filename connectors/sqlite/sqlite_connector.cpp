@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "connectors/sql_data_map.hpp"
 #include "core/error.hpp"
 #include "core/pii/anonymise.hpp"
 #include "core/pii/detect.hpp"
@@ -23,11 +24,7 @@ std::string_view value_text(sqlite3_value* value) {
                             static_cast<std::size_t>(sqlite3_value_bytes(value)));
 }
 
-std::string quote(const std::string& identifier) {
-    std::string out = "\"";
-    for (char c : identifier) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
+std::string quote(const std::string& identifier) { return quote_identifier(identifier); }
 
 std::string time_expression(const config::TimestampSpec& spec) {
     std::string column = "t0." + quote(spec.field);
@@ -150,26 +147,9 @@ public:
     SqliteConnector(const config::Source& source, const config::Workspace& workspace) : m_source(source) {
         auto reader = source_reader(source);
         m_sample_override = reader.optional_integer("sample");
-        for (auto& table : reader.object_list("tables", true)) {
-            auto locator = table.required_string("table");
-            auto dataset = config::read_dataset(table, workspace, "column");
-            dataset.locator = locator;
-            dataset.name = source.name + ":" + locator;
-            table.finish();
-            m_datasets.push_back(std::move(dataset));
-        }
-        for (auto& table : reader.object_list("tenant_tables", false)) {
-            config::Dataset owned;
-            owned.pointer = table.pointer();
-            owned.locator = table.required_string("table");
-            owned.name = source.name + ":" + owned.locator;
-            owned.personal = table.string_list("names");
-            auto tenant = table.optional_object("tenant");
-            if (!tenant) table.fail_here("missing required key \"tenant\"", "say which column holds the tenant");
-            owned.tenant = config::read_tenant(*tenant, "column");
-            table.finish();
-            m_tenant_tables.push_back(std::move(owned));
-        }
+        auto map = read_sql_data_map(reader, source, workspace);
+        m_datasets = std::move(map.datasets);
+        m_tenant_tables = std::move(map.tenant_tables);
         reader.finish();
     }
 
@@ -772,25 +752,8 @@ private:
             throw Error::config(m_source.file + ": " + dataset.pointer + "/table: table \"" + dataset.locator +
                                     "\" not found in " + m_source.path.filename().string(),
                                 near_hint(tables(db), dataset.locator, "tables"));
-        for (const auto& column : dataset.personal)
-            require_column(db, dataset.locator, column, dataset.pointer + "/personal");
-        for (const auto& subject : dataset.subjects)
-            require_column(db, dataset.locator, subject.field, dataset.pointer + "/subjects/" + subject.kind);
-        for (const auto& column : dataset.ignore)
-            require_column(db, dataset.locator, column, dataset.pointer + "/ignore");
-        if (dataset.timestamp)
-            require_column(db, dataset.locator, dataset.timestamp->field, dataset.timestamp->pointer);
-        if (dataset.tenant) {
-            std::string table = dataset.locator;
-            for (std::size_t i = 0; i < dataset.tenant->via.size(); ++i) {
-                const auto& step = dataset.tenant->via[i];
-                std::string pointer = dataset.tenant->pointer + "/via/" + std::to_string(i);
-                require_column(db, table, step.from, pointer + "/from");
-                require_column(db, step.table, step.to, pointer + "/to");
-                table = step.table;
-            }
-            require_column(db, table, dataset.tenant->field, dataset.tenant->pointer + "/column");
-        }
+        check_dataset_columns(dataset, [&](const std::string& table, const std::string& column,
+                                           const std::string& pointer) { require_column(db, table, column, pointer); });
     }
 
     static std::string select_personal(const config::Dataset& dataset) {
@@ -799,29 +762,9 @@ private:
         return list.empty() ? "NULL" : list;
     }
 
-    std::map<std::string, std::set<std::string>> declared_columns() const {
-        std::map<std::string, std::set<std::string>> declared;
-        for (const auto& dataset : m_datasets) {
-            auto& set = declared[dataset.locator];
-            set.insert(dataset.personal.begin(), dataset.personal.end());
-            set.insert(dataset.ignore.begin(), dataset.ignore.end());
-            if (dataset.timestamp) set.insert(dataset.timestamp->field);
-            if (dataset.tenant) {
-                std::string table = dataset.locator;
-                for (const auto& step : dataset.tenant->via) {
-                    declared[table].insert(step.from);
-                    declared[step.table].insert(step.to);
-                    table = step.table;
-                }
-                declared[table].insert(dataset.tenant->field);
-            }
-        }
-        return declared;
-    }
-
     std::vector<UndeclaredFinding> find_undeclared(SQLite::Database& db, std::size_t sample_size) {
         std::vector<UndeclaredFinding> findings;
-        auto declared = declared_columns();
+        auto declared = declared_columns(m_datasets);
         guarded([&] {
             for (const auto& table : tables(db)) {
                 for (const auto& column : columns_of(db, table)) {
@@ -839,22 +782,13 @@ private:
         SQLite::Statement sample(db, "SELECT " + quote(column) + " FROM " + quote(table) + " WHERE typeof(" +
                                          quote(column) + ") = 'text' LIMIT ?");
         sample.bind(1, static_cast<std::int64_t>(sample_size));
-        std::map<pii::Detector, std::uint64_t> by_detector;
-        UndeclaredFinding finding{table + "." + column, "", 0, 0};
+        ColumnSample column_sample(table + "." + column);
         while (sample.executeStep()) {
-            ++finding.sampled;
-            auto column_value = sample.getColumn(0);
-            std::string_view text(static_cast<const char*>(column_value.getBlob()),
-                                  static_cast<std::size_t>(column_value.getBytes()));
-            if (auto detector = pii::detect(text)) {
-                ++finding.hits;
-                ++by_detector[*detector];
-            }
+            auto value = sample.getColumn(0);
+            column_sample.add(std::string_view(static_cast<const char*>(value.getBlob()),
+                                               static_cast<std::size_t>(value.getBytes())));
         }
-        auto top = std::max_element(by_detector.begin(), by_detector.end(),
-                                    [](const auto& a, const auto& b) { return a.second < b.second; });
-        if (top != by_detector.end()) finding.detector = pii::detector_name(top->first);
-        return finding;
+        return column_sample.finding();
     }
 
     config::Source m_source;

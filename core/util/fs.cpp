@@ -130,6 +130,25 @@ std::string read_file(const std::filesystem::path& path) {
     return buffer.str();
 }
 
+ReadOnlyFile::ReadOnlyFile(const std::filesystem::path& path, bool missing_ok) {
+    m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (m_fd < 0) {
+        if (missing_ok && errno == ENOENT) return;
+        throw Error::runtime("cannot read " + path.string() + ": " + std::strerror(errno));
+    }
+    struct stat info {};
+    if (::fstat(m_fd, &info) != 0) {
+        int saved = errno;
+        ::close(m_fd);
+        throw Error::runtime("cannot stat " + path.string() + ": " + std::strerror(saved));
+    }
+    m_size = static_cast<std::uint64_t>(info.st_size);
+}
+
+ReadOnlyFile::~ReadOnlyFile() {
+    if (m_fd >= 0) ::close(m_fd);
+}
+
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path) {
     std::filesystem::path p(path);
     return p.is_absolute() ? p : (base / p).lexically_normal();

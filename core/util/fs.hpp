@@ -57,6 +57,24 @@ private:
     int m_fd = -1;
 };
 
+// A file open for reading, closed when this goes. Error::runtime naming the file when it cannot
+// be opened; a missing file is no error when missing_ok, and is then !is_open().
+class ReadOnlyFile {
+public:
+    explicit ReadOnlyFile(const std::filesystem::path& path, bool missing_ok = false);
+    ~ReadOnlyFile();
+    ReadOnlyFile(const ReadOnlyFile&) = delete;
+    ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+
+    bool is_open() const { return m_fd >= 0; }
+    int fd() const { return m_fd; }
+    std::uint64_t size() const { return m_size; }  // when it was opened
+
+private:
+    int m_fd = -1;
+    std::uint64_t m_size = 0;
+};
+
 // path relative to base when it lies below base, else as given.
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path);
 

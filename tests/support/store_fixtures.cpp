@@ -15,6 +15,19 @@ namespace gdprctl::testing {
 
 namespace {
 
+// The data map of the SQL fixtures' visits table: tenant through rooms to tenants.
+nlohmann::json visits_data_map() {
+    return {{{"table", "visits"},
+             {"category", "streaming-data"},
+             {"subjects", {{"email", "email"}, {"ip", "ip"}}},
+             {"tenant",
+              {{"column", "slug"},
+               {"via",
+                {{{"table", "rooms"}, {"from", "room_id"}, {"to", "id"}},
+                 {{"table", "tenants"}, {"from", "tenant"}, {"to", "id"}}}}}},
+             {"timestamp", {{"column", "seen_at"}, {"format", "iso8601"}}}}};
+}
+
 class SqliteFixture final : public StoreFixture {
 public:
     std::string kind() const override { return "sqlite"; }
@@ -42,19 +55,7 @@ protected:
             insert.exec();
             insert.reset();
         }
-        return {{"name", "app-db"},
-                {"kind", "sqlite"},
-                {"path", "app.db"},
-                {"tables",
-                 {{{"table", "visits"},
-                   {"category", "streaming-data"},
-                   {"subjects", {{"email", "email"}, {"ip", "ip"}}},
-                   {"tenant",
-                    {{"column", "slug"},
-                     {"via",
-                      {{{"table", "rooms"}, {"from", "room_id"}, {"to", "id"}},
-                       {{"table", "tenants"}, {"from", "tenant"}, {"to", "id"}}}}}},
-                   {"timestamp", {{"column", "seen_at"}, {"format", "iso8601"}}}}}}};
+        return {{"name", "app-db"}, {"kind", "sqlite"}, {"path", "app.db"}, {"tables", visits_data_map()}};
     }
 };
 
@@ -159,16 +160,7 @@ protected:
                 {"kind", "postgres"},
                 {"connection", server.connection(m_database)},
                 {"password_file", "pgpassword"},
-                {"tables",
-                 {{{"table", "visits"},
-                   {"category", "streaming-data"},
-                   {"subjects", {{"email", "email"}, {"ip", "ip"}}},
-                   {"tenant",
-                    {{"column", "slug"},
-                     {"via",
-                      {{{"table", "rooms"}, {"from", "room_id"}, {"to", "id"}},
-                       {{"table", "tenants"}, {"from", "tenant"}, {"to", "id"}}}}}},
-                   {"timestamp", {{"column", "seen_at"}, {"format", "iso8601"}}}}}}};
+                {"tables", visits_data_map()}};
     }
 
 private:

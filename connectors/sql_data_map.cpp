@@ -1,0 +1,93 @@
+#include "connectors/sql_data_map.hpp"
+
+#include <algorithm>
+
+namespace gdprctl::connectors {
+
+std::string quote_identifier(const std::string& identifier) {
+    std::string out = "\"";
+    for (char c : identifier) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+SqlDataMap read_sql_data_map(config::JsonReader& reader, const config::Source& source,
+                             const config::Workspace& workspace) {
+    SqlDataMap map;
+    for (auto& table : reader.object_list("tables", true)) {
+        auto locator = table.required_string("table");
+        auto dataset = config::read_dataset(table, workspace, "column");
+        dataset.locator = locator;
+        dataset.name = source.name + ":" + locator;
+        table.finish();
+        map.datasets.push_back(std::move(dataset));
+    }
+    for (auto& table : reader.object_list("tenant_tables", false)) {
+        config::Dataset owned;
+        owned.pointer = table.pointer();
+        owned.locator = table.required_string("table");
+        owned.name = source.name + ":" + owned.locator;
+        owned.personal = table.string_list("names");
+        auto tenant = table.optional_object("tenant");
+        if (!tenant) table.fail_here("missing required key \"tenant\"", "say which column holds the tenant");
+        owned.tenant = config::read_tenant(*tenant, "column");
+        table.finish();
+        map.tenant_tables.push_back(std::move(owned));
+    }
+    return map;
+}
+
+void check_dataset_columns(const config::Dataset& dataset, const RequireColumn& require) {
+    for (const auto& subject : dataset.subjects)
+        require(dataset.locator, subject.field, dataset.pointer + "/subjects/" + subject.kind);
+    for (const auto& column : dataset.personal) require(dataset.locator, column, dataset.pointer + "/personal");
+    for (const auto& column : dataset.ignore) require(dataset.locator, column, dataset.pointer + "/ignore");
+    if (dataset.timestamp) require(dataset.locator, dataset.timestamp->field, dataset.timestamp->pointer);
+    if (!dataset.tenant) return;
+    std::string table = dataset.locator;
+    for (std::size_t i = 0; i < dataset.tenant->via.size(); ++i) {
+        const auto& step = dataset.tenant->via[i];
+        std::string pointer = dataset.tenant->pointer + "/via/" + std::to_string(i);
+        require(table, step.from, pointer + "/from");
+        require(step.table, step.to, pointer + "/to");
+        table = step.table;
+    }
+    require(table, dataset.tenant->field, dataset.tenant->pointer + "/column");
+}
+
+std::map<std::string, std::set<std::string>> declared_columns(const std::vector<config::Dataset>& datasets) {
+    std::map<std::string, std::set<std::string>> declared;
+    for (const auto& dataset : datasets) {
+        auto& set = declared[dataset.locator];
+        set.insert(dataset.personal.begin(), dataset.personal.end());
+        set.insert(dataset.ignore.begin(), dataset.ignore.end());
+        for (const auto& subject : dataset.subjects) set.insert(subject.field);
+        if (dataset.timestamp) set.insert(dataset.timestamp->field);
+        if (!dataset.tenant) continue;
+        std::string table = dataset.locator;
+        for (const auto& step : dataset.tenant->via) {
+            declared[table].insert(step.from);
+            declared[step.table].insert(step.to);
+            table = step.table;
+        }
+        declared[table].insert(dataset.tenant->field);
+    }
+    return declared;
+}
+
+void ColumnSample::add(std::string_view value) {
+    ++m_finding.sampled;
+    if (auto detector = pii::detect(value)) {
+        ++m_finding.hits;
+        ++m_by_detector[*detector];
+    }
+}
+
+UndeclaredFinding ColumnSample::finding() const {
+    auto finding = m_finding;
+    auto top = std::max_element(m_by_detector.begin(), m_by_detector.end(),
+                                [](const auto& a, const auto& b) { return a.second < b.second; });
+    if (top != m_by_detector.end()) finding.detector = pii::detector_name(top->first);
+    return finding;
+}
+
+}  // namespace gdprctl::connectors
