@@ -402,13 +402,16 @@ private:
     SQLite::Database& database() {
         if (m_db) return *m_db;
         try {
-            // A connector is used by one thread (connector.hpp): SQLite's per-call connection
-            // mutex would only cost a lock per column read.
-            m_db = std::make_unique<SQLite::Database>(m_source.path.string(),
-                                                      SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
-            m_db->exec("PRAGMA query_only = 1");
-            SQLite::Statement probe(*m_db, "SELECT count(*) FROM sqlite_schema");
-            probe.executeStep();
+            try {
+                open_read_only();
+            } catch (const SQLite::Exception& e) {
+                if ((e.getErrorCode() & 0xff) != SQLITE_READONLY) throw;
+                // A writer was killed mid-transaction (a hot rollback journal, or a write-ahead
+                // log to recover): only a connection that may write can put the database back
+                // as it was before that transaction, which is what SQLite does on opening it.
+                finish_interrupted_write();
+                open_read_only();
+            }
         } catch (const SQLite::Exception& e) {
             m_db.reset();
             throw Error::runtime(
@@ -432,6 +435,24 @@ private:
 
     // Deletes go through a second, writable connection opened only for apply. secure_delete
     // overwrites deleted content in the pages it touches anyway, so it costs no extra I/O.
+    void open_read_only() {
+        m_db.reset();
+        // A connector is used by one thread (connector.hpp): SQLite's per-call connection
+        // mutex would only cost a lock per column read.
+        m_db = std::make_unique<SQLite::Database>(m_source.path.string(), SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+        m_db->exec("PRAGMA query_only = 1");
+        SQLite::Statement probe(*m_db, "SELECT count(*) FROM sqlite_schema");
+        probe.executeStep();
+    }
+
+    void finish_interrupted_write() {
+        m_db.reset();
+        SQLite::Database recovering(m_source.path.string(), SQLite::OPEN_READWRITE);
+        recovering.setBusyTimeout(10000);
+        SQLite::Statement probe(recovering, "SELECT count(*) FROM sqlite_schema");
+        probe.executeStep();
+    }
+
     SQLite::Database& writable_database() {
         if (m_writable) return *m_writable;
         database();  // the same checks and error messages as reading
