@@ -236,6 +236,13 @@ std::vector<std::string> named_columns(const config::Dataset& dataset, const Act
 
 }  // namespace
 
+pii::AnonymiseMethod anonymisation_method(const Action& action) {
+    if (action.kind != Action::Kind::anonymise) return pii::AnonymiseMethod::ip_truncate;
+    auto method = pii::anonymise_method(action.method);
+    if (!method) throw Error::config("unknown anonymisation method \"" + action.method + "\"");
+    return *method;
+}
+
 RecordChange record_change(const config::Dataset& dataset, const Action& action, const Selector& selector) {
     RecordChange change;
     if (action.kind == Action::Kind::remove) return change;
@@ -243,11 +250,9 @@ RecordChange record_change(const config::Dataset& dataset, const Action& action,
         (selector.is_whole_tenant() || dataset.on_erase == config::OnErase::remove))
         return change;
     change.remove = false;
+    change.method = anonymisation_method(action);
+    change.key = action.hmac_key;
     if (action.kind == Action::Kind::anonymise) {
-        auto method = pii::anonymise_method(action.method);
-        if (!method) throw Error::config("unknown anonymisation method \"" + action.method + "\"");
-        change.method = *method;
-        change.key = action.hmac_key;
         for (const auto& column : named_columns(dataset, action)) change.columns.push_back({column, true});
         return change;
     }

@@ -246,6 +246,9 @@ struct RecordChange {
     std::optional<std::string> rewritten(const Column& column, std::string_view value) const;
 };
 RecordChange record_change(const config::Dataset& dataset, const Action& action, const Selector& selector);
+// The method an action anonymises with: its own for an anonymise rule, ip-truncate for an
+// erasure (addresses keep their network). Error::config for an unknown method.
+pii::AnonymiseMethod anonymisation_method(const Action& action);
 
 // The tables of a SQL store an action goes through, in the order their rows can change. For an
 // erasure, a table whose rows point at another's (a foreign key, which parents() lists for a

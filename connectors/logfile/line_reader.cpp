@@ -133,7 +133,7 @@ std::uint64_t split_lines(ByteSource& source, std::uint64_t limit, bool skip_fir
             } else {
                 if (offset >= limit) return total;
                 std::string_view line(data + start, stop - start);
-                if (ending == Ending::without_cr && !line.empty() && line.back() == '\r') line.remove_suffix(1);
+                if (ending == Ending::without_cr) line = without_cr(line);
                 if (!on_line(line, ++number, marks.holds_match(start, stop))) return total;
             }
             start = stop + 1;
@@ -236,8 +236,7 @@ void for_each_line_around(
         std::uint64_t stop = line_stop_after(fd, file, at, file_size);
         text.resize(static_cast<std::size_t>(stop - start));
         read_exactly(fd, file, text.data(), text.size(), start);
-        std::string_view line(text);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        auto line = without_cr(text);
         done = stop < file_size ? stop + 1 : file_size;
         on_line(line, start, done - start);
     }

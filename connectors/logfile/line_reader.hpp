@@ -15,6 +15,11 @@ namespace gdprctl::connectors::logfile {
 // "\n" (and "\r") and its 1-based number; returning false stops early. Returns the bytes read.
 // Throws Error::runtime naming the file when it cannot be read or the gzip data is truncated
 // or corrupt.
+// line without the "\r" of a CRLF ending.
+inline std::string_view without_cr(std::string_view line) {
+    return !line.empty() && line.back() == '\r' ? line.substr(0, line.size() - 1) : line;
+}
+
 // With Ending::as_written a line keeps its "\r", for a caller that writes lines back.
 enum class Ending { without_cr, as_written };
 std::uint64_t for_each_line(const std::filesystem::path& file,

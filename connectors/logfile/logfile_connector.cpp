@@ -566,21 +566,35 @@ private:
                     ++tally.lines;  // not the selector's: kept, and not worth parsing
                     return true;
                 }
-                if (!parse_line(line, m_context.view, fields_needed(selector)) || !interpret(m_context)) {
-                    ++tally.malformed;  // its age is unknown: it is kept
-                    return true;
-                }
-                ++tally.lines;
-                const auto& time = m_context.view.time;
-                if (time) tally.newest = std::max(tally.newest.value_or(0), *time);
-                if (!in_selector(m_context.view, selector)) return true;
-                ++tally.expired;
-                tally.expired_bytes += line.size() + 1;
-                if (time && (!tally.oldest || *time < *tally.oldest)) tally.oldest = time;
+                if (tally_line(tally, line, line.size() + 1, selector) != LineTally::malformed) ++tally.lines;
                 return true;
             });
         });
         return tally;
+    }
+
+    enum class LineTally { malformed, kept, selected };
+
+    // Adds one line, which may hold the selector's record, to tally: malformed (its age is
+    // unknown: it is kept), or its time counted and, when the selector takes it, its bytes.
+    LineTally tally_line(FileTally& tally, std::string_view line, std::uint64_t bytes, const Selector& selector) {
+        if (!parse_line(line, m_context.view, fields_needed(selector)) || !interpret(m_context)) {
+            ++tally.malformed;
+            return LineTally::malformed;
+        }
+        const auto& time = m_context.view.time;
+        if (time) tally.newest = std::max(tally.newest.value_or(0), *time);
+        if (!in_selector(m_context.view, selector)) return LineTally::kept;
+        ++tally.expired;
+        tally.expired_bytes += bytes;
+        if (time && (!tally.oldest || *time < *tally.oldest)) tally.oldest = time;
+        return LineTally::selected;
+    }
+
+    // True when line is well formed and the selector takes its record.
+    bool selects_line(std::string_view line, const Selector& selector) {
+        return !line.empty() && parse_line(line, m_context.view, fields_needed(selector)) && interpret(m_context) &&
+               in_selector(m_context.view, selector);
     }
 
     // For people known by identifiers as text, in a plain file: one scan of the raw bytes on
@@ -593,20 +607,11 @@ private:
         tally.bytes_read = found.size;
         tally.selected_at.emplace();
         reading([&] {
-            for_each_line_around(
-                file, found.match_ends, [&](std::string_view line, std::uint64_t offset, std::uint64_t length) {
-                    if (!parse_line(line, m_context.view, fields_needed(selector)) || !interpret(m_context)) {
-                        ++tally.malformed;  // its age is unknown: it is kept
-                        return;
-                    }
-                    const auto& time = m_context.view.time;
-                    if (time) tally.newest = std::max(tally.newest.value_or(0), *time);
-                    if (!in_selector(m_context.view, selector)) return;
-                    ++tally.expired;
-                    tally.expired_bytes += length;
-                    if (time && (!tally.oldest || *time < *tally.oldest)) tally.oldest = time;
-                    tally.selected_at->emplace_back(offset, length);
-                });
+            for_each_line_around(file, found.match_ends,
+                                 [&](std::string_view line, std::uint64_t offset, std::uint64_t length) {
+                                     if (tally_line(tally, line, length, selector) == LineTally::selected)
+                                         tally.selected_at->emplace_back(offset, length);
+                                 });
             return 0;
         });
         // Empty lines count here, unlike in a line-by-line tally: a file of one person's lines
@@ -728,11 +733,7 @@ private:
             [&](std::string_view written, bool may_be_selected) {
                 bool planned = offset < covered && may_be_selected;
                 offset += written.size() + 1;
-                auto line = written;
-                if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-                if (planned && !line.empty() && parse_line(line, m_context.view, fields_needed(selector)) &&
-                    interpret(m_context) && in_selector(m_context.view, selector))
-                    return true;
+                if (planned && selects_line(without_cr(written), selector)) return true;
                 // Only an unterminated last line of a plain file goes back without its newline.
                 writer.write_line(written, gz || offset <= static_cast<std::uint64_t>(info.st_size));
                 ++kept;
@@ -808,10 +809,7 @@ private:
             else if (!last)
                 return false;
             if (line.find('\n') != std::string_view::npos) return false;
-            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-            if (line.empty() || !parse_line(line, m_context.view, fields_needed(selector)) || !interpret(m_context) ||
-                !in_selector(m_context.view, selector))
-                return false;
+            if (!selects_line(without_cr(line), selector)) return false;
             previous_end = offset + length;
         }
         return true;

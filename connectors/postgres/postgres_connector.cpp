@@ -297,16 +297,11 @@ public:
             auto parts = query_parts(dataset);
             Parameters parameters;
             auto where = filter(dataset, parts, selector, parameters);
-            db.query("DECLARE gdprctl_rows NO SCROLL CURSOR FOR SELECT " + parts.tenant +
-                         ", row_to_json(t0)::text FROM " + parts.from + " WHERE " + where + " ORDER BY t0.ctid",
-                     parameters.values);
-            while (true) {
-                auto rows = db.query("FETCH " + std::to_string(k_fetch_rows) + " FROM gdprctl_rows");
-                for (int i = 0; i < rows.rows(); ++i)
-                    sink.record(dataset, std::string(rows.text(i, 0)), nlohmann::json::parse(rows.text(i, 1)));
-                if (rows.rows() < k_fetch_rows) break;
-            }
-            db.execute("CLOSE gdprctl_rows");
+            for_each_row("SELECT " + parts.tenant + ", row_to_json(t0)::text FROM " + parts.from + " WHERE " + where +
+                             " ORDER BY t0.ctid",
+                         parameters, [&](const Result& rows, int i) {
+                             sink.record(dataset, std::string(rows.text(i, 0)), nlohmann::json::parse(rows.text(i, 1)));
+                         });
         }
     }
 
@@ -523,21 +518,15 @@ public:
         Tally tally;
         auto& db = session();
         Transaction snapshot(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        db.query("DECLARE gdprctl_rows NO SCROLL CURSOR FOR SELECT " + parts.time + ", " + parts.bytes + ", " +
-                     changed_columns(dataset, change) + " FROM " + parts.from + " WHERE " + where,
-                 parameters.values);
-        while (true) {
-            auto rows = db.query("FETCH " + std::to_string(k_fetch_rows) + " FROM gdprctl_rows");
-            for (int i = 0; i < rows.rows(); ++i) {
-                if (!row_needs_change(rows, i, change, 4)) continue;
-                ++tally.records;
-                tally.bytes += static_cast<std::uint64_t>(rows.integer(i, 1));
-                if (auto time = rows.optional_integer(i, 0))
-                    tally.oldest = std::min(tally.oldest.value_or(*time), *time);
-            }
-            if (rows.rows() < k_fetch_rows) break;
-        }
-        db.execute("CLOSE gdprctl_rows");
+        for_each_row("SELECT " + parts.time + ", " + parts.bytes + ", " + changed_columns(dataset, change) + " FROM " +
+                         parts.from + " WHERE " + where,
+                     parameters, [&](const Result& rows, int i) {
+                         if (!row_needs_change(rows, i, change, 4)) return;
+                         ++tally.records;
+                         tally.bytes += static_cast<std::uint64_t>(rows.integer(i, 1));
+                         if (auto time = rows.optional_integer(i, 0))
+                             tally.oldest = std::min(tally.oldest.value_or(*time), *time);
+                     });
         return tally;
     }
 
@@ -644,26 +633,19 @@ public:
             auto where = by_selector ? filter(dataset, parts, selector, parameters) : std::string("false");
             std::string personal;
             for (const auto& column : text_columns_of(dataset)) personal += ", " + as_text(dataset, column);
-            db.query("DECLARE gdprctl_rows NO SCROLL CURSOR FOR SELECT (" + where + "), " + parts.tenant + personal +
-                         " FROM " + parts.from,
-                     parameters.values);
             std::uint64_t still_selected = 0, text_matches = 0;
-            while (true) {
-                auto rows = db.query("FETCH " + std::to_string(k_fetch_rows) + " FROM gdprctl_rows");
-                for (int i = 0; i < rows.rows(); ++i) {
-                    ++report.records_scanned;
-                    if (rows.text(i, 0) == "t") ++still_selected;
-                    if (!selector.text_counts_in(rows.text(i, 1))) continue;
-                    for (int c = 2; c < rows.columns(); ++c) {
-                        if (rows.null(i, c)) continue;
-                        auto text = rows.text(i, c);
-                        report.bytes_scanned += text.size();
-                        if (!identifiers.empty()) text_matches += identifiers.count(text);
-                    }
-                }
-                if (rows.rows() < k_fetch_rows) break;
-            }
-            db.execute("CLOSE gdprctl_rows");
+            for_each_row("SELECT (" + where + "), " + parts.tenant + personal + " FROM " + parts.from, parameters,
+                         [&](const Result& rows, int i) {
+                             ++report.records_scanned;
+                             if (rows.text(i, 0) == "t") ++still_selected;
+                             if (!selector.text_counts_in(rows.text(i, 1))) return;
+                             for (int c = 2; c < rows.columns(); ++c) {
+                                 if (rows.null(i, c)) continue;
+                                 auto text = rows.text(i, c);
+                                 report.bytes_scanned += text.size();
+                                 if (!identifiers.empty()) text_matches += identifiers.count(text);
+                             }
+                         });
             if (still_selected) report.residue.push_back({dataset.name + " (records of the selector)", still_selected});
             if (text_matches) report.residue.push_back({dataset.name + " (identifier occurrences)", text_matches});
         }
@@ -672,32 +654,39 @@ public:
 
     std::vector<std::string> tenant_markers(const std::string& tenant) override {
         std::set<std::string> markers;
-        for (const auto& table : m_tenant_tables) {
-            auto parts = query_parts(table);
-            for (const auto& column : table.personal) {
-                auto rows = session().query("SELECT DISTINCT (t0." + quote(column) + ")::text FROM " + parts.from +
-                                                " WHERE " + parts.tenant + " = $1",
-                                            {tenant});
-                for (int i = 0; i < rows.rows(); ++i)
-                    if (!rows.null(i, 0) && !rows.text(i, 0).empty()) markers.emplace(rows.text(i, 0));
-            }
-        }
+        auto add_values = [&](const config::Dataset& dataset, const std::string& column) {
+            auto parts = query_parts(dataset);
+            auto rows = session().query("SELECT DISTINCT (t0." + quote(column) + ")::text FROM " + parts.from +
+                                            " WHERE " + parts.tenant + " = $1",
+                                        {tenant});
+            for (int i = 0; i < rows.rows(); ++i)
+                if (!rows.null(i, 0) && !rows.text(i, 0).empty()) markers.emplace(rows.text(i, 0));
+        };
+        for (const auto& table : m_tenant_tables)
+            for (const auto& column : table.personal) add_values(table, column);
         for (const auto& dataset : m_datasets) {
             if (!dataset.tenant) continue;
-            auto parts = query_parts(dataset);
-            for (const auto& subject : dataset.subjects) {
-                if (subject.kind != "stream_key") continue;
-                auto rows = session().query("SELECT DISTINCT (t0." + quote(subject.field) + ")::text FROM " +
-                                                parts.from + " WHERE " + parts.tenant + " = $1",
-                                            {tenant});
-                for (int i = 0; i < rows.rows(); ++i)
-                    if (!rows.null(i, 0) && !rows.text(i, 0).empty()) markers.emplace(rows.text(i, 0));
-            }
+            for (const auto& subject : dataset.subjects)
+                if (subject.kind == "stream_key") add_values(dataset, subject.field);
         }
         return {markers.begin(), markers.end()};
     }
 
 private:
+    // Streams the rows of a query through a server-side cursor, k_fetch_rows a round trip, to
+    // on_row(rows, index): memory does not grow with the table. Run inside a transaction.
+    void for_each_row(const std::string& select, const Parameters& parameters,
+                      const std::function<void(const Result& rows, int row)>& on_row) {
+        auto& db = session();
+        db.query("DECLARE gdprctl_rows NO SCROLL CURSOR FOR " + select, parameters.values);
+        while (true) {
+            auto rows = db.query("FETCH " + std::to_string(k_fetch_rows) + " FROM gdprctl_rows");
+            for (int i = 0; i < rows.rows(); ++i) on_row(rows, i);
+            if (rows.rows() < k_fetch_rows) break;
+        }
+        db.execute("CLOSE gdprctl_rows");
+    }
+
     Session& session() {
         if (!m_session) m_session = std::make_unique<Session>(m_source.name, m_connection, password());
         return *m_session;

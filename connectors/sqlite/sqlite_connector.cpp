@@ -707,10 +707,7 @@ private:
     // gdprctl_anonymise(value) and gdprctl_needs_anonymising(value) for the action's method.
     void register_functions(SQLite::Database& db, const Action& action) {
         if (action.kind == Action::Kind::remove) return;
-        auto method = action.kind == Action::Kind::erase ? std::optional(pii::AnonymiseMethod::ip_truncate)
-                                                         : pii::anonymise_method(action.method);
-        if (!method) throw Error::config("unknown anonymisation method \"" + action.method + "\"");
-        m_function_context = {*method, action.hmac_key};
+        m_function_context = {anonymisation_method(action), action.hmac_key};
         sqlite3_create_function_v2(
             db.getHandle(), "gdprctl_anonymise", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, &m_function_context,
             [](sqlite3_context* context, int, sqlite3_value** args) {
