@@ -649,6 +649,7 @@ public:
             if (still_selected) report.residue.push_back({dataset.name + " (records of the selector)", still_selected});
             if (text_matches) report.residue.push_back({dataset.name + " (identifier occurrences)", text_matches});
         }
+        if (!identifiers.empty() && selector.text_counts_everywhere()) scan_undeclared_text(identifiers, report);
         return report;
     }
 
@@ -910,6 +911,48 @@ private:
                                 "check \"table\" (schema.table for a table outside the search path)");
         check_dataset_columns(dataset, [&](const std::string& table, const std::string& column,
                                            const std::string& pointer) { require_column(table, column, pointer); });
+    }
+
+    // PostgreSQL's own files are its server's, so where the SQLite connector reads the bytes on
+    // disk, this one reads every text column of every table it may read that the data map does
+    // not declare: a copy of an address in a support-notes table, a JSON blob, a column added
+    // after the map was written.
+    void scan_undeclared_text(const pii::IdentifierMatcher& identifiers, VerifyReport& report) {
+        std::set<std::pair<std::string, std::string>> declared;  // (table oid, column)
+        for (const auto* dataset : mapped_tables())
+            for (const auto& column : text_columns_of(*dataset)) declared.emplace(oid_of(dataset->locator), column);
+        auto columns = session().query(
+            "SELECT c.oid::text, format('%I.%I', n.nspname, c.relname), a.attname, "
+            "format_type(a.atttypid, NULL) IN ('inet', 'cidr') FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
+            "WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
+            "AND has_table_privilege(c.oid, 'SELECT') AND format_type(a.atttypid, NULL) IN "
+            "('text', 'character varying', 'character', 'json', 'jsonb', 'inet', 'cidr', 'xml', 'text[]', "
+            "'character varying[]') ORDER BY 2, a.attnum");
+        std::map<std::string, std::vector<std::string>> expressions;  // table -> its columns as text
+        for (int i = 0; i < columns.rows(); ++i) {
+            std::string column(columns.text(i, 2));
+            if (declared.count({std::string(columns.text(i, 0)), column})) continue;
+            expressions[std::string(columns.text(i, 1))].push_back(
+                columns.text(i, 3) == "t" ? "host(" + quote(column) + ")" : "(" + quote(column) + ")::text");
+        }
+        for (const auto& [table, texts] : expressions) {
+            std::string select;
+            for (const auto& text : texts) select += (select.empty() ? "" : ", ") + text;
+            std::uint64_t matches = 0;
+            for_each_row("SELECT " + select + " FROM " + table, {}, [&](const Result& rows, int i) {
+                for (int c = 0; c < rows.columns(); ++c) {
+                    if (rows.null(i, c)) continue;
+                    auto text = rows.text(i, c);
+                    report.bytes_scanned += text.size();
+                    matches += identifiers.count(text);
+                }
+            });
+            if (matches)
+                report.residue.push_back(
+                    {m_source.name + ":" + table + " (text the data map does not declare)", matches});
+        }
     }
 
     // Text columns the data map does not declare, in the mapped tables, sampled for personal

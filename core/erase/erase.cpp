@@ -129,6 +129,9 @@ nlohmann::json erased_json(const Resolution& resolution) {
 
 std::string method_of(const std::string& kind) {
     if (kind == "sqlite") return "clear: rows deleted or anonymised with secure_delete, VACUUM, WAL truncated";
+    if (kind == "postgres")
+        return "clear: rows deleted or anonymised in transactions (the server keeps old row versions until VACUUM "
+               "reclaims them and in its write-ahead log until recycled)";
     if (kind == "logfile") return "clear: lines removed by rewriting each file (new inode), gzip kept";
     if (kind == "files") return "clear: files unlinked";
     return "clear";

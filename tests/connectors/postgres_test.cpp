@@ -83,6 +83,45 @@ TEST(PostgresConnector, ReadsEveryTimestampTypeAsUtcAndSelectsByCutOff) {
     }
 }
 
+TEST(PostgresConnector, ARescanReadsEveryTextColumnTheDataMapDoesNotDeclare) {
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    server.execute(
+        db,
+        "CREATE TABLE visits (id serial, room text, email text, note text);"
+        "INSERT INTO visits (room, email, note) VALUES ('r1', 'ann@example.org', 'wrote from ann@example.org');"
+        "CREATE SCHEMA support;"
+        "CREATE TABLE support.tickets (id serial, body jsonb, seen_from inet, hits integer);"
+        "INSERT INTO support.tickets (body, seen_from, hits) VALUES "
+        "('{\"from\": \"ANN@example.org\"}', '192.0.2.7', 1), ('{}', '192.0.2.70', 2);");
+    TempDir dir;
+    config::Workspace workspace;
+    auto connector = open_postgres(dir, db,
+                                   {{{"table", "visits"},
+                                     {"category", "usage-data"},
+                                     {"subjects", {{"email", "email"}}},
+                                     {"tenant", {{"column", "room"}}}}},
+                                   workspace);
+    Selector ann;
+    ann.subjects = {parse_identifier("email:ann@example.org"), parse_identifier("ip:192.0.2.7")};
+    auto report = connector->verify(ann, pii::IdentifierMatcher({"ann@example.org", "192.0.2.7"}));
+    std::map<std::string, std::uint64_t> residue;
+    for (const auto& found : report.residue) residue[found.location] = found.matches;
+    EXPECT_EQ(residue,
+              (std::map<std::string, std::uint64_t>{
+                  {"platform-db:visits (records of the selector)", 1},
+                  {"platform-db:visits (identifier occurrences)", 1},                     // the declared e-mail column
+                  {"platform-db:public.visits (text the data map does not declare)", 1},  // the note
+                  {"platform-db:support.tickets (text the data map does not declare)", 2}}));  // the JSON and the inet
+
+    // Within one tenant, other tenants' tables may rightly hold the address: not read.
+    ann.tenant = "r1";
+    residue.clear();
+    for (const auto& found : connector->verify(ann, pii::IdentifierMatcher({"ann@example.org"})).residue)
+        residue[found.location] = found.matches;
+    EXPECT_EQ(residue.count("platform-db:support.tickets (text the data map does not declare)"), 0u);
+}
+
 TEST(PostgresConnector, StreamsPastOneFetchAndDeletesPastOneBatchInASchema) {
     auto& server = PostgresServer::shared();
     auto db = server.create_database();

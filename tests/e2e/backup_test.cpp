@@ -108,20 +108,14 @@ TEST_F(BackupTest, EveryTenantRestoresExactlyWhatTheStoresHold) {
         }
         EXPECT_GT(files, 0u) << tenant;
 
-        // Rows as sqlite3 itself prints them.
-        std::string rows;
-        ASSERT_EQ(run_command("sqlite3 -json " + (dir() / "platform.db").string() +
-                                  " \"SELECT * FROM administrators WHERE tenant_id = '" + tenant + "' ORDER BY rowid\"",
-                              &rows),
-                  0);
+        // Rows as the database itself renders them.
+        auto rows = database().rows_json("SELECT * FROM administrators WHERE tenant_id = '" + tenant + "'");
         EXPECT_EQ(json_rows(read_text(target / "records/platform-db/administrators/000001.jsonl")), json_rows(rows));
     }
     // Platform-wide data (viewers) goes into its own archive under the platform key.
     auto platform = dir() / "restored-platform";
     ASSERT_EQ(gdprctl("backup restore " + backup_of(created, "").string() + " --to " + platform.string()), 0);
-    std::string viewers;
-    run_command("sqlite3 -json " + (dir() / "platform.db").string() + " 'SELECT * FROM viewers ORDER BY rowid'",
-                &viewers);
+    auto viewers = database().rows_json("SELECT * FROM viewers");
     EXPECT_EQ(json_rows(read_text(platform / "records/platform-db/viewers/000001.jsonl")), json_rows(viewers));
 }
 

@@ -91,11 +91,9 @@ TEST_F(ComplianceTest, DeletingAnActivityFailsValidateAndCheckNamingTheUncovered
 }
 
 TEST_F(ComplianceTest, AnUndeclaredColumnOfEmailsFailsTheLiveChecksNamingTheColumn) {
-    ASSERT_EQ(
-        run_command("sqlite3 " + (dir() / "platform.db").string() +
-                    " \"ALTER TABLE viewers ADD COLUMN backup_email TEXT; UPDATE viewers SET backup_email = 'alt' "
-                    "|| id || '@mail.example';\""),
-        0);
+    database().execute(
+        "ALTER TABLE viewers ADD COLUMN backup_email TEXT; UPDATE viewers SET backup_email = 'alt' || id || "
+        "'@mail.example';");
     EXPECT_EQ(json_of("register validate", 0)["findings"].size(), 0u) << "without --live the stores are not read";
     for (const std::string command : {"register validate --live", "check --live --now 2026-11-23T15:25:10Z"}) {
         auto report = json_of(command, 1);
@@ -200,10 +198,7 @@ TEST_F(ComplianceTest, PlainRtmpAndUnknownRegionsInTheSettingsAreFindings) {
 }
 
 TEST_F(ComplianceTest, AnEndpointInTheStoresUsingPlainRtmpIsALiveFindingThatHidesTheStreamKey) {
-    ASSERT_EQ(run_command(
-                  "sqlite3 " + (dir() / "platform.db").string() +
-                  " \"UPDATE endpoints SET url = 'rtmp://ingest.example.net/acme/main?key=SECRETKEY' WHERE id = 1;\""),
-              0);
+    database().execute("UPDATE endpoints SET url = 'rtmp://ingest.example.net/acme/main?key=SECRETKEY' WHERE id = 1");
     EXPECT_EQ(json_of("check", 0)["findings"].size(), 0u);
     std::string out;
     EXPECT_EQ(gdprctl("check --live --now 2026-11-23T15:25:10Z", &out), 1);

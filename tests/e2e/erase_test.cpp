@@ -43,11 +43,9 @@ protected:
         return lines;
     }
 
-    std::uint64_t raw_occurrences(const std::string& file, const std::string& text) const {
-        std::string out;
-        run_command("grep -a -o -i -F " + shell_quote(text) + " " + shell_quote((dir() / file).string()) + " | wc -l",
-                    &out);
-        return std::stoull(out);
+    // Occurrences in the bytes of the database file; none on PostgreSQL, whose files are its server's.
+    std::uint64_t raw_occurrences_in_database(const std::string& text) const {
+        return database().postgres() ? 0 : database().raw_occurrences(text);
     }
 
     const nlohmann::json& shared_viewer() const {
@@ -95,7 +93,7 @@ TEST_F(EraseTest, ATenantLeavesNothingAnywhereAndEveryOtherTenantStaysExactlyAsI
             EXPECT_EQ(after[dataset + "/" + tenant], count.get<std::uint64_t>()) << dataset << "/" << tenant;
     }
     // On disk, not only through SQL: the tenant's id and name are in no byte of the database.
-    EXPECT_EQ(raw_occurrences("platform.db", "acme"), 0u);
+    EXPECT_EQ(raw_occurrences_in_database("acme"), 0u);
     EXPECT_FALSE(std::filesystem::exists(dir() / "recordings" / "acme"));
     EXPECT_FALSE(contains_line_with(log_lines("logs/access.log*"), "/hls/acme/"));
 
@@ -168,8 +166,8 @@ TEST_F(EraseTest, AViewerOfSeveralTenantsGoesEverywhereWhileOtherViewersLinesSta
     std::string out;
     ASSERT_EQ(gdprctl("--format json export --dry-run --subject " + shell_quote("email:" + email), &out), 0);
     EXPECT_EQ(nlohmann::json::parse(out)["records"], 0) << out;
-    EXPECT_EQ(raw_occurrences("platform.db", email), 0u);
-    for (const auto& ip : ips) EXPECT_EQ(raw_occurrences("platform.db", ip + "\""), 0u);
+    EXPECT_EQ(raw_occurrences_in_database(email), 0u);
+    for (const auto& ip : ips) EXPECT_EQ(raw_occurrences_in_database(ip + "\""), 0u);
     auto after = scan_counts();
     std::uint64_t sessions_before_total = 0, sessions_after_total = 0;
     for (const auto& [key, records] : sessions_before)
@@ -248,11 +246,9 @@ TEST_F(EraseTest, AnAddressOtherPeopleUsedIsReportedAndLeftAloneUnlessErasedWith
     auto email = subject["identifiers"]["email"].get<std::string>();
     auto ip = subject["identifiers"]["ip"][0].get<std::string>();
     // Another viewer behind the same NAT: a session of viewer 5 from the subject's address.
-    ASSERT_EQ(run_command("sqlite3 " + (dir() / "platform.db").string() +
-                          " \"INSERT INTO sessions (stream_id, viewer_id, ip, user_agent, started_at, duration_s) "
-                          "SELECT id, 5, '" +
-                          ip + "', 'x', 1795400000000, 60 FROM streams LIMIT 1\""),
-              0);
+    database().execute(
+        "INSERT INTO sessions (stream_id, viewer_id, ip, user_agent, started_at, duration_s) SELECT id, 5, '" + ip +
+        "', 'x', 1795400000000, 60 FROM streams ORDER BY id LIMIT 1");
     auto lines_of_ip_before = 0u;
     for (const auto& line : log_lines("logs/access.log*"))
         if (line.rfind(ip + " ", 0) == 0) ++lines_of_ip_before;
@@ -317,18 +313,20 @@ TEST_F(EraseTest, ALaterRescanFindsWhatCameBackInAnySpellingOfTheAddress) {
 TEST_F(EraseTest, ResidueFoundOnDiskMeansExitOneAndNoCertificate) {
     const auto& subject = truth["subjects"][1];
     auto email = subject["identifiers"]["email"].get<std::string>();
-    // A copy of the e-mail in a table the data map does not know: only the raw-byte rescan sees it.
-    ASSERT_EQ(run_command("sqlite3 " + (dir() / "platform.db").string() +
-                          " \"CREATE TABLE support_notes (body TEXT); INSERT INTO support_notes VALUES ('call " +
-                          email + " back')\""),
-              0);
+    // A copy of the e-mail in a table the data map does not know: only the rescan of what the map
+    // does not declare sees it (SQLite: the file's bytes; PostgreSQL: every other text column).
+    database().execute("CREATE TABLE support_notes (body TEXT); INSERT INTO support_notes VALUES ('call " + email +
+                       " back')");
     auto report = erase_json("--subject " + shell_quote("email:" + email), 1);
     EXPECT_EQ(report["verification"]["result"], "residue found");
     EXPECT_FALSE(report["certified"].get<bool>());
-    bool on_disk = false;
+    std::string beyond_the_map = database().postgres()
+                                     ? "platform-db:public.support_notes (text the data map does not declare)"
+                                     : "platform.db (bytes on disk)";
+    bool found = false;
     for (const auto& residue : report["verification"]["residue"])
-        on_disk = on_disk || residue["location"].get<std::string>().find("bytes on disk") != std::string::npos;
-    EXPECT_TRUE(on_disk) << report.dump(2);
+        found = found || residue["location"] == beyond_the_map;
+    EXPECT_TRUE(found) << report.dump(2);
     std::string out;
     ASSERT_EQ(gdprctl("--format json erase list", &out), 0);
     EXPECT_EQ(nlohmann::json::parse(out).back()["status"], "residue");
@@ -381,10 +379,9 @@ TEST_F(EraseTest, APersonInOlderBackupsIsLedgeredAndTheCertificateSaysUntilWhen)
 
 void seed_with_bigger_logs(const std::filesystem::path& dir) {
     std::string out;
-    ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " seed --dir " + dir.string() +
-                              " --seed 5 --log-size 24M --now " + std::to_string(ReferencePlatform::k_now),
-                          &out),
-              0)
+    ASSERT_EQ(
+        seed_reference_platform(dir, "--seed 5 --log-size 24M --now " + std::to_string(ReferencePlatform::k_now), &out),
+        0)
         << out;
 }
 

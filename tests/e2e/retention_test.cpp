@@ -35,9 +35,12 @@ int gdprctl(const std::filesystem::path& dir, const std::string& args, std::stri
 }
 
 void seed(const std::filesystem::path& dir, const std::string& extra = "", int days = 180) {
-    ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " seed --dir " + dir.string() + " --days " +
-                          std::to_string(days) + " --seed 11 --now " + std::to_string(k_now) + " " + extra),
-              0);
+    std::string err;
+    ASSERT_EQ(
+        seed_reference_platform(
+            dir, "--days " + std::to_string(days) + " --seed 11 --now " + std::to_string(k_now) + " " + extra, &err),
+        0)
+        << err;
 }
 
 std::string sha256_of(const std::filesystem::path& file) {
@@ -85,21 +88,21 @@ AgeCount count_access_by_age(const std::filesystem::path& logs, util::UnixTime c
 }
 
 std::string sql(const std::filesystem::path& dir, const std::string& query) {
-    std::string out;
-    run_command("sqlite3 " + (dir / "platform.db").string() + " " + shell_quote(query), &out);
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
+    return PlatformDatabase(dir).value(query);
 }
+
+// An ISO 8601 literal both databases compare with the seeded times (text in SQLite, timestamptz in PostgreSQL).
+std::string iso(util::UnixTime t) { return "'" + util::format_iso8601(t) + "'"; }
 
 TEST(Retention, DeletesAndAnonymisesExactlyWhatExpiredAndASecondRunChangesNothing) {
     TempDir dir;
     seed(dir.path());
     util::UnixTime logs_cutoff = k_now - 90 * k_day, ip_cutoff = k_now - 30 * k_day;
     auto before = count_access_by_age(dir / "logs", logs_cutoff);
-    auto chat_young = sql(
-        dir.path(), "SELECT count(*) FROM chat_messages WHERE unixepoch(sent_at) >= " + std::to_string(logs_cutoff));
-    auto young_ips = sql(dir.path(), "SELECT group_concat(id || ip) FROM sessions WHERE started_at >= " +
-                                         std::to_string(ip_cutoff * 1000));
+    PlatformDatabase database(dir.path());
+    auto chat_young = sql(dir.path(), "SELECT count(*) FROM chat_messages WHERE sent_at >= " + iso(logs_cutoff));
+    auto young_sessions = "SELECT id, ip FROM sessions WHERE started_at >= " + std::to_string(ip_cutoff * 1000);
+    auto young_ips = database.rows_json(young_sessions);
     ASSERT_GT(before.older, 1000u);
     ASSERT_GT(before.younger, 1000u);
 
@@ -111,18 +114,14 @@ TEST(Retention, DeletesAndAnonymisesExactlyWhatExpiredAndASecondRunChangesNothin
     EXPECT_EQ(after.older, 0u);
     EXPECT_EQ(after.younger, before.younger);
     EXPECT_EQ(after.undated, before.undated) << "malformed lines have no readable age and are kept";
-    EXPECT_EQ(
-        sql(dir.path(), "SELECT count(*) FROM chat_messages WHERE unixepoch(sent_at) < " + std::to_string(logs_cutoff)),
-        "0");
-    EXPECT_EQ(sql(dir.path(),
-                  "SELECT count(*) FROM chat_messages WHERE unixepoch(sent_at) >= " + std::to_string(logs_cutoff)),
-              chat_young);
+    EXPECT_EQ(sql(dir.path(), "SELECT count(*) FROM chat_messages WHERE sent_at < " + iso(logs_cutoff)), "0");
+    EXPECT_EQ(sql(dir.path(), "SELECT count(*) FROM chat_messages WHERE sent_at >= " + iso(logs_cutoff)), chat_young);
+    // An inet column compares as text by its host part.
+    std::string ip = database.postgres() ? "host(ip)" : "ip";
     EXPECT_EQ(sql(dir.path(), "SELECT count(*) FROM sessions WHERE started_at < " + std::to_string(ip_cutoff * 1000) +
-                                  " AND ip NOT LIKE '%.0' AND ip NOT LIKE '%::'"),
+                                  " AND " + ip + " NOT LIKE '%.0' AND " + ip + " NOT LIKE '%::'"),
               "0");
-    EXPECT_EQ(sql(dir.path(), "SELECT group_concat(id || ip) FROM sessions WHERE started_at >= " +
-                                  std::to_string(ip_cutoff * 1000)),
-              young_ips);
+    EXPECT_EQ(database.rows_json(young_sessions), young_ips);
 
     ASSERT_EQ(gdprctl(dir.path(), "retention apply --force --now 2026-11-23T15:25:10Z", &out), 0);
     EXPECT_NE(out.find("Nothing to purge"), std::string::npos) << out;
@@ -158,7 +157,7 @@ TEST(Retention, ARunKilledAtAnyPointIsFinishedByTheNextWithTheSameResult) {
 TEST(Retention, GuardsStopBeforeAnythingChanges) {
     TempDir dir;
     seed(dir.path());
-    auto digest = [&] { return sha256_of(dir / "platform.db") + sha256_of(dir / "logs" / "access.log.100.gz"); };
+    auto digest = [&] { return PlatformDatabase(dir.path()).digest() + sha256_of(dir / "logs" / "access.log.100.gz"); };
     auto before = digest();
     std::string out, err;
 
@@ -194,9 +193,8 @@ TEST(Retention, AReviewedPlanIsAppliedExactlyOrRefusedWhenTheStoresMoved) {
         << err;
     EXPECT_NE(out.find("retention.usage-logs-90d"), std::string::npos) << out;
 
-    sql(dir.path(),
-        "DELETE FROM chat_messages WHERE id = (SELECT min(id) FROM chat_messages WHERE unixepoch(sent_at) < " +
-            std::to_string(k_now - 90 * k_day) + ")");
+    sql(dir.path(), "DELETE FROM chat_messages WHERE id = (SELECT min(id) FROM chat_messages WHERE sent_at < " +
+                        iso(k_now - 90 * k_day) + ")");
     EXPECT_EQ(gdprctl(dir.path(), "retention apply --force --plan " + plan, nullptr, &err), 1);
     EXPECT_NE(err.find("no longer matches"), std::string::npos) << err;
 
@@ -237,9 +235,7 @@ bool probe(int port, int number) {
 TEST(Retention, PurgingTheLiveNginxLogLosesNoLineWrittenDuringThePurge) {
     TempDir dir;
     util::UnixTime now = util::now();
-    ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " seed --dir " + dir.path().string() +
-                          " --days 100 --seed 5 --now " + std::to_string(now)),
-              0);
+    ASSERT_EQ(seed_reference_platform(dir.path(), "--days 100 --seed 5 --now " + std::to_string(now)), 0);
     int http = free_loopback_port();
     std::string err;
     ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " up --dir " + dir.path().string() + " --http-port " +

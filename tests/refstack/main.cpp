@@ -1,5 +1,6 @@
 // refstack: the reference streaming platform gdprctl is tested and demonstrated against.
-//   refstack seed --dir D ...   writes a whole platform's stores deterministically, at any scale
+//   refstack seed --dir D ...   writes a whole platform's stores deterministically, at any scale,
+//                               its database in SQLite or (--db postgres) in PostgreSQL
 //   refstack up --dir D         seeds (if needed) and starts nginx-rtmp, ffmpeg publishers, viewers
 //   refstack down --dir D       stops everything up started, by pid
 #include <CLI/CLI.hpp>
@@ -42,6 +43,16 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     seed_command->add_option("--seed", seed.seed, "Random seed")->capture_default_str();
     seed_command->add_option("--now", seed.now, "Reference time, unix seconds (default: this hour)");
+    seed_command->add_option("--db", seed.db, "Platform database: sqlite (DIR/platform.db) or postgres")
+        ->check(CLI::IsMember({"sqlite", "postgres"}))
+        ->capture_default_str();
+    seed_command->add_option("--postgres", seed.postgres.connection,
+                             "With --db postgres: libpq connection string or URI (its tables are replaced; "
+                             "default: libpq's PGHOST, PGDATABASE, ... environment)");
+    std::string password_file;
+    seed_command->add_option("--postgres-password-file", password_file,
+                             "With --db postgres: file holding the password, also named in gdprctl.json "
+                             "(default: PGPASSWORD or PGPASSFILE)");
 
     gdprctl::refstack::StackOptions stack;
     auto* up_command = app.add_subcommand("up", "Seed when needed, then start nginx-rtmp, publishers and viewers");
@@ -57,6 +68,7 @@ int main(int argc, char** argv) {
         if (seed_command->parsed()) {
             seed.dir = dir;
             seed.log_size = parse_size(log_size);
+            if (!password_file.empty()) seed.postgres.password_file = std::filesystem::absolute(password_file);
             auto truth = gdprctl::refstack::seed_platform(seed);
             std::cout << "seeded " << dir << ": " << truth["tenants"].size() << " tenants, truth in " << dir
                       << "/truth.json, config in " << dir << "/gdprctl.json\n";

@@ -163,6 +163,10 @@ public:
             std::filesystem::create_directories(dir / sub);
         make_people();
         write_database(dir / "platform.db");
+        if (m_options.db == "postgres") {
+            copy_platform_database(dir / "platform.db", m_options.postgres);
+            std::filesystem::remove(dir / "platform.db");
+        }
         write_access_logs(dir / "logs");
         write_rtmp_log(dir / "logs" / "rtmp_access.log");
         write_events(dir / "events");
@@ -630,6 +634,24 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
         }
     }
 
+    nlohmann::json platform_database_source(const nlohmann::json& tables, const nlohmann::json& own_tenant) const {
+        nlohmann::json source = {{"name", "platform-db"}};
+        if (m_options.db == "postgres") {
+            source["kind"] = "postgres";
+            source["connection"] = m_options.postgres.connection;
+            if (!m_options.postgres.password_file.empty())
+                source["password_file"] = m_options.postgres.password_file.string();
+        } else {
+            source["kind"] = "sqlite";
+            source["path"] = "platform.db";
+        }
+        source["tables"] = tables;
+        source["tenant_tables"] = {{{"table", "tenants"}, {"tenant", {{"column", "id"}}}, {"names", {"name"}}},
+                                   {{"table", "webinars"}, {"tenant", own_tenant}},
+                                   {{"table", "storage_settings"}, {"tenant", own_tenant}}};
+        return source;
+    }
+
     void write_config(const std::filesystem::path& path) {
         auto table = [](const char* name, const char* category, nlohmann::json personal, nlohmann::json subjects,
                         nlohmann::json tenant, nlohmann::json timestamp) {
@@ -687,14 +709,7 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
               {"recording_default", "off"},
               {"storage_regions", {"eu-central-1", "eu-west-3"}}}},
             {"sources",
-             {{{"name", "platform-db"},
-               {"kind", "sqlite"},
-               {"path", "platform.db"},
-               {"tables", tables},
-               {"tenant_tables",
-                {{{"table", "tenants"}, {"tenant", {{"column", "id"}}}, {"names", {"name"}}},
-                 {{"table", "webinars"}, {"tenant", own_tenant}},
-                 {{"table", "storage_settings"}, {"tenant", own_tenant}}}}},
+             {platform_database_source(tables, own_tenant),
               {{"name", "access-log"},
                {"kind", "logfile"},
                {"path", "logs/access.log*"},
@@ -769,6 +784,8 @@ std::string tenant_id(int index) {
 nlohmann::json seed_platform(const SeedOptions& options) {
     if (options.tenants < 1 || options.viewers < 1 || options.days < 1)
         throw std::invalid_argument("--tenants, --viewers and --days must be at least 1");
+    if (options.db != "sqlite" && options.db != "postgres")
+        throw std::invalid_argument("--db must be sqlite or postgres, not \"" + options.db + "\"");
     std::filesystem::create_directories(options.dir);
     return Seeder(options).run();
 }

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/refstack/postgres_copy.hpp"
+
 namespace gdprctl::refstack {
 
 struct SeedOptions {
@@ -17,11 +19,14 @@ struct SeedOptions {
     std::int64_t now = 0;   // unix seconds; 0 = the current hour
     int http_port = 18080;  // written into the config, for the live stack
     int rtmp_port = 19350;
+    // "sqlite" (platform.db) or "postgres" (the same tables in the database postgres names).
+    std::string db = "sqlite";
+    PostgresTarget postgres;
 };
 
 // Writes a whole platform's stores under dir deterministically (same options, same bytes):
-// platform.db, logs/ (current, rotated, gzipped), events/*.jsonl, recordings/, captions/, hls/,
-// gdprctl.json mapping every store, and truth.json with the exact counts a scan must find.
+// platform.db (or its tables in PostgreSQL), logs/ (current, rotated, gzipped), events/*.jsonl, recordings/, captions/,
+// hls/, gdprctl.json mapping every store, and truth.json with the exact counts a scan must find.
 nlohmann::json seed_platform(const SeedOptions& options);
 
 // The tenant ids seed_platform uses for n tenants, in order.

@@ -6,9 +6,7 @@ namespace gdprctl::testing {
 
 ReferencePlatform::ReferencePlatform() {
     std::string err;
-    if (run_command(
-            std::string(REFSTACK_BINARY) + " seed --dir " + dir().string() + " --seed 5 --now " + std::to_string(k_now),
-            nullptr, &err) != 0)
+    if (seed_reference_platform(dir(), "--seed 5 --now " + std::to_string(k_now), &err) != 0)
         throw std::runtime_error("refstack seed failed: " + err);
     truth = nlohmann::json::parse(read_text(dir() / "truth.json"));
 }

@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/platform_database.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace gdprctl::testing {
 
-// The reference platform seeded into a fresh directory (refstack seed --seed 5 at k_now), with
+// The reference platform seeded into a fresh directory (refstack seed --seed 5 at k_now, its
+// database in SQLite or PostgreSQL as platform_on_postgres() says), with
 // the seeder's truth.json, and the real gdprctl binary run against its config.
 class ReferencePlatform {
 public:
@@ -19,6 +21,7 @@ public:
     ReferencePlatform();
     const std::filesystem::path& dir() const { return m_dir.path(); }
     int gdprctl(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const;
+    PlatformDatabase database() const { return PlatformDatabase(dir()); }
 
     nlohmann::json truth;
 
