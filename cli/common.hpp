@@ -69,6 +69,7 @@ void add_decrypt_command(CLI::App& app, GlobalOptions& options);
 void add_register_command(CLI::App& app, GlobalOptions& options);
 void add_check_command(CLI::App& app, GlobalOptions& options);
 void add_audit_command(CLI::App& app, GlobalOptions& options);
+void add_completion_command(CLI::App& app, GlobalOptions& options);
 void add_erase_command(CLI::App& app, GlobalOptions& options);
 void add_certificate_command(CLI::App& app, GlobalOptions& options);
 

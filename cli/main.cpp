@@ -15,18 +15,33 @@ using gdprctl::cli::GlobalOptions;
 
 struct Command {
     const char* name;
+    const char* group;  // who uses it: --help lists the commands under these headings
     void (*add)(CLI::App&, GlobalOptions&);
 };
 
+constexpr const char* k_compliance = "Compliance (the register, what is where, the audit trail)";
+constexpr const char* k_operations = "Operations (retention, backups, keys)";
+constexpr const char* k_requests = "Customers' requests (access, portability, erasure)";
+constexpr const char* k_ci = "CI";
+constexpr const char* k_shell = "Shell";
+
 // Every subcommand, in the order --help lists them.
 constexpr Command k_commands[] = {
-    {"scan", &gdprctl::cli::add_scan_command},         {"retention", &gdprctl::cli::add_retention_command},
-    {"schedule", &gdprctl::cli::add_schedule_command}, {"journal", &gdprctl::cli::add_journal_command},
-    {"keys", &gdprctl::cli::add_keys_command},         {"container", &gdprctl::cli::add_container_command},
-    {"backup", &gdprctl::cli::add_backup_command},     {"export", &gdprctl::cli::add_export_command},
-    {"decrypt", &gdprctl::cli::add_decrypt_command},   {"register", &gdprctl::cli::add_register_command},
-    {"erase", &gdprctl::cli::add_erase_command},       {"certificate", &gdprctl::cli::add_certificate_command},
-    {"check", &gdprctl::cli::add_check_command},       {"audit", &gdprctl::cli::add_audit_command},
+    {"register", k_compliance, &gdprctl::cli::add_register_command},
+    {"scan", k_compliance, &gdprctl::cli::add_scan_command},
+    {"audit", k_compliance, &gdprctl::cli::add_audit_command},
+    {"journal", k_compliance, &gdprctl::cli::add_journal_command},
+    {"retention", k_operations, &gdprctl::cli::add_retention_command},
+    {"schedule", k_operations, &gdprctl::cli::add_schedule_command},
+    {"backup", k_operations, &gdprctl::cli::add_backup_command},
+    {"keys", k_operations, &gdprctl::cli::add_keys_command},
+    {"container", k_operations, &gdprctl::cli::add_container_command},
+    {"export", k_requests, &gdprctl::cli::add_export_command},
+    {"decrypt", k_requests, &gdprctl::cli::add_decrypt_command},
+    {"erase", k_requests, &gdprctl::cli::add_erase_command},
+    {"certificate", k_requests, &gdprctl::cli::add_certificate_command},
+    {"check", k_ci, &gdprctl::cli::add_check_command},
+    {"completion", k_shell, &gdprctl::cli::add_completion_command},
 };
 
 void configure_logging(const GlobalOptions& options) {
@@ -90,7 +105,10 @@ int main(int argc, char** argv) {
     app.footer(
         "Exit codes: 0 ok, 1 findings, 2 usage or config error, 3 runtime failure,\n"
         "4 integrity failure, 130 interrupted. See gdprctl(1).");
-    for (const auto& command : k_commands) command.add(app, options);
+    for (const auto& command : k_commands) {
+        command.add(app, options);
+        app.get_subcommand(command.name)->group(command.group);
+    }
     // Runs once the global options are parsed and before any subcommand's callback.
     app.parse_complete_callback([&options] { configure_logging(options); });
 

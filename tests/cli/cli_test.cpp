@@ -31,6 +31,80 @@ TEST(Cli, VersionAndHelpExitZero) {
     EXPECT_NE(out.find("--tenant"), std::string::npos);
 }
 
+TEST(Cli, HelpListsTheCommandsUnderWhoUsesThem) {
+    std::string out;
+    ASSERT_EQ(gdprctl("--help", &out), 0);
+    auto compliance = out.find("Compliance"), operations = out.find("Operations"),
+         requests = out.find("Customers' requests"), ci = out.find("\nCI:");
+    ASSERT_NE(ci, std::string::npos) << out;
+    EXPECT_LT(compliance, out.find("  register "));
+    EXPECT_LT(out.find("  register "), operations);
+    EXPECT_LT(operations, out.find("  retention "));
+    EXPECT_LT(out.find("  retention "), requests);
+    EXPECT_LT(requests, out.find("  erase "));
+    EXPECT_LT(out.find("  erase "), ci);
+    EXPECT_LT(ci, out.find("  check "));
+}
+
+// Completes as bash does on TAB: COMP_WORDS and COMP_CWORD set, then the completion function.
+std::string bash_completions(const std::filesystem::path& script, const std::string& words) {
+    std::string out, err;
+    EXPECT_EQ(run_command("bash -c " + shell_quote("source " + script.string() + "; COMP_WORDS=(" + words +
+                                                   "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _gdprctl; "
+                                                   "printf '%s\\n' \"${COMPREPLY[@]}\""),
+                          &out, &err),
+              0)
+        << err;
+    return out;
+}
+
+TEST(Completion, BashCompletesCommandsOptionsAndTheirValuesFromTheCommandTable) {
+    TempDir dir;
+    std::string script;
+    ASSERT_EQ(gdprctl("completion bash", &script), 0);
+    write_text(dir / "gdprctl.bash", script);
+    auto at = [&](const std::string& words) { return bash_completions(dir / "gdprctl.bash", words); };
+    EXPECT_EQ(at("gdprctl er"), "erase\n");
+    EXPECT_EQ(at("gdprctl erase ''"), "verify\nlist\n");
+    EXPECT_EQ(at("gdprctl --config x.json erase verify --req"), "--request\n");
+    EXPECT_EQ(at("gdprctl erase --subject-f"), "--subject-file\n");
+    EXPECT_EQ(at("gdprctl --format ''"), "text\njson\n");
+    EXPECT_EQ(at("gdprctl export --format ''"), "zip\ntar.gz\ntar.zst\n");
+    EXPECT_EQ(at("gdprctl retention apply --con"), "--config\n") << "a global option after the command";
+    // An option's value that is a file: the file names in the current directory.
+    write_text(dir / "plan-2026.json", "{}");
+    EXPECT_EQ(bash_completions(dir / "gdprctl.bash",
+                               "gdprctl retention apply --plan " + shell_quote((dir / "plan-").string())),
+              (dir / "plan-2026.json").string() + "\n");
+}
+
+TEST(Completion, ZshScriptParsesAndOffersWhatBashOffers) {
+    TempDir dir;
+    std::string script;
+    ASSERT_EQ(gdprctl("completion zsh", &script), 0);
+    EXPECT_EQ(script.rfind("#compdef gdprctl\n", 0), 0u);
+    write_text(dir / "_gdprctl", script);
+    std::string err;
+    ASSERT_EQ(run_command("zsh -n " + (dir / "_gdprctl").string(), nullptr, &err), 0) << err;
+    // zsh's completion builtins replaced by ones that print what they were given.
+    auto at = [&](const std::string& words) {
+        std::string out;
+        EXPECT_EQ(
+            run_command(
+                "zsh -f -c " + shell_quote("_describe() { print -l -- ${(P)4}; }; compadd() { print -l -- ${(P)2}; }; "
+                                           "_files() { print FILES; }; words=(" +
+                                           words + "); CURRENT=${#words}; source " + (dir / "_gdprctl").string()),
+                &out, &err),
+            0)
+            << err;
+        return out;
+    };
+    EXPECT_NE(at("gdprctl ''").find("erase:Erase a tenant or a person everywhere"), std::string::npos);
+    EXPECT_EQ(at("gdprctl export --format ''"), "zip\ntar.gz\ntar.zst\n");
+    EXPECT_EQ(at("gdprctl retention apply --plan ''"), "FILES\n");
+    EXPECT_NE(at("gdprctl erase --").find("--subject:"), std::string::npos);
+}
+
 TEST(Cli, UnknownCommandIsAUsageErrorWithSuggestion) {
     std::string err;
     EXPECT_EQ(gdprctl("scna", nullptr, &err), 2);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "tests/support/live_platform.hpp"
 #include "tests/support/reference_platform.hpp"
 
 namespace gdprctl::testing {
@@ -14,24 +15,6 @@ namespace {
 
 const std::filesystem::path k_source_dir = GDPRCTL_SOURCE_DIR;
 const std::string k_at = " --now 2026-11-23T15:25:10Z";
-
-struct BrowserRun {
-    int exit = -1;
-    std::string dom;
-    std::vector<std::string> console;  // every console message the page produced
-};
-
-BrowserRun render_in_chromium(const std::filesystem::path& page, const std::filesystem::path& profile) {
-    BrowserRun run;
-    std::string err;
-    run.exit = run_command("chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=" +
-                               profile.string() + " --enable-logging=stderr --v=0 --dump-dom file://" + page.string(),
-                           &run.dom, &err);
-    std::istringstream lines(err);
-    for (std::string line; std::getline(lines, line);)
-        if (line.find(":CONSOLE") != std::string::npos) run.console.push_back(line);
-    return run;
-}
 
 std::size_t count_of(const std::string& text, const std::string& needle) {
     std::size_t n = 0;

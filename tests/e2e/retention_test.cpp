@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/util/time.hpp"
+#include "tests/support/live_platform.hpp"
 #include "tests/support/reference_platform.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -47,25 +48,6 @@ std::string sha256_of(const std::filesystem::path& file) {
     std::string out;
     run_command("sha256sum " + file.string(), &out);
     return out.substr(0, 64);
-}
-
-// Every line of every access.log* file, gzip or not, read without gdprctl's code.
-std::vector<std::string> access_lines(const std::filesystem::path& logs) {
-    std::vector<std::string> lines;
-    for (const auto& entry : std::filesystem::directory_iterator(logs)) {
-        auto name = entry.path().filename().string();
-        if (name.rfind("access.log", 0) != 0) continue;
-        gzFile file = gzopen(entry.path().c_str(), "rb");
-        std::string text;
-        char buffer[65536];
-        int n;
-        while ((n = gzread(file, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
-        gzclose(file);
-        std::size_t start = 0;
-        for (std::size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
-            lines.push_back(text.substr(start, end - start));
-    }
-    return lines;
 }
 
 struct AgeCount {
@@ -209,78 +191,33 @@ TEST(Retention, AReviewedPlanIsAppliedExactlyOrRefusedWhenTheStoresMoved) {
 }
 
 // One GET from 127.0.0.77 carrying a probe number; true when nginx answered 200.
-bool probe(int port, int number) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in local{}, remote{};
-    local.sin_family = remote.sin_family = AF_INET;
-    ::inet_pton(AF_INET, "127.0.0.77", &local.sin_addr);
-    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-    remote.sin_port = htons(static_cast<std::uint16_t>(port));
-    bool ok = false;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0 &&
-        ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) == 0) {
-        std::string request =
-            "GET /hls/acme/main.m3u8?probe=" + std::to_string(number) + " HTTP/1.0\r\nHost: x\r\n\r\n";
-        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-        char buffer[4096];
-        ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-        ok = n > 12 && std::string(buffer, 12) == "HTTP/1.1 200";
-        while (::recv(fd, buffer, sizeof buffer, 0) > 0) {
-        }
-    }
-    ::close(fd);
-    return ok;
-}
 
 TEST(Retention, PurgingTheLiveNginxLogLosesNoLineWrittenDuringThePurge) {
     TempDir dir;
     util::UnixTime now = util::now();
     ASSERT_EQ(seed_reference_platform(dir.path(), "--days 100 --seed 5 --now " + std::to_string(now)), 0);
-    int http = free_loopback_port();
-    std::string err;
-    ASSERT_EQ(run_command(std::string(REFSTACK_BINARY) + " up --dir " + dir.path().string() + " --http-port " +
-                              std::to_string(http) + " --rtmp-port " + std::to_string(free_loopback_port()),
-                          nullptr, &err),
-              0)
-        << err;
-    std::atomic<bool> stop{false};
-    std::atomic<int> sent{0};
-    std::vector<int> answered;
-    std::thread prober([&] {
-        for (int n = 1; !stop; ++n) {
-            if (probe(http, n)) answered.push_back(n);
-            sent = n;
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-    });
+    std::string out, err;
+    LivePlatform live(dir.path());
+    Prober prober(live.http_port());
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     // 120 days ahead: every line nginx wrote so far has expired, but none written during the purge may go.
-    std::string out;
     int rc = gdprctl(dir.path(), "retention apply --force --now " + std::to_string(now + 120 * k_day), &out, &err);
-    int after_purge = sent;
+    int after_purge = prober.sent();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    stop = true;
-    prober.join();
-    run_command(std::string(REFSTACK_BINARY) + " down --dir " + dir.path().string());
+    auto answered = prober.stop();
+    live.down();
     ASSERT_EQ(rc, 0) << err;
 
-    std::set<int> logged;
-    static const std::regex k_probe("probe=([0-9]+) ");
-    for (const auto& line : access_lines(dir / "logs")) {
-        std::smatch match;
-        if (std::regex_search(line, match, k_probe)) logged.insert(std::stoi(match[1].str()));
-    }
+    auto logged = logged_probes(dir / "logs");
     ASSERT_FALSE(logged.empty());
     ASSERT_GT(answered.size(), 100u);
     // Lines the plan covered are gone; from the first line it did not cover, every answered probe is there.
-    int first_kept = *logged.begin();
-    for (int n : answered) {
-        if (n < first_kept) continue;
-        EXPECT_TRUE(logged.count(n)) << "probe " << n << " was answered by nginx but is not in its log";
-    }
-    EXPECT_LE(first_kept, after_purge) << "lines written during the purge must survive it";
-    EXPECT_GT(first_kept, 1) << "lines written before the purge started had expired and must be gone";
-    EXPECT_TRUE(logged.count(answered.back()));
+    auto purged = purged_probes(answered, logged);
+    EXPECT_TRUE(purged.missing.empty()) << "probe " << purged.missing.front()
+                                        << " was answered by nginx but is not in its log";
+    EXPECT_LE(purged.first_kept, after_purge) << "lines written during the purge must survive it";
+    EXPECT_GT(purged.first_kept, 1) << "lines written before the purge started had expired and must be gone";
+    EXPECT_EQ(logged.back(), answered.back());
 }
 
 TEST(Schedule, PrintsAndInstallsATimerThatRunsRetention) {
