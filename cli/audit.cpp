@@ -58,7 +58,8 @@ void run_audit(GlobalOptions& options, AuditArguments arguments) {
                              backups,
                              integrity,
                              last.empty() ? std::string() : last.back().hash,
-                             erasures};
+                             erasures,
+                             log.entries()};
     auto report = audit::build_report(input);
     std::string text = format == "json" ? report.dump(2) + "\n"
                        : format == "md" ? audit::render_markdown(report)

@@ -64,6 +64,7 @@ void run_check(GlobalOptions& options, const CheckArguments& arguments) {
     }
     auto context = load_compliance_context(options, arguments.compliance);
     auto result = policy::evaluate(context.input(), context.policies.checks);
+    journal_check(context, "check", result);
     std::string text;
     if (format == "json")
         text = policy::findings_json(result).dump(2) + "\n";

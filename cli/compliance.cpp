@@ -1,7 +1,10 @@
 #include "cli/compliance.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "connectors/connector.hpp"
 #include "core/retention/retention.hpp"
+#include "core/journal/journal.hpp"
 #include "core/ropa/store.hpp"
 #include "core/state/state_db.hpp"
 
@@ -35,6 +38,24 @@ ropa::Register load_register(const config::Workspace& workspace, const std::stri
 
 policy::CheckInput ComplianceContext::input() const {
     return {workspace, sources, reg, register_file, policies, live ? &*live : nullptr, now};
+}
+
+void journal_check(const ComplianceContext& context, const std::string& command, const policy::CheckResult& result) {
+    std::size_t errors = 0, warnings = 0, notes = 0;
+    for (const auto& finding : result.findings)
+        ++(finding.severity == policy::Severity::error     ? errors
+           : finding.severity == policy::Severity::warning ? warnings
+                                                           : notes);
+    // A check in CI may run where nothing can be written: it still answers, and says so.
+    try {
+        state::StateDb state(context.workspace.state_dir);
+        journal::Journal(state).append(
+            command, {{"live", result.live}}, nlohmann::json::array(),
+            {{"policies", result.rules.size()}, {"errors", errors}, {"warnings", warnings}, {"notes", notes}},
+            result.findings.empty() ? "ok" : "findings");
+    } catch (const std::exception& e) {
+        spdlog::warn("this {} is not in the journal: {}", command, e.what());
+    }
 }
 
 ComplianceContext load_compliance_context(const GlobalOptions& options, const ComplianceArguments& arguments) {

@@ -34,6 +34,10 @@ struct ComplianceContext {
 
 ComplianceContext load_compliance_context(const GlobalOptions& options, const ComplianceArguments& arguments);
 
+// Leaves a check's verdict in the journal (findings per severity, whether the stores were
+// read): the audit report and later readers see that it was made, when, and what it found.
+void journal_check(const ComplianceContext& context, const std::string& command, const policy::CheckResult& result);
+
 // The register a command reads: file (when given, or named by the config), else the state database's.
 ropa::Register load_register(const config::Workspace& workspace, const std::string& file);
 std::string register_file_of(const config::Workspace& workspace, const std::string& file);

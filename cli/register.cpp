@@ -240,6 +240,7 @@ void validate(GlobalOptions& options, const ComplianceArguments& arguments) {
     for (const auto& rule : context.policies.checks)
         if (ropa::is_register_kind(rule.kind)) rules.push_back(rule);
     auto result = policy::evaluate(context.input(), rules);
+    journal_check(context, "register validate", result);
     std::string text = findings_text(result);
     if (result.findings.empty())
         text = "The register is valid: " + std::to_string(context.reg.activities.size()) + " activities, " +

@@ -205,6 +205,42 @@ json erasure_section(const ReportInput& input) {
     return {{"certificates_available", certified > 0}, {"requests", requests}, {"note", note}};
 }
 
+bool outside_tenant(const journal::Entry& entry, const std::optional<std::string>& tenant) {
+    return tenant && entry.selector.is_object() && entry.selector.contains("tenant") &&
+           entry.selector["tenant"].is_string() && entry.selector["tenant"] != *tenant;
+}
+
+// The retention purges and the policy checks the journal recorded, newest first: what was
+// deleted or anonymised when, and what each check found.
+json operations_section(const ReportInput& input) {
+    json purges = json::array(), checks = json::array();
+    for (auto entry = input.journal_entries.rbegin(); entry != input.journal_entries.rend(); ++entry) {
+        if (outside_tenant(*entry, input.tenant)) continue;
+        if (entry->command == "retention apply") {
+            std::uint64_t records = 0;
+            std::set<std::string> rules;
+            for (const auto& [source, done] : entry->counts.items()) {
+                records += done.value("records", std::uint64_t{0});
+                for (const auto& rule : done.value("rules", json::array())) rules.insert(rule.get<std::string>());
+            }
+            purges.push_back({{"time", entry->time},
+                              {"records", records},
+                              {"sources", entry->counts.size()},
+                              {"rules", rules},
+                              {"outcome", entry->outcome}});
+        } else if (entry->command == "check" || entry->command == "register validate") {
+            checks.push_back({{"time", entry->time},
+                              {"command", entry->command},
+                              {"live", entry->selector.value("live", false)},
+                              {"errors", entry->counts.value("errors", 0)},
+                              {"warnings", entry->counts.value("warnings", 0)},
+                              {"notes", entry->counts.value("notes", 0)},
+                              {"outcome", entry->outcome}});
+        }
+    }
+    return {{"purges", purges}, {"checks", checks}};
+}
+
 }  // namespace
 
 json build_report(const ReportInput& input) {
@@ -222,6 +258,7 @@ json build_report(const ReportInput& input) {
     report["retention"] = retention_by_category(input);
     report["backups"] = backups_json(input);
     report["erasure"] = erasure_section(input);
+    report["operations"] = operations_section(input);
     report["journal"] = {
         {"intact", input.journal.intact}, {"entries", input.journal.entries}, {"head", input.journal_head}};
     if (!input.journal.intact) {
@@ -451,6 +488,40 @@ void html_erasures(std::ostringstream& out, const json& report) {
     out << "</section>";
 }
 
+void html_operations(std::ostringstream& out, const json& report) {
+    const auto& operations = report["operations"];
+    out << "<section id=\"operations\"><h2>Purges and checks</h2><p>From the journal, newest first: each retention "
+           "purge and what it removed, each policy check and what it found.</p>";
+    if (operations["purges"].empty()) {
+        out << "<p>No retention purge was run.</p>";
+    } else {
+        out << "<table class=\"sortable\" id=\"purges-table\"><thead><tr><th>Purge</th><th "
+               "data-type=\"number\">Records</th><th>Rules</th><th>Outcome</th></tr></thead><tbody>";
+        for (const auto& p : operations["purges"]) {
+            std::string rules;
+            for (const auto& rule : p["rules"]) rules += (rules.empty() ? "" : ", ") + esc(rule);
+            out << "<tr data-purge-records=\"" << p["records"] << "\"><td>" << esc(p["time"])
+                << "</td><td class=\"num\">" << p["records"] << "</td><td>" << rules << "</td><td>" << esc(p["outcome"])
+                << "</td></tr>";
+        }
+        out << "</tbody></table>";
+    }
+    if (operations["checks"].empty()) {
+        out << "<p>No policy check was run.</p>";
+    } else {
+        out << "<table class=\"sortable\" id=\"checks-table\"><thead><tr><th>Check</th><th>Command</th><th>Stores "
+               "read</th><th data-type=\"number\">Errors</th><th data-type=\"number\">Warnings</th><th>Outcome</th>"
+               "</tr></thead><tbody>";
+        for (const auto& c : operations["checks"])
+            out << "<tr data-check-outcome=\"" << esc(c["outcome"]) << "\"><td>" << esc(c["time"]) << "</td><td>"
+                << esc(c["command"]) << "</td><td>" << (c["live"].get<bool>() ? "yes" : "no")
+                << "</td><td class=\"num\">" << c["errors"] << "</td><td class=\"num\">" << c["warnings"] << "</td><td>"
+                << esc(c["outcome"] == "ok" ? std::string("clean") : std::string("findings")) << "</td></tr>";
+        out << "</tbody></table>";
+    }
+    out << "</section>";
+}
+
 void html_findings(std::ostringstream& out, const json& report) {
     out << "<section id=\"findings\"><h2>Findings of the policy check</h2>";
     if (report["findings"].empty())
@@ -494,6 +565,7 @@ std::string render_html(const json& report) {
     html_retention(out, report);
     html_backups(out, report);
     html_erasures(out, report);
+    html_operations(out, report);
     const auto& j = report["journal"];
     out << "<section id=\"journal\"><h2>Journal integrity</h2><p class=\"" << (j["intact"].get<bool>() ? "ok" : "bad")
         << "\">" << (j["intact"].get<bool>() ? "Intact" : "BROKEN") << ": " << j["entries"]
@@ -540,6 +612,19 @@ std::string render_markdown(const json& report) {
             << (r["kind"] == "tenant" ? "tenant " + r["tenant"].get<std::string>() : std::string("a person")) << ": "
             << r["status"].get<std::string>() << ", " << r["records"] << " records"
             << (r["certificate"].get<bool>() ? ", certificate signed" : "") << "\n";
+    out << "\n## Purges and checks\n\n";
+    if (report["operations"]["purges"].empty()) out << "No retention purge was run.\n";
+    for (const auto& p : report["operations"]["purges"])
+        out << "- purge " << p["time"].get<std::string>() << ": " << p["records"] << " records, "
+            << p["outcome"].get<std::string>() << "\n";
+    if (report["operations"]["checks"].empty()) out << "No policy check was run.\n";
+    for (const auto& c : report["operations"]["checks"])
+        out << "- " << c["command"].get<std::string>() << " " << c["time"].get<std::string>()
+            << (c["live"].get<bool>() ? " (stores read)" : "") << ": "
+            << (c["outcome"] == "ok" ? std::string("clean")
+                                     : std::to_string(c["errors"].get<int>()) + " error(s), " +
+                                           std::to_string(c["warnings"].get<int>()) + " warning(s)")
+            << "\n";
     out << "\n## Journal\n\n"
         << (report["journal"]["intact"].get<bool>() ? "Intact" : "BROKEN") << ", " << report["journal"]["entries"]
         << " entries, head `" << report["journal"]["head"].get<std::string>() << "`.\n";

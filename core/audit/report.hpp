@@ -28,6 +28,7 @@ struct ReportInput {
     journal::VerifyResult journal;
     std::string journal_head;  // hash of the newest entry
     std::vector<erase::RequestSummary> erasures;
+    std::vector<journal::Entry> journal_entries;  // the purges and checks are read from these
 };
 
 // The report as data: every number the HTML and Markdown renderings show comes from here.
