@@ -353,6 +353,26 @@ TEST(PostgresConnector, AServerThatIsDownIsARuntimeErrorNamingTheSource) {
     }
 }
 
+TEST(PostgresConnector, SslModeIsHonoured) {
+    // The test server speaks no TLS: "require" must then refuse to connect, "disable" connect.
+    auto& server = PostgresServer::shared();
+    auto db = server.create_database();
+    server.execute(db,
+                   "CREATE TABLE viewers (id serial, email text); INSERT INTO viewers (email) VALUES ('a@b.example');");
+    nlohmann::json tables = {{{"table", "viewers"}, {"category", "usage-data"}, {"subjects", {{"email", "email"}}}}};
+    TempDir dir;
+    config::Workspace workspace;
+    try {
+        open_postgres(dir, db, tables, workspace, server.connection(db) + " sslmode=require");
+        FAIL() << "sslmode=require connected to a server without TLS";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.exit_code(), 3);
+        EXPECT_NE(std::string(e.what()).find("SSL"), std::string::npos) << e.what();
+    }
+    auto plain = open_postgres(dir, db, tables, workspace, server.connection(db) + " sslmode=disable");
+    EXPECT_EQ(plain->inventory({}, {}).rows.at(0).records, 1u);
+}
+
 TEST(PostgresConnector, AMissingTableOrColumnOrABadBatchSizeIsAConfigError) {
     auto& server = PostgresServer::shared();
     auto db = server.create_database();
