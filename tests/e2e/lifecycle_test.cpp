@@ -161,7 +161,8 @@ TEST_F(Lifecycle, TheWholeStoryOnALivePlatform) {
         EXPECT_EQ(after_purge[key], records) << key << " has no deletion limit and must stay";
     }
     // At that time nothing but what nginx wrote after the purge began is past a limit.
-    for (const auto& finding : gdprctl_json("check --live --now " + std::to_string(ahead), 1)["findings"])
+    auto at_that_time = gdprctl_json("check --live --now " + std::to_string(ahead), 1);
+    for (const auto& finding : at_that_time["findings"])
         EXPECT_EQ(finding["policy"], "limits.usage-logs-90d") << finding.dump();
     summarise("5 retention apply +120 d", purged["records"].dump() + " records purged; " +
                                               std::to_string(answered.size()) + " live requests meanwhile, " +
