@@ -142,6 +142,18 @@ nlohmann::json column_value(const SQLite::Column& column) {
     }
 }
 
+// Sets a record's cell to the column's value, reusing the cell's string where the column is text
+// again: collect() sets every cell of every row, and a new string per cell was a malloc and a
+// free each.
+void assign_column_value(nlohmann::json& cell, const SQLite::Column& column) {
+    if (column.getType() == SQLITE3_TEXT && cell.is_string()) {
+        const char* text = column.getText();
+        cell.get_ref<std::string&>().assign(text, static_cast<std::size_t>(column.getBytes()));
+        return;
+    }
+    cell = column_value(column);
+}
+
 class SqliteConnector final : public Connector {
 public:
     SqliteConnector(const config::Source& source, const config::Workspace& workspace) : m_source(source) {
@@ -237,7 +249,7 @@ public:
                 std::string tenant;
                 while (query.executeStep()) {
                     for (int i = 1; i < query.getColumnCount(); ++i)
-                        *cells[static_cast<std::size_t>(i - 1)] = column_value(query.getColumn(i));
+                        assign_column_value(*cells[static_cast<std::size_t>(i - 1)], query.getColumn(i));
                     tenant.assign(query.getColumn(0).getText(""));
                     sink.record(dataset, tenant, record);
                 }

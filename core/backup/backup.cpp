@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/journal/journal.hpp"
 #include "core/util/fs.hpp"
+#include "core/util/json_text.hpp"
 #include "core/util/hex.hpp"
 #include "core/version.hpp"
 
@@ -107,7 +108,7 @@ public:
         if (dataset.name != m_dataset) flush_part();
         m_dataset = dataset.name;
         m_directory = entry_directory(dataset);
-        m_part += record.dump();
+        util::append_json(m_part, record);
         m_part += '\n';
         m_counts[dataset.name] = m_counts.value(dataset.name, 0) + 1;
         if (m_part.size() >= k_part_bytes) flush_part();
