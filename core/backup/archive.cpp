@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -139,21 +140,81 @@ la_ssize_t ArchiveSourceClient::read(struct archive* archive, void* client, cons
     }
 }
 
+// A zstd stream on one thread (libzstd's workers would add ~50 MiB of buffers for little speed
+// here, as producing the records is the slower part) whose level can change between entries:
+// each change ends a frame and starts the next, and a .zst file may hold any number of frames.
+class ZstdStream {
+public:
+    static constexpr int k_default_level = 3;  // what zstd and tar --zstd use
+    static constexpr int k_fastest_level = 1;
+
+    explicit ZstdStream(const crypto::ByteSink& sink)
+        : m_sink(sink), m_context(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize()) {
+        if (!m_context) throw Error::runtime("zstd: out of memory");
+        check(ZSTD_CCtx_setParameter(m_context, ZSTD_c_compressionLevel, m_level));
+    }
+    ~ZstdStream() { ZSTD_freeCCtx(m_context); }
+    ZstdStream(const ZstdStream&) = delete;
+    ZstdStream& operator=(const ZstdStream&) = delete;
+
+    void write(const unsigned char* data, std::size_t size) {
+        ZSTD_inBuffer in{data, size, 0};
+        while (in.pos < in.size) compress(in, ZSTD_e_continue);
+        m_frame_open = m_frame_open || size > 0;
+    }
+    void use_level(int level) {
+        if (level == m_level) return;
+        end_frame();
+        check(ZSTD_CCtx_setParameter(m_context, ZSTD_c_compressionLevel, level));
+        m_level = level;
+    }
+    void end_frame() {
+        if (!m_frame_open) return;
+        ZSTD_inBuffer none{nullptr, 0, 0};
+        while (compress(none, ZSTD_e_end) != 0) {
+        }
+        m_frame_open = false;
+    }
+
+private:
+    static std::size_t check(std::size_t result) {
+        if (ZSTD_isError(result)) throw Error::runtime(std::string("zstd: ") + ZSTD_getErrorName(result));
+        return result;
+    }
+    // Returns what zstd still holds to flush (ZSTD_e_end: 0 once the frame is complete).
+    std::size_t compress(ZSTD_inBuffer& in, ZSTD_EndDirective mode) {
+        ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
+        auto left = check(ZSTD_compressStream2(m_context, &out, &in, mode));
+        if (out.pos) m_sink(m_out.data(), out.pos);
+        return left;
+    }
+
+    const crypto::ByteSink& m_sink;
+    ZSTD_CCtx* m_context;
+    std::vector<unsigned char> m_out;
+    int m_level = k_default_level;
+    bool m_frame_open = false;
+};
+
 ArchiveWriter::ArchiveWriter(crypto::ByteSink sink, ArchiveFormat format)
     : m_archive(archive_write_new()), m_sink(std::move(sink)), m_format(format) {
     if (!m_archive) throw Error::runtime("libarchive: out of memory");
+    m_archive_output = m_sink;
     if (format == ArchiveFormat::zip) {
         check(archive_write_set_format_zip(m_archive), "set format");
     } else {
         check(archive_write_set_format_pax_restricted(m_archive), "set format");
         if (format == ArchiveFormat::tar_gz) check(archive_write_add_filter_gzip(m_archive), "gzip filter");
-        // One zstd thread: libzstd's workers would add ~50 MiB of buffers for little speed
-        // here, as producing the records is the slower part.
-        if (format == ArchiveFormat::tar_zst) check(archive_write_add_filter_zstd(m_archive), "zstd filter");
+        if (format == ArchiveFormat::tar_zst) {
+            m_zstd = std::make_unique<ZstdStream>(m_sink);
+            m_archive_output = [this](const unsigned char* data, std::size_t size) { m_zstd->write(data, size); };
+            // Unblocked, so that an entry's last bytes reach zstd before the level changes.
+            check(archive_write_set_bytes_per_block(m_archive, 0), "set block size");
+        }
     }
     // A container or a compressor does its own framing; tar blocking would only add padding.
     check(archive_write_set_bytes_in_last_block(m_archive, 1), "set block size");
-    check(archive_write_open(m_archive, &m_sink, nullptr, write_to_sink, nullptr), "open");
+    check(archive_write_open(m_archive, &m_archive_output, nullptr, write_to_sink, nullptr), "open");
 }
 
 ArchiveWriter::~ArchiveWriter() { archive_write_free(m_archive); }
@@ -166,6 +227,7 @@ void ArchiveWriter::check(int result, const std::string& what) {
 }
 
 void ArchiveWriter::write_header(const std::string& path, std::int64_t size, std::int64_t mtime, bool stored) {
+    if (m_zstd) m_zstd->use_level(stored ? ZstdStream::k_fastest_level : ZstdStream::k_default_level);
     if (m_format == ArchiveFormat::zip)
         check(stored ? archive_write_zip_set_compression_store(m_archive)
                      : archive_write_zip_set_compression_deflate(m_archive),
@@ -229,6 +291,7 @@ void ArchiveWriter::add_descriptor(const std::string& path, int fd, std::int64_t
 void ArchiveWriter::finish() {
     if (m_finished) return;
     check(archive_write_close(m_archive), "close");
+    if (m_zstd) m_zstd->end_frame();
     m_finished = true;
 }
 
