@@ -120,15 +120,7 @@ public:
 
 private:
     void flush() {
-        const char* data = m_buffer.data();
-        std::size_t left = m_buffer.size();
-        while (left) {
-            auto n = ::write(m_fd, data, left);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw Error::runtime("cannot write a temporary file: " + std::string(std::strerror(errno)));
-            data += n;
-            left -= static_cast<std::size_t>(n);
-        }
+        util::write_fully(m_fd, m_buffer, "a temporary file");
         m_size += static_cast<std::int64_t>(m_buffer.size());
         m_buffer.clear();
     }

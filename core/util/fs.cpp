@@ -29,9 +29,12 @@ std::string random_suffix() {
     return buffer;
 }
 
-void write_all(int fd, std::string_view content, const std::filesystem::path& shown) {
+}  // namespace
+
+void write_fully(int fd, std::string_view content, const std::filesystem::path& shown) {
+    constexpr std::size_t k_largest_write = 128u << 10;
     while (!content.empty()) {
-        ssize_t n = ::write(fd, content.data(), content.size());
+        ssize_t n = ::write(fd, content.data(), std::min(content.size(), k_largest_write));
         if (n < 0) {
             if (errno == EINTR) continue;
             throw Error::runtime("cannot write " + shown.string() + ": " + errno_text());
@@ -40,15 +43,13 @@ void write_all(int fd, std::string_view content, const std::filesystem::path& sh
     }
 }
 
-}  // namespace
-
 void write_file_atomically(const std::filesystem::path& path, std::string_view content, unsigned mode) {
     auto temp = path;
     temp += ".tmp-" + random_suffix();
     int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) throw Error::runtime("cannot create " + temp.string() + ": " + errno_text());
     try {
-        write_all(fd, content, temp);
+        write_fully(fd, content, temp);
         if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0)
             throw Error::runtime("cannot finish " + temp.string() + ": " + errno_text());
     } catch (...) {
@@ -79,7 +80,7 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* data, std::size_t size) {
-    write_all(m_fd, std::string_view(static_cast<const char*>(data), size), m_temp);
+    write_fully(m_fd, std::string_view(static_cast<const char*>(data), size), m_temp);
     m_written += size;
     // Start writeback of what is written while the rest is still being produced, so that the
     // fsync in commit() finds little left to do (a large file is otherwise written to disk

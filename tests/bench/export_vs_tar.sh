@@ -42,9 +42,14 @@ JSON
 sync
 
 # time NAME COMMAND: one run, warm cache; records "NAME seconds rss_kib".
+# Each job starts from the same state: its input in the page cache, nothing left to write back,
+# and a pause, since this VM hands freed memory back to its host after a moment and a job run
+# right after another would reuse that job's pages at a fraction of the cost.
 measure() {
   local name=$1; shift
   cat recordings/t1/* platform.db > /dev/null
+  sync
+  sleep "${SETTLE_SECONDS:-3}"
   /usr/bin/time -f "%e %M" -o time.txt sh -c "$*" > /dev/null 2> err.txt || { echo "$name failed:"; cat err.txt; exit 1; }
   echo "$name $(cat time.txt)" >> results.txt
 }
