@@ -79,13 +79,7 @@ public:
     }
     void write(const unsigned char* data, std::size_t size) {
         if (m_file) return m_file->write(data, size);
-        while (size) {
-            auto n = ::write(m_fd, data, size);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw Error::runtime("cannot write " + m_path + ": " + std::strerror(errno));
-            data += n;
-            size -= static_cast<std::size_t>(n);
-        }
+        util::write_fully(m_fd, std::string_view(reinterpret_cast<const char*>(data), size), m_path);
     }
     void commit() {
         if (m_file) m_file->commit();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/util/fs.hpp"
 
 namespace gdprctl::backup {
 
@@ -25,18 +26,6 @@ la_ssize_t write_to_sink(struct archive*, void* client, const void* buffer, size
 }
 
 std::string errno_text() { return std::strerror(errno); }
-
-void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path) {
-    while (size) {
-        auto n = ::write(fd, data, size);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw Error::runtime("cannot write " + path.string() + ": " + errno_text());
-        }
-        data += n;
-        size -= static_cast<std::size_t>(n);
-    }
-}
 
 void make_directories(const std::filesystem::path& root, const std::filesystem::path& relative) {
     auto current = root;
@@ -90,7 +79,7 @@ std::uint64_t copy_entry_data(struct archive* archive, int fd, const std::filesy
             if (end == std::string::npos) break;
             std::string_view line(pending.data() + start, end - start);
             if (filter->keep(entry_path, line)) {
-                write_all(fd, pending.data() + start, end - start + 1, path);
+                util::write_fully(fd, std::string_view(pending).substr(start, end - start + 1), path);
                 written += end - start + 1;
             } else {
                 ++stats.lines_dropped;
@@ -100,7 +89,7 @@ std::uint64_t copy_entry_data(struct archive* archive, int fd, const std::filesy
         pending.erase(0, start);
         if (flush_all && !pending.empty()) {
             if (filter->keep(entry_path, pending)) {
-                write_all(fd, pending.data(), pending.size(), path);
+                util::write_fully(fd, pending, path);
                 written += pending.size();
             } else {
                 ++stats.lines_dropped;
@@ -114,7 +103,7 @@ std::uint64_t copy_entry_data(struct archive* archive, int fd, const std::filesy
         if (result != ARCHIVE_OK)
             throw Error::integrity("archive entry " + entry_path + ": " + archive_error_string(archive));
         if (!filtering) {
-            write_all(fd, static_cast<const char*>(block), size, path);
+            util::write_fully(fd, std::string_view(static_cast<const char*>(block), size), path);
             written += size;
             continue;
         }
@@ -160,7 +149,7 @@ public:
     void write(const unsigned char* data, std::size_t size) {
         ZSTD_inBuffer in{data, size, 0};
         while (in.pos < in.size) compress(in, ZSTD_e_continue);
-        m_frame_open = m_frame_open || size > 0;
+        if (size) m_frame_open = true;
     }
     void use_level(int level) {
         if (level == m_level) return;

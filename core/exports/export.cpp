@@ -166,13 +166,15 @@ protected:
         ++count.records;
         count.bytes += bytes;
     }
-    std::string m_counted;
     DatasetCount& count_of(const config::Dataset& dataset) {
         for (auto& count : counts)
             if (count.dataset == dataset.name) return count;
         counts.push_back({dataset.name, source_of(dataset), dataset.category, 0, 0});
         return counts.back();
     }
+
+private:
+    std::string m_counted;  // one record's JSON, reused: only its size is counted
 };
 
 // A file a connector found, waiting for the archive writer.
