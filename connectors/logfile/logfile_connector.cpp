@@ -153,12 +153,11 @@ private:
         if (m_gz) {
             if (gzwrite(m_gz, m_buffer.data(), static_cast<unsigned>(m_buffer.size())) == 0) fail();
         } else {
-            std::string_view rest(m_buffer);
-            while (!rest.empty()) {
-                ssize_t n = ::write(m_fd, rest.data(), rest.size());
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0) fail();
-                rest.remove_prefix(static_cast<std::size_t>(n));
+            try {
+                util::write_fully(m_fd, m_buffer, m_path);
+            } catch (const Error&) {
+                ::unlink(m_path.c_str());  // as fail() does: no half-written rewrite is left
+                throw;
             }
         }
         m_buffer.clear();
