@@ -90,7 +90,8 @@ void run_erase(GlobalOptions& options, const EraseArguments& arguments) {
     erase_options.dry_run = arguments.dry_run;
     auto report = erase::run_erase(workspace, connectors::open_all_connectors, erase_options);
     print_result(options, report.to_text(), report.to_json());
-    if (!report.dry_run && !report.verification.clean()) options.exit_code = static_cast<int>(ErrorKind::findings);
+    if ((!report.dry_run && !report.verification.clean()) || !report.blocked.empty())
+        options.exit_code = static_cast<int>(ErrorKind::findings);
 }
 
 void run_verify(GlobalOptions& options, const EraseArguments& arguments) {

@@ -53,7 +53,9 @@ bool Selector::wants_category(const std::string& category) const {
 std::vector<std::string> text_patterns(const std::vector<Identifier>& identifiers) {
     std::vector<std::string> patterns;
     for (const auto& id : identifiers) {
-        if (id.kind == "user") continue;
+        // A numeric user id occurs everywhere as some other number; an IRI or a handle does not.
+        if (id.kind == "user" && (id.value.size() < 3 || id.value.find_first_not_of("0123456789") == std::string::npos))
+            continue;
         if (id.kind == "ip") {
             for (auto& form : pii::ip_text_forms(id.value)) patterns.push_back(std::move(form));
         } else {
@@ -179,6 +181,8 @@ nlohmann::json PlanItem::to_json() const {
     out["oldest"] = oldest ? nlohmann::json(*oldest) : nlohmann::json(nullptr);
     if (!note.empty()) out["note"] = note;
     if (!snapshot.is_null()) out["snapshot"] = snapshot;
+    if (other_people) out["other_people"] = true;
+    if (!blocked.empty()) out["blocked"] = blocked;
     return out;
 }
 
@@ -191,13 +195,23 @@ PlanItem PlanItem::from_json(const nlohmann::json& json) {
     if (!json.at("oldest").is_null()) item.oldest = json.at("oldest").get<util::UnixTime>();
     item.note = json.value("note", "");
     if (json.contains("snapshot")) item.snapshot = json.at("snapshot");
+    item.other_people = json.value("other_people", false);
+    item.blocked = json.value("blocked", "");
     return item;
 }
 
 std::uint64_t Plan::records() const {
     std::uint64_t total = 0;
-    for (const auto& item : items) total += item.records;
+    for (const auto& item : items)
+        if (item.erases_records()) total += item.records;
     return total;
+}
+
+std::vector<std::string> Plan::blocked() const {
+    std::vector<std::string> reasons;
+    for (const auto& item : items)
+        if (!item.blocked.empty()) reasons.push_back(item.blocked);
+    return reasons;
 }
 
 nlohmann::json Selector::to_json() const {

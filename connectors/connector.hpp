@@ -30,8 +30,9 @@ struct Identifier {
 Identifier parse_identifier(const std::string& text);
 
 // The text to look for to find identifiers written in a store: an address in each of its
-// spellings (pii::ip_text_forms), other kinds as they are; user ids, numbers that occur
-// everywhere, are left out (they are found through the records that hold them).
+// spellings (pii::ip_text_forms), other kinds as they are; numeric user ids, numbers that occur
+// everywhere, are left out (they are found through the records that hold them), while user ids
+// that are names or IRIs ("https://social.example/users/bob") are looked for like the rest.
 std::vector<std::string> text_patterns(const std::vector<Identifier>& identifiers);
 
 // What an operation is about. An empty selector is everything the data map declares.
@@ -151,6 +152,16 @@ struct PlanItem {
     std::optional<util::UnixTime> oldest;
     std::string note;         // for people: a missing index, a live file left alone
     nlohmann::json snapshot;  // connector-specific state the plan was made on
+    // Rows of other people that the person's erasure reaches: rows that go with the person's
+    // (a cascade the data map allows), or stay changed (a reference detached, a mention of the
+    // person redacted) or as they are ("keep": they point at rows that are gone).
+    bool other_people = false;
+    // Why the plan cannot be carried out, and the fix: nothing changes while an item says so.
+    std::string blocked;
+
+    // True when records are rows that go, or are stripped of the person: all but other
+    // people's rows that stay.
+    bool erases_records() const { return !other_people || what.rfind("delete", 0) == 0; }
 
     nlohmann::json to_json() const;
     static PlanItem from_json(const nlohmann::json& json);
@@ -165,6 +176,8 @@ struct Plan {
     std::optional<util::UnixTime> newest;  // the newest record seen, for clock sanity checks
 
     std::uint64_t records() const;
+    // The items' reasons why the plan cannot be carried out.
+    std::vector<std::string> blocked() const;
     // Everything, identifiers included (for plan files and resumable runs); throws
     // nlohmann::json::exception on a malformed document.
     nlohmann::json to_json() const;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "core/error.hpp"
+#include "core/util/time.hpp"
+
 namespace gdprctl::connectors {
 
 std::string quote_identifier(const std::string& identifier) {
@@ -33,6 +36,7 @@ SqlDataMap read_sql_data_map(config::JsonReader& reader, const config::Source& s
         table.finish();
         map.tenant_tables.push_back(std::move(owned));
     }
+    map.links = read_declared_links(reader);
     return map;
 }
 
@@ -41,6 +45,7 @@ void check_dataset_columns(const config::Dataset& dataset, const RequireColumn& 
         require(dataset.locator, subject.field, dataset.pointer + "/subjects/" + subject.kind);
     for (const auto& column : dataset.personal) require(dataset.locator, column, dataset.pointer + "/personal");
     for (const auto& column : dataset.ignore) require(dataset.locator, column, dataset.pointer + "/ignore");
+    if (!dataset.owner.empty()) require(dataset.locator, dataset.owner, dataset.pointer + "/owner");
     if (dataset.timestamp) require(dataset.locator, dataset.timestamp->field, dataset.timestamp->pointer);
     if (!dataset.tenant) return;
     std::string table = dataset.locator;
@@ -54,6 +59,47 @@ void check_dataset_columns(const config::Dataset& dataset, const RequireColumn& 
     require(table, dataset.tenant->field, dataset.tenant->pointer + "/column");
 }
 
+void check_link_columns(const std::vector<TableLink>& links, const RequireColumn& require) {
+    for (const auto& link : links) {
+        if (link.pointer.empty()) continue;
+        require(link.table, link.column, link.pointer + "/from");
+        require(link.parent, link.parent_column, link.pointer + "/to");
+    }
+}
+
+namespace {
+
+bool reads_in(const config::TimestampSpec& spec, const std::string& value) {
+    switch (spec.format) {
+        case config::TimeFormat::unix_seconds:
+        case config::TimeFormat::unix_millis:
+            return value.find_first_not_of("0123456789-.") == std::string::npos;
+        case config::TimeFormat::iso8601:
+            return util::parse_iso8601(value).has_value();
+        case config::TimeFormat::pattern:
+            return util::parse_with_pattern(value, spec.pattern).has_value();
+        default:
+            return true;
+    }
+}
+
+}  // namespace
+
+void check_timestamp_samples(const config::Dataset& dataset, const config::Source& source,
+                             const std::vector<std::string>& samples) {
+    const auto& spec = *dataset.timestamp;
+    std::size_t misfits = 0;
+    for (const auto& sample : samples) misfits += reads_in(spec, sample) ? 0 : 1;
+    if (!misfits) return;
+    bool iso_text = std::any_of(samples.begin(), samples.end(),
+                                [](const std::string& value) { return util::parse_iso8601(value).has_value(); });
+    throw Error::config(source.file + ": " + spec.pointer + "/format: " + std::to_string(misfits) + " of " +
+                            std::to_string(samples.size()) + " sampled values of " + dataset.locator + "." +
+                            spec.field + " do not read as this format",
+                        iso_text ? "they are dates written as text: use \"format\": \"iso8601\""
+                                 : "give the format the column holds: iso8601, unix, unix_ms or pattern");
+}
+
 std::map<std::string, std::set<std::string>> declared_columns(const std::vector<config::Dataset>& datasets) {
     std::map<std::string, std::set<std::string>> declared;
     for (const auto& dataset : datasets) {
@@ -62,6 +108,7 @@ std::map<std::string, std::set<std::string>> declared_columns(const std::vector<
         set.insert(dataset.ignore.begin(), dataset.ignore.end());
         for (const auto& subject : dataset.subjects) set.insert(subject.field);
         if (dataset.timestamp) set.insert(dataset.timestamp->field);
+        if (!dataset.owner.empty()) set.insert(dataset.owner);
         if (!dataset.tenant) continue;
         std::string table = dataset.locator;
         for (const auto& step : dataset.tenant->via) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "connectors/connector.hpp"
+#include "connectors/sql_links.hpp"
 #include "core/pii/detect.hpp"
 
 // What the SQL connectors (sqlite, postgres) share of the data map: reading it, checking its
@@ -22,6 +23,7 @@ struct SqlDataMap {
     // "tenant_tables": rows that belong to a tenant and hold no personal data (the tenant's own
     // record, its settings), removed only with the whole tenant; their "names" columns name it.
     std::vector<config::Dataset> tenant_tables;
+    std::vector<TableLink> links;  // "links": what references what, where the database does not say
 };
 SqlDataMap read_sql_data_map(config::JsonReader& reader, const config::Source& source,
                              const config::Workspace& workspace);
@@ -32,6 +34,15 @@ SqlDataMap read_sql_data_map(config::JsonReader& reader, const config::Source& s
 using RequireColumn =
     std::function<void(const std::string& table, const std::string& column, const std::string& pointer)>;
 void check_dataset_columns(const config::Dataset& dataset, const RequireColumn& require);
+
+// Checks the columns every declared link names, as check_dataset_columns does.
+void check_link_columns(const std::vector<TableLink>& links, const RequireColumn& require);
+
+// Throws Error::config at the timestamp's "format" when sampled values of its column do not
+// read in that format: dates written as text, read as Unix seconds, would all be 1970's and a
+// retention plan would delete every row.
+void check_timestamp_samples(const config::Dataset& dataset, const config::Source& source,
+                             const std::vector<std::string>& samples);
 
 // The columns the data map accounts for, per table: the rest are sampled for personal data.
 std::map<std::string, std::set<std::string>> declared_columns(const std::vector<config::Dataset>& datasets);

@@ -80,7 +80,9 @@ public:
             throw Error::config(m_source.file + ": " + m_source.pointer + ": source \"" + m_source.name +
                                     "\" holds files, which can be deleted but not anonymised",
                                 "use a delete rule for this category, or exclude the source with \"datasets\"");
-        PlanItem item{dataset.name, "delete files", 0, 0, {}, "", {}};
+        PlanItem item;
+        item.dataset = dataset.name;
+        item.what = "delete files";
         SourceInventory ignored;
         for_each_object(ignored, [&](const Object& object) {
             ++plan.source_records;

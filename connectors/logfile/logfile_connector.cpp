@@ -268,7 +268,7 @@ public:
             plan.source_records += tally.lines;
             if (tally.newest) plan.newest = std::max(plan.newest.value_or(0), *tally.newest);
             if (!tally.expired) continue;
-            plan.items.push_back(plan_file(file, tally));
+            plan.items.push_back(plan_file(file, tally, action));
         }
         return plan;
     }
@@ -623,25 +623,32 @@ private:
     // reads every line again.
     static constexpr std::size_t k_most_listed_lines = 100000;
 
-    PlanItem plan_file(const std::filesystem::path& file, const FileTally& tally) {
+    PlanItem plan_file(const std::filesystem::path& file, const FileTally& tally, const Action& action) {
         struct stat info {};
         ::stat(file.c_str(), &info);
         bool live = is_live_file(file);
         bool whole = tally.expired == tally.lines && tally.malformed == 0;
-        PlanItem item{m_datasets.front().name,
-                      whole ? "remove file" : "rewrite file",
-                      tally.expired,
-                      tally.expired_bytes,
-                      tally.oldest,
-                      "",
-                      {}};
+        PlanItem item;
+        item.dataset = m_datasets.front().name;
+        item.what = whole ? "remove file" : "rewrite file";
+        item.records = tally.expired;
+        item.bytes = tally.expired_bytes;
+        item.oldest = tally.oldest;
         item.snapshot = {{"file", file.filename().string()},
                          {"dev", static_cast<std::uint64_t>(info.st_dev)},
                          {"ino", static_cast<std::uint64_t>(info.st_ino)},
                          {"size", static_cast<std::uint64_t>(info.st_size)},
                          {"read", tally.bytes_read},
                          {"live", live}};
-        if (live && !m_reopen) {
+        if (live && !m_reopen && action.kind == Action::Kind::erase) {
+            // An erasure cannot leave a person's lines behind: it stops, saying how to proceed.
+            item.what = "leave alone";
+            item.blocked = "source \"" + m_source.name + "\": " + file.filename().string() + " holds " +
+                           std::to_string(tally.expired) +
+                           " lines to erase, and a server may be appending to it: gdprctl erases from a live log "
+                           "only after rotating it. Set \"reopen\" for this source ({\"pid_file\": \"...\", "
+                           "\"signal\": \"USR1\"}), then run the erasure again";
+        } else if (live && !m_reopen) {
             item.what = "leave alone";
             item.note = "source \"" + m_source.name + "\": " + file.filename().string() + " holds " +
                         std::to_string(tally.expired) +

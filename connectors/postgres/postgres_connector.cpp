@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "connectors/sql_data_map.hpp"
+#include "connectors/sql_links.hpp"
 #include "core/error.hpp"
 #include "core/pii/detect.hpp"
 #include "core/util/fs.hpp"
@@ -239,6 +240,7 @@ public:
         auto map = read_sql_data_map(reader, source, workspace);
         m_datasets = std::move(map.datasets);
         m_tenant_tables = std::move(map.tenant_tables);
+        m_declared_links = std::move(map.links);
         reader.finish();
     }
 
@@ -248,6 +250,31 @@ public:
     void validate() override {
         for (const auto& dataset : m_datasets) validate_dataset(dataset);
         for (const auto& table : m_tenant_tables) validate_dataset(table);
+        check_link_columns(m_declared_links,
+                           [&](const std::string& table, const std::string& column, const std::string& pointer) {
+                               require_column(table, column, pointer);
+                           });
+        ownership().check(m_source);
+        for (const auto& dataset : m_datasets)
+            if (dataset.timestamp) check_timestamp(dataset);
+    }
+
+    // A time column read as Unix seconds must hold numbers; text must read in its format.
+    void check_timestamp(const config::Dataset& dataset) {
+        const auto& spec = *dataset.timestamp;
+        const auto& type = column_types(dataset.locator).at(spec.field);
+        bool time_type = type.rfind("timestamp", 0) == 0 || type == "date";
+        if (time_type && spec.format == config::TimeFormat::iso8601) return;
+        std::vector<std::string> samples;
+        if (time_type) {
+            samples.push_back(type);  // a time type read as a number: never right
+        } else {
+            auto rows =
+                session().query("SELECT (" + quote(spec.field) + ")::text FROM " + quote_table(dataset.locator) +
+                                " WHERE " + quote(spec.field) + " IS NOT NULL LIMIT 100");
+            for (int i = 0; i < rows.rows(); ++i) samples.emplace_back(rows.text(i, 0));
+        }
+        check_timestamp_samples(dataset, m_source, samples);
     }
 
     SourceInventory inventory(const Selector& selector, const InventoryOptions& options) override {
@@ -335,8 +362,10 @@ public:
             item.bytes = tally.bytes;
             item.oldest = tally.oldest;
             item.snapshot = {{"records", tally.records}};
+            if (erases_people(selector, action)) plan_for_others(dataset, selector, action, item, plan);
             plan.items.push_back(std::move(item));
         }
+        if (erases_people(selector, action)) plan_redactions(selector, action, plan);
         return plan;
     }
 
@@ -344,6 +373,10 @@ public:
     // batches, and a second run with the same plan deletes the rest.
     ApplyReport apply(const Plan& plan, ApplyProgress& progress) override {
         ApplyReport report;
+        if (erases_people(plan.selector, plan.action)) {
+            apply_in_one_transaction(plan, progress, report);
+            return report;
+        }
         for (const auto& item : plan.items) {
             const auto& dataset = dataset_named(item.dataset);
             if (item.snapshot.contains("partition")) {
@@ -674,6 +707,266 @@ public:
     }
 
 private:
+    // ---- A person's erasure: other people's rows, one transaction ----
+
+    // SQL selecting `what` of the rows of dataset the selector picks; binds into parameters.
+    std::string selected_rows(const config::Dataset& dataset, const Selector& selector, const std::string& what,
+                              Parameters& parameters) {
+        auto parts = query_parts(dataset);
+        auto where = filter(dataset, parts, selector, parameters);
+        return "SELECT " + what + " FROM " + parts.from + " WHERE " + where;
+    }
+
+    EffectQueries effect_queries(const Selector& selector, const Action& action, Parameters& parameters) {
+        EffectQueries queries;
+        queries.deleted_values = [&, this](const std::string& table, const std::string& column) {
+            return selected_rows(*ownership().dataset_of(table), selector, "t0." + quote(column), parameters);
+        };
+        queries.released = [&, this](const std::string& table, const std::string& column,
+                                     const std::string& alias) -> std::string {
+            const auto* dataset = ownership().dataset_of(table);
+            if (!dataset || !selects(*dataset, selector) || !releases(*dataset, action, selector, column)) return "";
+            return "(" + alias + ".tableoid, " + alias + ".ctid) IN (" +
+                   selected_rows(*dataset, selector, "t0.tableoid, t0.ctid", parameters) + ")";
+        };
+        queries.not_null = [this](const std::string& table, const std::string& column) {
+            return column_not_null(table, column);
+        };
+        return queries;
+    }
+
+    bool column_not_null(const std::string& table, const std::string& column) {
+        auto rows = session().query(
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT "
+            "attisdropped",
+            {regclass_text(table), column});
+        return rows.rows() == 1 && rows.text(0, 0) == "t";
+    }
+
+    // The statement an effect runs (head, then the rows it reaches), with its parameters.
+    std::pair<std::string, Parameters> effect_statement(const LinkEffect& effect, const Selector& selector,
+                                                        const Action& action, const std::string& head) {
+        Parameters parameters;
+        auto queries = effect_queries(selector, action, parameters);
+        auto where = effect_rows(effect.path, "e", ownership(), queries);
+        return {head + " WHERE " + where, parameters};
+    }
+
+    // Before a dataset's rows of the person go: what becomes of other people's rows that point at
+    // them (items placed before the dataset's own); before they are rewritten: whether every
+    // column emptied may be.
+    void plan_for_others(const config::Dataset& dataset, const Selector& selector, const Action& action, PlanItem& item,
+                         Plan& plan) {
+        auto change = record_change(dataset, action, selector);
+        if (!change.remove) {
+            item.blocked = not_null_conflict(dataset, change, [&](const std::string& table, const std::string& column) {
+                return column_not_null(table, column);
+            });
+            return;
+        }
+        Parameters unbound;
+        auto queries = effect_queries(selector, action, unbound);
+        auto effects =
+            plan_link_effects(dataset.locator, ownership(), queries, [&](const std::vector<TableLink>& path) {
+                LinkEffect probe;
+                probe.path = path;
+                auto [sql, parameters] = effect_statement(
+                    probe, selector, action, "SELECT count(*) FROM " + quote_table(path.back().table) + " AS e");
+                return static_cast<std::uint64_t>(session().query(sql, parameters.values).integer(0, 0));
+            });
+        for (const auto& effect : effects)
+            plan.items.push_back(effect_item(effect, dataset.name, ownership(), m_source.name));
+    }
+
+    // The text columns of every table gdprctl may read: (table as the data map or the search
+    // path names it, column, type).
+    std::vector<std::tuple<std::string, std::string, std::string>> text_columns() {
+        auto rows = session().query(
+            "SELECT CASE WHEN pg_table_is_visible(c.oid) THEN c.relname ELSE n.nspname || '.' || c.relname END, "
+            "c.oid::text, a.attname, format_type(a.atttypid, NULL) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
+            "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
+            "AND has_table_privilege(c.oid, 'SELECT, UPDATE') AND format_type(a.atttypid, NULL) IN "
+            "('text', 'character varying', 'json', 'jsonb') ORDER BY 1, a.attnum");
+        std::map<std::string, std::string> mapped;
+        for (const auto* table : mapped_tables()) mapped[oid_of(table->locator)] = table->locator;
+        std::vector<std::tuple<std::string, std::string, std::string>> columns;
+        for (int i = 0; i < rows.rows(); ++i) {
+            auto found = mapped.find(std::string(rows.text(i, 1)));
+            columns.emplace_back(found != mapped.end() ? found->second : std::string(rows.text(i, 0)),
+                                 std::string(rows.text(i, 2)), std::string(rows.text(i, 3)));
+        }
+        return columns;
+    }
+
+    // The rows of table whose column mentions the person and may be redacted, as a query of
+    // (tableoid, ctid, the column's text); before the plan is carried out, without the rows it
+    // deletes or rewrites. For people within one tenant, only that tenant's rows of mapped tables.
+    std::optional<std::string> redaction_rows(const std::string& table, const std::string& column,
+                                              const Selector& selector, const Action& action, const Plan* planning,
+                                              const std::vector<std::string>& patterns, Parameters& parameters) {
+        std::string like;
+        for (const auto& pattern : patterns) {
+            std::string escaped;
+            for (char c : pattern)
+                escaped += (c == '%' || c == '_' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+            like += (like.empty() ? "" : ", ") + parameters.add("%" + escaped + "%");
+        }
+        std::string where = "(t0." + quote(column) + ")::text ILIKE ANY(ARRAY[" + like + "]::text[])";
+        const auto* dataset = ownership().dataset_of(table);
+        if (!selector.text_counts_everywhere()) {
+            if (!dataset || !dataset->tenant) return std::nullopt;
+            auto parts = query_parts(*dataset);
+            where += " AND (t0.tableoid, t0.ctid) IN (SELECT t0.tableoid, t0.ctid FROM " + parts.from + " WHERE " +
+                     parts.tenant + " = " + parameters.add(*selector.tenant) + ")";
+        }
+        if (planning) {
+            auto queries = effect_queries(selector, action, parameters);
+            std::string rewritten = "false";
+            auto own = queries.released(table, column, "t0");
+            if (!own.empty()) rewritten += " OR " + own;
+            for (const auto& item : planning->items) {
+                if (!item.snapshot.contains("effect")) continue;
+                auto effect = LinkEffect::from_json(item.snapshot.at("effect"));
+                if (effect.kind != LinkEffect::Kind::remove || effect.link().table != table) continue;
+                rewritten += " OR (" + effect_rows(effect.path, "t0", ownership(), queries) + ")";
+            }
+            where += " AND NOT COALESCE((" + rewritten + "), false)";
+        }
+        return "SELECT t0.tableoid, t0.ctid, (t0." + quote(column) + ")::text FROM " + quote_table(table) +
+               " AS t0 WHERE " + where;
+    }
+
+    // Mentions of the person in rows that are not theirs and stay: a reply quoting their address,
+    // a follow of their actor, a queued job addressed to them. Each column with any is one item.
+    void plan_redactions(const Selector& selector, const Action& action, Plan& plan) {
+        auto patterns = text_patterns(selector.subjects);
+        if (patterns.empty()) return;
+        pii::IdentifierMatcher matcher(patterns);
+        auto& db = session();
+        Transaction snapshot(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        for (const auto& [table, column, type] : text_columns()) {
+            Parameters parameters;
+            auto query = redaction_rows(table, column, selector, action, &plan, patterns, parameters);
+            if (!query) continue;
+            std::uint64_t rows = 0;
+            for_each_row(*query, parameters, [&](const Result& result, int i) {
+                if (matcher.contains(result.text(i, 2))) ++rows;
+            });
+            if (!rows) continue;
+            auto item = redaction_item(table, column, rows, ownership(), m_source.name);
+            item.snapshot["redact"]["type"] = type;
+            plan.items.push_back(std::move(item));
+        }
+    }
+
+    // Every item of a person's erasure in one transaction, at one snapshot: either all of it is
+    // done or none. A table that loses rows the plan does not account for (a trigger, a key it
+    // did not see) rolls it all back.
+    void apply_in_one_transaction(const Plan& plan, ApplyProgress& progress, ApplyReport& report) {
+        const std::string step = m_source.name + ": the erasure's transaction";
+        if (!plan.blocked().empty())
+            throw Error::findings("source \"" + m_source.name + "\": the plan is blocked: " + plan.blocked().front());
+        if (!progress.is_done(step)) {
+            Transaction transaction(session(), "BEGIN ISOLATION LEVEL REPEATABLE READ");
+            auto watched = watched_tables(plan);
+            apply_items_checked(
+                m_source.name, plan, [&](const PlanItem& item) { return apply_person_item(plan, item); },
+                [&] { return row_counts(watched); }, [&](const PlanItem& item) { return item_table(item); });
+            transaction.commit();
+            progress.mark_done(step);
+        }
+        report.records_changed = plan.records();
+        for (const auto& item : plan.items) report.bytes_changed += item.bytes;
+    }
+
+    std::string item_table(const PlanItem& item) {
+        return table_of(item, [&](const std::string& name) { return dataset_named(name).locator; });
+    }
+
+    // The tables a person's erasure changes, and every table a key leads to them from: the rows a
+    // cascade could take are counted before and after.
+    std::set<std::string> watched_tables(const Plan& plan) {
+        std::set<std::string> watched;
+        std::vector<std::string> pending;
+        for (const auto& item : plan.items) pending.push_back(item_table(item));
+        while (!pending.empty()) {
+            auto table = pending.back();
+            pending.pop_back();
+            if (!watched.insert(table).second) continue;
+            for (const auto* link : ownership().links_into(table)) pending.push_back(link->table);
+        }
+        return watched;
+    }
+
+    std::map<std::string, std::uint64_t> row_counts(const std::set<std::string>& tables) {
+        std::map<std::string, std::uint64_t> counts;
+        for (const auto& table : tables)
+            counts[table] =
+                static_cast<std::uint64_t>(session().query("SELECT count(*) FROM " + quote_table(table)).integer(0, 0));
+        return counts;
+    }
+
+    // Carries out one item of a person's erasure; the rows it changed.
+    std::uint64_t apply_person_item(const Plan& plan, const PlanItem& item) {
+        const auto& snapshot = item.snapshot;
+        if (snapshot.contains("effect")) {
+            auto effect = LinkEffect::from_json(snapshot.at("effect"));
+            auto head = effect_statement_head(effect, ownership().dialect());
+            if (!head) return 0;
+            auto [sql, parameters] = effect_statement(effect, plan.selector, plan.action, *head);
+            return session().changed(sql, parameters.values);
+        }
+        if (snapshot.contains("redact")) return redact(plan, snapshot.at("redact"));
+        const auto& dataset = dataset_named(item.dataset);
+        auto change = record_change(dataset, plan.action, plan.selector);
+        auto parts = query_parts(dataset);
+        Parameters parameters;
+        auto where = filter(dataset, parts, plan.selector, parameters);
+        if (change.remove)
+            return session().changed("DELETE FROM " + quote_table(dataset.locator) +
+                                         " AS d WHERE (d.tableoid, d.ctid) IN (SELECT t0.tableoid, t0.ctid FROM " +
+                                         parts.from + " WHERE " + where + ")",
+                                     parameters.values);
+        auto rows =
+            session().query("SELECT " + changed_columns(dataset, change) + " FROM " + parts.from + " WHERE " + where,
+                            parameters.values);
+        std::vector<int> pending;
+        std::uint64_t changed = 0;
+        for (int i = 0; i < rows.rows(); ++i) {
+            if (row_needs_change(rows, i, change, 2)) pending.push_back(i);
+            if (pending.size() == 1000 || (i + 1 == rows.rows() && !pending.empty())) {
+                update_rows(dataset, rows, pending, change);
+                changed += pending.size();
+                pending.clear();
+            }
+        }
+        return changed;
+    }
+
+    // Replaces the person's identifiers in one column of other people's rows.
+    std::uint64_t redact(const Plan& plan, const nlohmann::json& target) {
+        auto table = target.at("table").get<std::string>(), column = target.at("column").get<std::string>();
+        auto type = target.at("type").get<std::string>();
+        auto patterns = text_patterns(plan.selector.subjects);
+        pii::IdentifierMatcher matcher(patterns);
+        Parameters parameters;
+        auto query = redaction_rows(table, column, plan.selector, plan.action, nullptr, patterns, parameters);
+        if (!query) return 0;
+        auto rows = session().query(*query, parameters.values);
+        std::uint64_t changed = 0;
+        for (int i = 0; i < rows.rows(); ++i) {
+            if (!matcher.contains(rows.text(i, 2))) continue;
+            session().query("UPDATE " + quote_table(table) + " SET " + quote(column) + " = $3::" + type +
+                                " WHERE tableoid = $1::oid AND ctid = $2::tid",
+                            {std::string(rows.text(i, 0)), std::string(rows.text(i, 1)),
+                             matcher.replace(rows.text(i, 2), k_redacted)});
+            ++changed;
+        }
+        return changed;
+    }
+
     // Streams the rows of a query through a server-side cursor, k_fetch_rows a round trip, to
     // on_row(rows, index): memory does not grow with the table. Run inside a transaction.
     void for_each_row(const std::string& select, const Parameters& parameters,
@@ -734,10 +1027,7 @@ private:
         if (selector.tenant) where += " AND " + parts.tenant + " = " + parameters.add(*selector.tenant);
         for (const auto& excluded : selector.exclude_tenants)
             where += " AND " + parts.tenant + " <> " + parameters.add(excluded);
-        if (!selector.subjects.empty()) {
-            std::set<std::string> path;
-            where += " AND " + subject_match(dataset, "t0", selector, parameters, path);
-        }
+        if (!selector.subjects.empty()) where += " AND " + subject_match(dataset, "t0", selector, parameters);
         if (selector.older_than) {
             // A record without a timestamp is never expired.
             where += dataset.timestamp ? " AND " + older_than_test(*dataset.timestamp,
@@ -747,80 +1037,84 @@ private:
         return where;
     }
 
-    // Rows (of dataset, as alias) that belong to a selector's subjects: one of their identifier
-    // columns holds a subject's identifier (e-mail addresses compared without case, addresses
-    // in inet columns by their host part), or a foreign key points at a row of a mapped table
-    // that belongs to one (the chat messages of a person's registrations). "false" when
-    // nothing can; path holds the tables above this one, so cycles end.
+    // Rows (of dataset, as alias) that are a selector's subjects' (SqlOwnership::owned): e-mail
+    // addresses compared without case, addresses in inet columns by their host part.
     std::string subject_match(const config::Dataset& dataset, const std::string& alias, const Selector& selector,
-                              Parameters& parameters, std::set<std::string>& path) {
-        std::string any;
-        for (const auto& subject : selector.subjects)
-            for (const auto& field : dataset.subjects) {
-                if (field.kind != subject.kind) continue;
-                auto value = as_text(dataset, field.field, alias);
-                if (subject.kind == "email") value = "lower(" + value + ")";
-                any += (any.empty() ? "" : " OR ") + value + " = " + parameters.add(subject.value);
-            }
-        path.insert(dataset.locator);
-        for (const auto& key : foreign_keys(dataset.locator)) {
-            const auto* parent = mapped_table(key.parent);
-            if (!parent || path.count(parent->locator)) continue;
-            std::string parent_alias = "p" + std::to_string(path.size());
-            auto parent_match = subject_match(*parent, parent_alias, selector, parameters, path);
-            if (parent_match == "false") continue;
-            any += (any.empty() ? "" : " OR ") +
-                   (alias + "." + quote(key.from) + " IN (SELECT " + parent_alias + "." + quote(key.to) + " FROM " +
-                    quote_table(parent->locator) + " AS " + parent_alias + " WHERE " + parent_match + ")");
-        }
-        path.erase(dataset.locator);
-        return any.empty() ? "false" : "(" + any + ")";
+                              Parameters& parameters) {
+        return ownership().owned(dataset, alias, selector,
+                                 [&](const config::Dataset& owner, const config::SubjectField& field,
+                                     const Identifier& subject, const std::string& at) {
+                                     auto value = as_text(owner, field.field, at);
+                                     if (subject.kind == "email") value = "lower(" + value + ")";
+                                     return value + " = " + parameters.add(subject.value);
+                                 });
     }
 
     // Like Selector::may_match, but a table without identifier columns of its own is matched
-    // through its foreign keys too.
+    // through the link to its owner too.
     bool selects(const config::Dataset& dataset, const Selector& selector) {
         if (selector.may_match(dataset)) return true;
         if (selector.subjects.empty() || dataset.category.empty()) return false;
         const auto& wanted = selector.datasets;
         if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), dataset.name) == wanted.end()) return false;
         if (!selector.wants_category(dataset.category)) return false;
-        Parameters ignored;
-        std::set<std::string> path;
-        return subject_match(dataset, "t0", selector, ignored, path) != "false";
+        return ownership().can_own(dataset, selector);
     }
 
-    // A single-column foreign key of a table: its column `from` holds values of parent.to;
-    // parent is the data map's name for the table, "" when the data map does not name it.
-    struct ForeignKey {
-        std::string from;
-        std::string parent;
-        std::string to;
-    };
-
-    const std::vector<ForeignKey>& foreign_keys(const std::string& locator) {
-        auto known = m_foreign_keys.find(locator);
-        if (known != m_foreign_keys.end()) return known->second;
+    // Every single-column foreign key between tables gdprctl may read, tables outside the data
+    // map included, with what it does ON DELETE, and the data map's links laid over them. A table
+    // is named as the data map names it, else as the search path finds it.
+    std::vector<TableLink> database_links() {
         auto rows = session().query(
-            "SELECT a.attname, c.confrelid::oid::text, f.attname FROM pg_constraint c "
+            "SELECT c.conrelid::text, c.confrelid::text, a.attname, f.attname, c.confdeltype::text, "
+            "CASE WHEN pg_table_is_visible(c.conrelid) THEN r.relname ELSE rn.nspname || '.' || r.relname END, "
+            "CASE WHEN pg_table_is_visible(c.confrelid) THEN p.relname ELSE pn.nspname || '.' || p.relname END "
+            "FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace rn ON rn.oid = "
+            "r.relnamespace JOIN pg_class p ON p.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace "
             "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
             "JOIN pg_attribute f ON f.attrelid = c.confrelid AND f.attnum = c.confkey[1] "
-            "WHERE c.contype = 'f' AND c.conrelid = to_regclass($1) AND cardinality(c.conkey) = 1",
-            {regclass_text(locator)});
-        auto& keys = m_foreign_keys[locator];
+            "WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND rn.nspname NOT IN ('pg_catalog', "
+            "'information_schema') ORDER BY 6, 3");
+        std::map<std::string, std::string> mapped;  // oid -> the data map's name
+        for (const auto* table : mapped_tables()) mapped[oid_of(table->locator)] = table->locator;
+        auto name = [&](std::string_view oid, std::string_view fallback) {
+            auto found = mapped.find(std::string(oid));
+            return found != mapped.end() ? found->second : std::string(fallback);
+        };
+        std::vector<TableLink> keys;
         for (int i = 0; i < rows.rows(); ++i) {
-            std::string parent;
-            for (const auto* table : mapped_tables())
-                if (oid_of(table->locator) == rows.text(i, 1)) parent = table->locator;
-            keys.push_back({std::string(rows.text(i, 0)), parent, std::string(rows.text(i, 2))});
+            TableLink key;
+            key.table = name(rows.text(i, 0), rows.text(i, 5));
+            key.parent = name(rows.text(i, 1), rows.text(i, 6));
+            key.column = rows.text(i, 2);
+            key.parent_column = rows.text(i, 3);
+            auto action = rows.text(i, 4);
+            key.on_delete = action == "c"   ? OnDelete::cascade
+                            : action == "n" ? OnDelete::set_null
+                            : action == "d" ? OnDelete::set_null
+                                            : OnDelete::restrict;
+            key.foreign_key = true;
+            keys.push_back(std::move(key));
         }
-        return keys;
+        return merge_links(std::move(keys), m_declared_links);
+    }
+
+    const SqlOwnership& ownership() {
+        if (!m_ownership_ready) {
+            m_ownership = SqlOwnership(
+                &m_datasets, database_links(),
+                SqlDialect{[](const std::string& table) { return quote_table(table); },
+                           [](const std::string& alias) { return "(" + alias + ".tableoid, " + alias + ".ctid)"; },
+                           "false"});
+            m_ownership_ready = true;
+        }
+        return m_ownership;
     }
 
     std::vector<std::string> parent_tables(const std::string& locator) {
         std::vector<std::string> parents;
-        for (const auto& key : foreign_keys(locator))
-            if (!key.parent.empty()) parents.push_back(key.parent);
+        for (const auto& link : ownership().links())
+            if (link.table == locator) parents.push_back(link.parent);
         return parents;
     }
 
@@ -829,12 +1123,6 @@ private:
         for (const auto& dataset : m_datasets) tables.push_back(&dataset);
         for (const auto& table : m_tenant_tables) tables.push_back(&table);
         return tables;
-    }
-
-    const config::Dataset* mapped_table(const std::string& locator) const {
-        for (const auto* table : mapped_tables())
-            if (table->locator == locator && !table->category.empty()) return table;
-        return nullptr;
     }
 
     // True for a partitioned table, or one other tables inherit from.
@@ -923,19 +1211,23 @@ private:
             for (const auto& column : text_columns_of(*dataset)) declared.emplace(oid_of(dataset->locator), column);
         auto columns = session().query(
             "SELECT c.oid::text, format('%I.%I', n.nspname, c.relname), a.attname, "
-            "format_type(a.atttypid, NULL) IN ('inet', 'cidr') FROM pg_class c "
+            "format_type(a.atttypid, NULL) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
             "WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped "
             "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
             "AND has_table_privilege(c.oid, 'SELECT') AND format_type(a.atttypid, NULL) IN "
             "('text', 'character varying', 'character', 'json', 'jsonb', 'inet', 'cidr', 'xml', 'text[]', "
-            "'character varying[]') ORDER BY 2, a.attnum");
+            "'character varying[]', 'bytea') ORDER BY 2, a.attnum");
         std::map<std::string, std::vector<std::string>> expressions;  // table -> its columns as text
         for (int i = 0; i < columns.rows(); ++i) {
             std::string column(columns.text(i, 2));
             if (declared.count({std::string(columns.text(i, 0)), column})) continue;
+            // Bytes as they are where printable (an e-mail inside a file kept in a column).
+            auto type = columns.text(i, 3);
             expressions[std::string(columns.text(i, 1))].push_back(
-                columns.text(i, 3) == "t" ? "host(" + quote(column) + ")" : "(" + quote(column) + ")::text");
+                type == "inet" || type == "cidr" ? "host(" + quote(column) + ")"
+                : type == "bytea"                ? "encode(" + quote(column) + ", 'escape')"
+                                                 : "(" + quote(column) + ")::text");
         }
         for (const auto& [table, texts] : expressions) {
             std::string select;
@@ -984,7 +1276,9 @@ private:
     // Rows that belong to a tenant and hold no personal data (the tenant's own record, its
     // settings): removed when the whole tenant is erased, never otherwise.
     std::vector<config::Dataset> m_tenant_tables;
-    std::map<std::string, std::vector<ForeignKey>> m_foreign_keys;
+    std::vector<TableLink> m_declared_links;
+    SqlOwnership m_ownership;
+    bool m_ownership_ready = false;
     std::map<std::string, std::string> m_oids;
     std::map<std::string, std::map<std::string, std::string>> m_column_types;
     std::unique_ptr<Session> m_session;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "connectors/sql_data_map.hpp"
+#include "connectors/sql_links.hpp"
 #include "core/error.hpp"
 #include "core/pii/anonymise.hpp"
 #include "core/pii/detect.hpp"
@@ -162,6 +163,7 @@ public:
         auto map = read_sql_data_map(reader, source, workspace);
         m_datasets = std::move(map.datasets);
         m_tenant_tables = std::move(map.tenant_tables);
+        m_declared_links = std::move(map.links);
         reader.finish();
     }
 
@@ -177,6 +179,13 @@ public:
         auto& db = database();
         for (const auto& dataset : m_datasets) validate_dataset(db, dataset);
         for (const auto& table : m_tenant_tables) validate_dataset(db, table);
+        check_link_columns(m_declared_links,
+                           [&](const std::string& table, const std::string& column, const std::string& pointer) {
+                               require_column(db, table, column, pointer);
+                           });
+        ownership(db).check(m_source);
+        for (const auto& dataset : m_datasets)
+            if (dataset.timestamp) check_timestamp_samples(dataset, m_source, timestamp_samples(db, dataset));
     }
 
     SourceInventory inventory(const Selector& selector, const InventoryOptions& options) override {
@@ -293,9 +302,11 @@ public:
                 if (!query.getColumn(2).isNull()) item.oldest = query.getColumn(2).getInt64();
                 item.note = index_note(db, *dataset);
                 item.snapshot = {{"records", records}};
+                if (erases_people(selector, action)) plan_for_others(db, *dataset, selector, action, item, plan);
                 plan.items.push_back(std::move(item));
             });
         }
+        if (erases_people(selector, action)) guarded([&] { plan_redactions(db, selector, action, plan); });
         return plan;
     }
 
@@ -307,7 +318,10 @@ public:
         // is free; retention keeps the cheaper FAST mode.
         guarded([&] { db.exec(erasing ? "PRAGMA secure_delete = ON" : "PRAGMA secure_delete = FAST"); });
         ApplyReport report;
+        if (erases_people(plan.selector, plan.action))
+            guarded([&] { apply_in_one_transaction(db, plan, progress, report); });
         for (const auto& item : plan.items) {
+            if (erases_people(plan.selector, plan.action)) break;
             const auto& dataset = dataset_named(item.dataset);
             auto change = change_for(dataset, plan.action, plan.selector);
             auto parts = query_parts(dataset);
@@ -375,7 +389,10 @@ public:
                 if (text_matches) report.residue.push_back({dataset->name + " (identifier occurrences)", text_matches});
             });
         }
-        if (!identifiers.empty() && selector.text_counts_everywhere()) scan_bytes_on_disk(identifiers, report);
+        if (!identifiers.empty() && selector.text_counts_everywhere()) {
+            guarded([&] { scan_every_value(db, identifiers, report); });
+            scan_bytes_on_disk(identifiers, report);
+        }
         return report;
     }
 
@@ -411,6 +428,235 @@ public:
     }
 
 private:
+    // ---- A person's erasure: other people's rows, one transaction ----
+
+    // SQL selecting `what` of the rows of dataset the selector picks; binds into values.
+    std::string selected_rows(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector,
+                              const std::string& what, std::vector<std::string>& values) {
+        auto parts = query_parts(dataset);
+        auto filter = selection_filter(db, dataset, parts, selector);
+        values.insert(values.end(), filter.values.begin(), filter.values.end());
+        return "SELECT " + what + " FROM " + parts.from + " WHERE " + filter.where;
+    }
+
+    EffectQueries effect_queries(SQLite::Database& db, const Selector& selector, const Action& action,
+                                 std::vector<std::string>& values) {
+        EffectQueries queries;
+        queries.deleted_values = [&, this](const std::string& table, const std::string& column) {
+            return selected_rows(db, *ownership(db).dataset_of(table), selector, "t0." + quote(column), values);
+        };
+        queries.released = [&, this](const std::string& table, const std::string& column,
+                                     const std::string& alias) -> std::string {
+            const auto* dataset = ownership(db).dataset_of(table);
+            if (!dataset || !selects(db, *dataset, selector) || !releases(*dataset, action, selector, column))
+                return "";
+            return alias + ".rowid IN (" + selected_rows(db, *dataset, selector, "t0.rowid", values) + ")";
+        };
+        queries.not_null = [&, this](const std::string& table, const std::string& column) {
+            return column_not_null(db, table, column);
+        };
+        return queries;
+    }
+
+    bool column_not_null(SQLite::Database& db, const std::string& table, const std::string& column) {
+        SQLite::Statement info(db, "SELECT \"notnull\" FROM pragma_table_info(?) WHERE name = ?");
+        info.bind(1, table);
+        info.bind(2, column);
+        return info.executeStep() && info.getColumn(0).getInt() != 0;
+    }
+
+    static void bind_all(SQLite::Statement& statement, const std::vector<std::string>& values) {
+        int index = 0;
+        for (const auto& value : values) statement.bind(++index, value);
+    }
+
+    // The SQL and values of what an effect does to the rows it reaches.
+    std::pair<std::string, std::vector<std::string>> effect_statement(SQLite::Database& db, const LinkEffect& effect,
+                                                                      const Selector& selector, const Action& action,
+                                                                      const std::string& head) {
+        std::vector<std::string> values;
+        auto queries = effect_queries(db, selector, action, values);
+        auto where = effect_rows(effect.path, "e", ownership(db), queries);
+        return {head + " WHERE " + where, values};
+    }
+
+    // Before a dataset's rows of the person go: what becomes of other people's rows that point at
+    // them (items placed before the dataset's own); before they are rewritten: whether every
+    // column emptied may be.
+    void plan_for_others(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector,
+                         const Action& action, PlanItem& item, Plan& plan) {
+        auto change = record_change(dataset, action, selector);
+        if (!change.remove) {
+            item.blocked = not_null_conflict(dataset, change, [&](const std::string& table, const std::string& column) {
+                return column_not_null(db, table, column);
+            });
+            return;
+        }
+        std::vector<std::string> unbound;
+        auto queries = effect_queries(db, selector, action, unbound);
+        auto effects =
+            plan_link_effects(dataset.locator, ownership(db), queries, [&](const std::vector<TableLink>& path) {
+                LinkEffect probe;
+                probe.path = path;
+                auto [sql, values] = effect_statement(db, probe, selector, action,
+                                                      "SELECT count(*) FROM " + quote(path.back().table) + " AS e");
+                SQLite::Statement count(db, sql);
+                bind_all(count, values);
+                count.executeStep();
+                return static_cast<std::uint64_t>(count.getColumn(0).getInt64());
+            });
+        for (const auto& effect : effects)
+            plan.items.push_back(effect_item(effect, dataset.name, ownership(db), m_source.name));
+    }
+
+    // Mentions of the person in rows that are not theirs and stay: a reply quoting their address,
+    // a follow of their actor, a queued job addressed to them. Each column with any is one item.
+    void plan_redactions(SQLite::Database& db, const Selector& selector, const Action& action, Plan& plan) {
+        if (!register_redaction(db, selector)) return;
+        for (const auto& table : tables(db)) {
+            // One pass over the table, a count per column.
+            auto names = columns_of(db, table);
+            std::vector<std::string> columns(names.begin(), names.end()), values;
+            std::string counts;
+            for (const auto& column : columns) {
+                auto where = redaction_scope(db, table, column, selector, values);
+                where += " AND NOT COALESCE((" + rewritten_by_plan(db, table, column, selector, action, plan, values) +
+                         "), 0)";
+                counts += std::string(counts.empty() ? "" : ", ") + "count(*) FILTER (WHERE " + where + ")";
+            }
+            if (columns.empty()) continue;
+            SQLite::Statement count(db, "SELECT " + counts + " FROM " + quote(table) + " AS t0");
+            bind_all(count, values);
+            count.executeStep();
+            for (std::size_t c = 0; c < columns.size(); ++c)
+                if (auto rows = static_cast<std::uint64_t>(count.getColumn(static_cast<int>(c)).getInt64()))
+                    plan.items.push_back(redaction_item(table, columns[c], rows, ownership(db), m_source.name));
+        }
+    }
+
+    // SQL true for the rows of table whose column mentions the person and may be redacted: for
+    // people within one tenant, only that tenant's rows of mapped tables.
+    std::string redaction_scope(SQLite::Database& db, const std::string& table, const std::string& column,
+                                const Selector& selector, std::vector<std::string>& values) {
+        std::string where = "typeof(t0." + quote(column) + ") = 'text' AND gdprctl_mentions(t0." + quote(column) + ")";
+        if (selector.text_counts_everywhere()) return where;
+        const auto* dataset = ownership(db).dataset_of(table);
+        if (!dataset || !dataset->tenant) return "0";
+        auto parts = query_parts(*dataset);
+        values.push_back(*selector.tenant);
+        return where + " AND t0.rowid IN (SELECT t0.rowid FROM " + parts.from + " WHERE " + parts.tenant + " = ?)";
+    }
+
+    // SQL true for the rows of table the plan deletes, or whose column it rewrites.
+    std::string rewritten_by_plan(SQLite::Database& db, const std::string& table, const std::string& column,
+                                  const Selector& selector, const Action& action, const Plan& plan,
+                                  std::vector<std::string>& values) {
+        std::string any = "0";
+        auto queries = effect_queries(db, selector, action, values);
+        auto own = queries.released(table, column, "t0");
+        if (!own.empty()) any += " OR " + own;
+        for (const auto& item : plan.items) {
+            if (!item.snapshot.contains("effect")) continue;
+            auto effect = LinkEffect::from_json(item.snapshot.at("effect"));
+            if (effect.kind != LinkEffect::Kind::remove || effect.link().table != table) continue;
+            any += " OR (" + effect_rows(effect.path, "t0", ownership(db), queries) + ")";
+        }
+        return any;
+    }
+
+    // gdprctl_mentions(text) and gdprctl_redact(text) for the selector's identifiers; false when
+    // it has none that can be written as text.
+    bool register_redaction(SQLite::Database& db, const Selector& selector) {
+        auto patterns = text_patterns(selector.subjects);
+        if (patterns.empty()) return false;
+        m_mentions = std::make_unique<pii::IdentifierMatcher>(patterns);
+        sqlite3_create_function_v2(
+            db.getHandle(), "gdprctl_mentions", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, m_mentions.get(),
+            [](sqlite3_context* context, int, sqlite3_value** args) {
+                auto* matcher = static_cast<pii::IdentifierMatcher*>(sqlite3_user_data(context));
+                sqlite3_result_int(
+                    context, sqlite3_value_type(args[0]) == SQLITE_TEXT && matcher->contains(value_text(args[0])));
+            },
+            nullptr, nullptr, nullptr);
+        sqlite3_create_function_v2(
+            db.getHandle(), "gdprctl_redact", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, m_mentions.get(),
+            [](sqlite3_context* context, int, sqlite3_value** args) {
+                if (sqlite3_value_type(args[0]) != SQLITE_TEXT) return sqlite3_result_value(context, args[0]);
+                auto* matcher = static_cast<pii::IdentifierMatcher*>(sqlite3_user_data(context));
+                auto redacted = matcher->replace(value_text(args[0]), k_redacted);
+                sqlite3_result_text(context, redacted.data(), static_cast<int>(redacted.size()), SQLITE_TRANSIENT);
+            },
+            nullptr, nullptr, nullptr);
+        return true;
+    }
+
+    // Every item of a person's erasure in one transaction: either all of it is done or none. A
+    // table that loses rows the plan does not account for (a trigger, a key it did not see)
+    // rolls it all back.
+    void apply_in_one_transaction(SQLite::Database& db, const Plan& plan, ApplyProgress& progress,
+                                  ApplyReport& report) {
+        const std::string step = m_source.name + ": the erasure's transaction";
+        if (!plan.blocked().empty())
+            throw Error::findings("source \"" + m_source.name + "\": the plan is blocked: " + plan.blocked().front());
+        register_redaction(db, plan.selector);
+        if (!progress.is_done(step)) {
+            SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+            apply_items_checked(
+                m_source.name, plan, [&](const PlanItem& item) { return apply_person_item(db, plan, item); },
+                [&] { return row_counts(db); },
+                [&](const PlanItem& item) {
+                    return table_of(item, [&](const std::string& name) { return dataset_named(name).locator; });
+                });
+            transaction.commit();
+            progress.mark_done(step);
+        }
+        report.records_changed = plan.records();
+        for (const auto& item : plan.items) report.bytes_changed += item.bytes;
+    }
+
+    std::map<std::string, std::uint64_t> row_counts(SQLite::Database& db) {
+        std::map<std::string, std::uint64_t> counts;
+        for (const auto& table : tables(db)) {
+            SQLite::Statement count(db, "SELECT count(*) FROM " + quote(table));
+            count.executeStep();
+            counts[table] = static_cast<std::uint64_t>(count.getColumn(0).getInt64());
+        }
+        return counts;
+    }
+
+    // Carries out one item of a person's erasure; the rows it changed.
+    std::uint64_t apply_person_item(SQLite::Database& db, const Plan& plan, const PlanItem& item) {
+        const auto& snapshot = item.snapshot;
+        if (snapshot.contains("effect")) {
+            auto effect = LinkEffect::from_json(snapshot.at("effect"));
+            auto head = effect_statement_head(effect, ownership(db).dialect());
+            if (!head) return 0;
+            auto [sql, values] = effect_statement(db, effect, plan.selector, plan.action, *head);
+            SQLite::Statement statement(db, sql);
+            bind_all(statement, values);
+            return static_cast<std::uint64_t>(statement.exec());
+        }
+        if (snapshot.contains("redact")) {
+            auto table = snapshot.at("redact").at("table").get<std::string>();
+            auto column = snapshot.at("redact").at("column").get<std::string>();
+            std::vector<std::string> values;
+            auto where = redaction_scope(db, table, column, plan.selector, values);
+            SQLite::Statement statement(db, "UPDATE " + quote(table) + " AS t0 SET " + quote(column) +
+                                                " = gdprctl_redact(" + quote(column) + ") WHERE " + where);
+            bind_all(statement, values);
+            return static_cast<std::uint64_t>(statement.exec());
+        }
+        const auto& dataset = dataset_named(item.dataset);
+        auto change = change_for(dataset, plan.action, plan.selector);
+        std::vector<std::string> values;
+        auto rows = selected_rows(db, dataset, plan.selector, "t0.rowid", values);
+        auto sql = change.remove ? "DELETE FROM " + quote(dataset.locator)
+                                 : "UPDATE " + quote(dataset.locator) + " SET " + change.assignments;
+        SQLite::Statement statement(db, sql + " WHERE rowid IN (" + rows + change.still_to_change + ")");
+        bind_all(statement, values);
+        return static_cast<std::uint64_t>(statement.exec());
+    }
+
     SQLite::Database& database() {
         if (m_db) return *m_db;
         try {
@@ -496,67 +742,62 @@ private:
         return out;
     }
 
-    // A foreign key of a table: its column `from` holds values of parent.to.
-    struct ForeignKey {
-        std::string from;
-        std::string parent;
-        std::string to;
-    };
-
-    const std::vector<ForeignKey>& foreign_keys(SQLite::Database& db, const std::string& table) {
-        auto known = m_foreign_keys.find(table);
-        if (known != m_foreign_keys.end()) return known->second;
-        std::vector<ForeignKey> keys;
+    // Every single-column foreign key of the database, tables outside the data map included,
+    // with what it does ON DELETE, and the data map's links laid over them.
+    std::vector<TableLink> database_links(SQLite::Database& db) {
+        std::vector<TableLink> keys;
         guarded([&] {
-            SQLite::Statement query(db, "SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?)");
-            query.bind(1, table);
-            while (query.executeStep())
-                keys.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(),
-                                query.getColumn(2).isNull() ? "rowid" : query.getColumn(2).getString()});
-        });
-        return m_foreign_keys.emplace(table, std::move(keys)).first->second;
-    }
-
-    const config::Dataset* dataset_of_table(const std::string& table) const {
-        for (const auto& dataset : m_datasets)
-            if (dataset.locator == table) return &dataset;
-        return nullptr;
-    }
-
-    // SQL, true when the row of dataset at alias belongs to one of the selector's subjects: one
-    // of its identifier columns holds a subject's identifier, or a foreign key points at a row
-    // of a mapped table that belongs to one (the chat messages of a person's registrations).
-    // "0" when nothing can. path holds the tables above this one, so cycles end.
-    std::string subject_match(SQLite::Database& db, const config::Dataset& dataset, const std::string& alias,
-                              const Selector& selector, std::vector<std::string>& values, std::set<std::string>& path) {
-        std::string any;
-        for (const auto& subject : selector.subjects)
-            for (const auto& field : dataset.subjects) {
-                if (field.kind != subject.kind) continue;
-                any += (any.empty() ? "" : " OR ") +
-                       (alias + "." + quote(field.field) + " = ?" + (subject.kind == "email" ? " COLLATE NOCASE" : ""));
-                values.push_back(subject.value);
+            for (const auto& table : tables(db)) {
+                SQLite::Statement query(db,
+                                        "SELECT \"table\", \"from\", \"to\", upper(on_delete) FROM "
+                                        "pragma_foreign_key_list(?1) WHERE id IN (SELECT id FROM "
+                                        "pragma_foreign_key_list(?1) GROUP BY id HAVING count(*) = 1)");
+                query.bind(1, table);
+                while (query.executeStep()) {
+                    TableLink key;
+                    key.table = table;
+                    key.column = query.getColumn(1).getString();
+                    key.parent = query.getColumn(0).getString();
+                    key.parent_column =
+                        query.getColumn(2).isNull() ? primary_key_of(db, key.parent) : query.getColumn(2).getString();
+                    auto action = query.getColumn(3).getString();
+                    key.on_delete = action == "CASCADE"    ? OnDelete::cascade
+                                    : action == "SET NULL" ? OnDelete::set_null
+                                                           : OnDelete::restrict;
+                    key.foreign_key = true;
+                    keys.push_back(std::move(key));
+                }
             }
-        path.insert(dataset.locator);
-        for (const auto& key : foreign_keys(db, dataset.locator)) {
-            const auto* parent = dataset_of_table(key.parent);
-            if (!parent || path.count(parent->locator)) continue;
-            std::string parent_alias = "p" + std::to_string(path.size());
-            auto parent_match = subject_match(db, *parent, parent_alias, selector, values, path);
-            if (parent_match == "0") continue;
-            any += (any.empty() ? "" : " OR ") +
-                   (alias + "." + quote(key.from) + " IN (SELECT " + parent_alias + "." + quote(key.to) + " FROM " +
-                    quote(parent->locator) + " AS " + parent_alias + " WHERE " + parent_match + ")");
+        });
+        return merge_links(std::move(keys), m_declared_links);
+    }
+
+    std::string primary_key_of(SQLite::Database& db, const std::string& table) {
+        SQLite::Statement query(db, "SELECT name FROM pragma_table_info(?) WHERE pk = 1");
+        query.bind(1, table);
+        return query.executeStep() ? query.getColumn(0).getString() : "rowid";
+    }
+
+    const SqlOwnership& ownership(SQLite::Database& db) {
+        if (!m_ownership_ready) {
+            m_ownership = SqlOwnership(&m_datasets, database_links(db),
+                                       SqlDialect{[](const std::string& table) { return quote(table); },
+                                                  [](const std::string& alias) { return alias + ".rowid"; }, "0"});
+            m_ownership_ready = true;
         }
-        path.erase(dataset.locator);
-        return any.empty() ? "0" : "(" + any + ")";
+        return m_ownership;
     }
 
     SubjectCondition subject_condition(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector) {
         SubjectCondition condition;
         if (selector.subjects.empty()) return condition;
-        std::set<std::string> path;
-        condition.sql = subject_match(db, dataset, "t0", selector, condition.values, path);
+        condition.sql = ownership(db).owned(dataset, "t0", selector,
+                                            [&](const config::Dataset&, const config::SubjectField& field,
+                                                const Identifier& subject, const std::string& alias) {
+                                                condition.values.push_back(subject.value);
+                                                return alias + "." + quote(field.field) + " = ?" +
+                                                       (subject.kind == "email" ? " COLLATE NOCASE" : "");
+                                            });
         return condition;
     }
 
@@ -566,21 +807,22 @@ private:
     }
 
     // Like Selector::may_match, but a dataset without identifier columns of its own is matched
-    // through its foreign keys too.
+    // through the link to its owner too.
     bool selects(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector) {
         if (selector.may_match(dataset)) return true;
         if (selector.subjects.empty()) return false;
         const auto& wanted = selector.datasets;
         if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), dataset.name) == wanted.end()) return false;
         if (!selector.wants_category(dataset.category)) return false;
-        return subject_condition(db, dataset, selector).sql != "0";
+        return ownership(db).can_own(dataset, selector);
     }
 
     std::vector<const config::Dataset*> datasets_in_change_order(SQLite::Database& db, const Selector& selector,
                                                                  const Action& action) {
         return in_change_order(m_datasets, m_tenant_tables, selector, action, [&](const std::string& table) {
             std::vector<std::string> parents;
-            for (const auto& key : foreign_keys(db, table)) parents.push_back(key.parent);
+            for (const auto& link : ownership(db).links())
+                if (link.table == table) parents.push_back(link.parent);
             return parents;
         });
     }
@@ -609,6 +851,54 @@ private:
         }
         if (!pending.empty()) change.still_to_change = " AND (" + pending + ")";
         return change;
+    }
+
+    // Every value of every table that the data map does not have read already, text and BLOB,
+    // each matched on its own: in a record, values lie back to back
+    // ("bob@mailbox.examplepending"), so only a value has the bounds an identifier ends at. A
+    // residue names the table, the column and the first rows (never the value).
+    void scan_every_value(SQLite::Database& db, const pii::IdentifierMatcher& identifiers, VerifyReport& report) {
+        std::map<std::string, std::set<std::string>> read;  // what the datasets' own pass read
+        for (const auto& dataset : m_datasets)
+            read[dataset.locator].insert(dataset.personal.begin(), dataset.personal.end());
+        for (const auto& table : tables(db)) {
+            std::vector<std::string> columns;
+            for (const auto& column : columns_of(db, table))
+                if (!read[table].count(column)) columns.push_back(column);
+            if (columns.empty()) continue;
+            bool has_rowid = !without_rowid(db, table);
+            std::string list = has_rowid ? "rowid" : "NULL";
+            for (const auto& column : columns) list += ", " + quote(column);
+            SQLite::Statement query(db, "SELECT " + list + " FROM " + quote(table));
+            std::vector<std::uint64_t> matches(columns.size());
+            std::vector<std::string> rows(columns.size());
+            while (query.executeStep()) {
+                ++report.records_scanned;
+                for (std::size_t c = 0; c < columns.size(); ++c) {
+                    auto value = query.getColumn(static_cast<int>(c + 1));
+                    if (value.getType() != SQLITE_TEXT && value.getType() != SQLITE_BLOB) continue;
+                    std::string_view bytes(static_cast<const char*>(value.getBlob()),
+                                           static_cast<std::size_t>(value.getBytes()));
+                    report.bytes_scanned += bytes.size();
+                    auto found = identifiers.count(bytes);
+                    if (!found) continue;
+                    if (matches[c]++ < 5 && has_rowid)
+                        rows[c] += (rows[c].empty() ? "" : ", ") + query.getColumn(0).getString();
+                    matches[c] += found - 1;
+                }
+            }
+            for (std::size_t c = 0; c < columns.size(); ++c)
+                if (matches[c])
+                    report.residue.push_back({table + "." + columns[c] + " (not in the data map" +
+                                                  (rows[c].empty() ? "" : ", rowid " + rows[c]) + ")",
+                                              matches[c]});
+        }
+    }
+
+    bool without_rowid(SQLite::Database& db, const std::string& table) {
+        SQLite::Statement query(db, "SELECT wr FROM pragma_table_list WHERE name = ? AND schema = 'main'");
+        query.bind(1, table);
+        return query.executeStep() && query.getColumn(0).getInt() != 0;
     }
 
     // Every match of identifiers in the files SQLite keeps: rows an API no longer shows can live
@@ -786,6 +1076,18 @@ private:
                                            const std::string& pointer) { require_column(db, table, column, pointer); });
     }
 
+    // Up to 100 values of a dataset's timestamp column, as text; numbers stand for themselves.
+    std::vector<std::string> timestamp_samples(SQLite::Database& db, const config::Dataset& dataset) {
+        std::vector<std::string> samples;
+        guarded([&] {
+            auto column = quote(dataset.timestamp->field);
+            SQLite::Statement query(db, "SELECT CAST(" + column + " AS TEXT) FROM " + quote(dataset.locator) +
+                                            " WHERE " + column + " IS NOT NULL LIMIT 100");
+            while (query.executeStep()) samples.push_back(query.getColumn(0).getString());
+        });
+        return samples;
+    }
+
     static std::string select_personal(const config::Dataset& dataset) {
         std::string list;
         for (const auto& column : dataset.personal) list += (list.empty() ? "" : ", ") + ("t0." + quote(column));
@@ -826,11 +1128,14 @@ private:
     // Rows that belong to a tenant and hold no personal data (the tenant's own record, its
     // settings): removed when the whole tenant is erased, never otherwise.
     std::vector<config::Dataset> m_tenant_tables;
-    std::map<std::string, std::vector<ForeignKey>> m_foreign_keys;
+    std::vector<TableLink> m_declared_links;
+    SqlOwnership m_ownership;
+    bool m_ownership_ready = false;
     std::optional<std::int64_t> m_sample_override;
     std::unique_ptr<SQLite::Database> m_db;
     std::unique_ptr<SQLite::Database> m_writable;
     FunctionContext m_function_context;
+    std::unique_ptr<pii::IdentifierMatcher> m_mentions;  // a person's erasure: what redaction replaces
 };
 
 }  // namespace

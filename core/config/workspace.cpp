@@ -152,8 +152,11 @@ Dataset read_dataset(JsonReader& reader, const Workspace& workspace, const std::
             reader.fail("erase", "unknown erase mode \"" + *on_erase + "\"",
                         "use \"delete\" (the default) or \"anonymise\" (keep the record, strip the person)");
     }
-    if (dataset.personal.empty() && !field_key.empty())
-        reader.fail_here("no personal fields declared", "list them under \"personal\" or \"subjects\"");
+    if (field_key == "column") dataset.owner = reader.optional_string("owner").value_or("");
+    // Rows that are a person's through their owner (a rating, a follow) need no personal column.
+    if (dataset.personal.empty() && !field_key.empty() && dataset.owner.empty())
+        reader.fail_here("no personal fields declared",
+                         "list them under \"personal\" or \"subjects\", or name the \"owner\" column");
     return dataset;
 }
 

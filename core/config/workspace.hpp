@@ -57,6 +57,10 @@ struct Dataset {
     std::optional<TenantSpec> tenant;
     std::optional<TimestampSpec> timestamp;
     OnErase on_erase = OnErase::remove;
+    // SQL: the column whose link (a foreign key, or one of the data map's "links") leads to the
+    // row that owns this one: a comment is its author's through its account column, whatever
+    // video it is on. Empty: the dataset's rows are a person's by their own identifier columns.
+    std::string owner;
     std::string pointer;
 };
 

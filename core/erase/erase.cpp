@@ -158,6 +158,7 @@ std::vector<SourceErasure> planned_sources(scan::Connectors& connectors, const s
         const auto& kind = connector_named(connectors, plan.source).source().kind;
         SourceErasure source{plan.source, kind, method_of(kind), plan.items, 0, 0, {}};
         for (const auto& item : plan.items) {
+            if (!item.erases_records()) continue;
             source.records += item.records;
             source.bytes += item.bytes;
         }
@@ -271,6 +272,27 @@ void finish_request(state::StateDb& state, const EraseReport& report) {
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
+// Ends a request whose source `failed` threw: the sources before it are done, the rest are not.
+void fail_request(state::StateDb& state, EraseReport report, std::size_t failed, const Error& error) {
+    report.failure = report.sources[failed].source + ": " + error.what();
+    for (std::size_t i = failed; i < report.sources.size(); ++i) {
+        report.sources[i].items.clear();
+        report.sources[i].records = report.sources[i].bytes = 0;
+        report.sources[i].notes = {i == failed ? "failed, nothing changed in a person's erasure of an SQL source"
+                                               : "not reached"};
+    }
+    auto& db = state.db();
+    db.exec("PRAGMA secure_delete = ON");
+    SQLite::Statement update(db,
+                             "UPDATE erasures SET status = 'failed', updated = ?, plan = NULL, report = ? "
+                             "WHERE id = ?");
+    update.bind(1, util::format_iso8601(util::now()));
+    update.bind(2, report.to_json().dump());
+    update.bind(3, report.request);
+    update.exec();
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
 std::string removal_time(const backup::BackupFile& backup, const policy::PolicySet* policies) {
     const auto* rule = policies ? backup::backup_retention_rule(*policies) : nullptr;
     if (!rule) return "no retention rule for backups";
@@ -380,8 +402,11 @@ std::vector<connectors::PlanItem> per_dataset(const std::vector<connectors::Plan
     std::vector<connectors::PlanItem> merged;
     std::vector<std::size_t> steps;
     for (const auto& item : items) {
-        auto same = std::find_if(merged.begin(), merged.end(),
-                                 [&](const connectors::PlanItem& m) { return m.dataset == item.dataset; });
+        // Only the files of one log set are merged; a table's own rows and other people's are not.
+        auto is_file = [](const connectors::PlanItem& i) { return i.snapshot.contains("file"); };
+        auto same = std::find_if(merged.begin(), merged.end(), [&](const connectors::PlanItem& m) {
+            return m.dataset == item.dataset && is_file(m) && is_file(item);
+        });
         if (same == merged.end()) {
             merged.push_back(item);
             steps.push_back(1);
@@ -399,8 +424,12 @@ nlohmann::json sources_json(const std::vector<SourceErasure>& sources) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& source : sources) {
         nlohmann::json actions = nlohmann::json::array();
-        for (const auto& item : per_dataset(source.items))
-            actions.push_back({{"dataset", item.dataset}, {"what", item.what}, {"records", item.records}});
+        for (const auto& item : per_dataset(source.items)) {
+            nlohmann::json action = {{"dataset", item.dataset}, {"what", item.what}, {"records", item.records}};
+            if (item.other_people) action["other_people"] = true;
+            if (!item.blocked.empty()) action["blocked"] = item.blocked;
+            actions.push_back(std::move(action));
+        }
         out.push_back({{"source", source.source},
                        {"kind", source.kind},
                        {"method", source.method},
@@ -441,18 +470,19 @@ nlohmann::json verification_json(const Verification& verification) {
             {"readable_backups", verification.readable_backups}};
 }
 
-nlohmann::json certificate_body(const config::Workspace& workspace, const EraseReport& report,
-                                const Resolution& resolution, const journal::Entry& entry) {
-    auto verification = verification_json(report.verification);
+// done: what the erasure did, as its report's JSON has it ("sources", "backups").
+nlohmann::json certificate_body(const config::Workspace& workspace, const nlohmann::json& done,
+                                const Verification& rescan, const Resolution& resolution, const journal::Entry& entry) {
+    auto verification = verification_json(rescan);
     verification.erase("residue");
     verification.erase("readable_backups");
     return {{"format", k_certificate_format},
-            {"request", report.request},
+            {"request", done.at("request")},
             {"issued", util::format_iso8601(util::now())},
             {"platform", workspace.platform},
             {"erased", erased_json(resolution)},
-            {"sources", sources_json(report.sources)},
-            {"backups", backups_json(report.backups)},
+            {"sources", done.at("sources")},
+            {"backups", done.at("backups")},
             {"verification", verification},
             {"tool",
              {{"name", "gdprctl"},
@@ -537,7 +567,9 @@ nlohmann::json EraseReport::to_json() const {
             {"sources", sources_json(sources)},
             {"backups", backups_json(backups)},
             {"verification", dry_run ? nlohmann::json(nullptr) : verification_json(verification)},
-            {"certified", !certificate.is_null()}};
+            {"certified", !certificate.is_null()},
+            {"blocked", blocked},
+            {"failure", failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(failure)}};
 }
 
 std::string EraseReport::to_text() const {
@@ -552,8 +584,11 @@ std::string EraseReport::to_text() const {
     for (const auto& source : sources) {
         out << "  " << source.source << " (" << source.kind << "): " << source.records << " (" << source.bytes
             << " bytes)\n";
-        for (const auto& item : per_dataset(source.items))
-            out << "    " << item.dataset << ": " << item.what << ", " << item.records << " records\n";
+        for (const auto& item : per_dataset(source.items)) {
+            out << "    " << item.dataset << ": " << item.what << ", " << item.records
+                << (item.other_people ? " rows of other people" : " records") << "\n";
+            if (!item.blocked.empty()) out << "      BLOCKED: " << item.blocked << "\n";
+        }
     }
     for (const auto& address : shared_addresses)
         out << "  left alone: " << address << " was used by other people too; erase it within one tenant with "
@@ -567,6 +602,9 @@ std::string EraseReport::to_text() const {
     for (const auto& held : backups.still_holding)
         out << "  " << held.file << " (made " << held.created << ") holds them until " << held.removed_by_retention
             << "\n";
+    if (!blocked.empty())
+        out << "BLOCKED: " << blocked.size() << " problem(s) above stop this erasure; nothing changes until the "
+            << "data map says what to do.\n";
     if (dry_run) return out.str();
     out << "Rescan: " << verification.to_text();
     if (verification.clean())
@@ -579,6 +617,20 @@ std::string EraseReport::to_text() const {
 
 namespace {
 
+// Every reason, in every source's plan, why the erasure cannot be carried out as planned.
+std::vector<std::string> blocked_reasons(const std::vector<connectors::Plan>& plans) {
+    std::vector<std::string> reasons;
+    for (const auto& plan : plans)
+        for (auto& reason : plan.blocked()) reasons.push_back(std::move(reason));
+    return reasons;
+}
+
+[[noreturn]] void refuse_blocked(const std::vector<std::string>& reasons) {
+    std::string text = "the erasure cannot be carried out as the data map stands; nothing was changed:";
+    for (const auto& reason : reasons) text += "\n  - " + reason;
+    throw Error::findings(text, "fix each point, look at the plan again with --dry-run, and run the erasure again");
+}
+
 // Carries out a stored request from wherever an earlier run stopped, then rescans and certifies.
 EraseReport carry_out(const config::Workspace& workspace, scan::Connectors& connectors, state::StateDb& state,
                       const EraseOptions& options, const StoredRequest& request, bool resumed) {
@@ -588,8 +640,16 @@ EraseReport carry_out(const config::Workspace& workspace, scan::Connectors& conn
     state::DurableSteps progress(state, state::DurableSteps::Of::erasure_request, request.id);
     for (std::size_t i = 0; i < request.plans.size(); ++i) {
         const auto& plan = request.plans[i];
-        auto applied = connector_named(connectors, plan.source).apply(plan, progress);
-        report.sources[i].notes = applied.notes;
+        try {
+            auto applied = connector_named(connectors, plan.source).apply(plan, progress);
+            report.sources[i].notes = applied.notes;
+        } catch (const Error& e) {
+            // A failure that is not an interruption ends the request, saying what was done:
+            // each SQL source of a person's erasure rolled back whole; the next erasure starts
+            // afresh from the stores as they are (with the data map as it is then).
+            if (e.kind() != ErrorKind::interrupted) fail_request(state, report, i, e);
+            throw;
+        }
     }
     report.backups = erase_backups(workspace, state, options, request.resolution, false);
     report.verification = rescan(workspace, connectors, request.resolution, options.keystore);
@@ -599,7 +659,8 @@ EraseReport carry_out(const config::Workspace& workspace, scan::Connectors& conn
                                                             : "findings: residue after erasure, no certificate");
     if (report.verification.clean()) {
         auto key = SigningKey::load_or_create(workspace.state_dir);
-        report.certificate = sign_certificate(certificate_body(workspace, report, request.resolution, entry), key);
+        report.certificate = sign_certificate(
+            certificate_body(workspace, report.to_json(), report.verification, request.resolution, entry), key);
         if (options.certificate_out) write_certificate(*options.certificate_out, report.certificate);
     }
     finish_request(state, report);
@@ -624,28 +685,60 @@ EraseReport run_erase(const config::Workspace& workspace, const scan::SourceOpen
     check_selector(options.selector);
     auto resolution = resolve(options.selector, connectors);
     StoredRequest request{new_request_id(util::now()), resolution, plan_everywhere(connectors, resolution.selector)};
+    auto blocked = blocked_reasons(request.plans);
     if (options.dry_run) {
         auto report = report_for("", resolution);
         report.dry_run = true;
+        report.blocked = blocked;
         report.sources = planned_sources(connectors, request.plans);
         report.backups = erase_backups(workspace, state, options, resolution, true);
         journal::Journal(state).append("erase --dry-run", journal_selector(report), workspace.source_names(),
                                        journal_counts(report), "dry run: nothing changed");
         return report;
     }
+    if (!blocked.empty()) refuse_blocked(blocked);
     store_request(state, request, options.keystore);
     return carry_out(workspace, connectors, state, options, request, false);
 }
+
+namespace {
+
+// A request that ended in residue, now found clean: its certificate, signed over what the
+// erasure did and this rescan, and its status verified.
+nlohmann::json certify_late(const config::Workspace& workspace, state::StateDb& state, const std::string& request,
+                            const Resolution& resolution, const Verification& verification,
+                            const journal::Entry& entry) {
+    SQLite::Statement stored(state.db(), "SELECT report FROM erasures WHERE id = ?");
+    stored.bind(1, request);
+    if (!stored.executeStep() || stored.getColumn(0).isNull()) return nullptr;
+    auto done = nlohmann::json::parse(stored.getColumn(0).getString());
+    auto key = SigningKey::load_or_create(workspace.state_dir);
+    auto certificate = sign_certificate(certificate_body(workspace, done, verification, resolution, entry), key);
+    done["verification"] = verification_json(verification);
+    done["certified"] = true;
+    SQLite::Statement update(state.db(),
+                             "UPDATE erasures SET status = 'verified', updated = ?, report = ?, "
+                             "certificate = ? WHERE id = ? AND status = 'residue'");
+    update.bind(1, util::format_iso8601(util::now()));
+    update.bind(2, done.dump());
+    update.bind(3, certificate.dump());
+    update.bind(4, request);
+    update.exec();
+    return certificate;
+}
+
+}  // namespace
 
 EraseReport verify_request(const config::Workspace& workspace, const scan::SourceOpener& open_sources,
                            const std::string& request, const std::vector<connectors::Identifier>& given,
                            crypto::Keystore* keystore) {
     state::StateDb state(workspace.state_dir);
-    SQLite::Statement query(state.db(),
-                            "SELECT kind, tenant, sealed_identifiers, markers, certificate FROM erasures WHERE id = ?");
+    SQLite::Statement query(
+        state.db(), "SELECT kind, tenant, sealed_identifiers, markers, certificate, status FROM erasures WHERE id = ?");
     query.bind(1, request);
     if (!query.executeStep())
         throw Error::usage("no erasure request \"" + request + "\"", "'gdprctl erase list' shows the requests");
+    auto status = query.getColumn(5).getString();
     Resolution resolution;
     if (!query.getColumn(1).isNull()) resolution.asked.tenant = query.getColumn(1).getString();
     bool tenant_request = query.getColumn(0).getString() == "tenant";
@@ -674,9 +767,13 @@ EraseReport verify_request(const config::Workspace& workspace, const scan::Sourc
     auto connectors = open_sources(workspace);
     auto report = report_for(request, resolution);
     report.verification = rescan(workspace, connectors, resolution, keystore);
-    journal::Journal(state).append("erase verify", journal_selector(report), workspace.source_names(),
-                                   journal_counts(report),
-                                   report.verification.clean() ? "ok: nothing left" : "findings: residue");
+    auto entry = journal::Journal(state).append("erase verify", journal_selector(report), workspace.source_names(),
+                                                journal_counts(report),
+                                                report.verification.clean() ? "ok: nothing left" : "findings: residue");
+    if (report.verification.clean() && status == "residue") {
+        resolution.salt = random_hex(16);
+        report.certificate = certify_late(workspace, state, request, resolution, report.verification, entry);
+    }
     return report;
 }
 

@@ -80,6 +80,9 @@ struct EraseReport {
     BackupErasure backups;
     Verification verification;
     nlohmann::json certificate;  // the signed certificate; null unless the rescan was clean
+    // Why the plan cannot be carried out (dry runs; a real run refuses with these, exit 1).
+    std::vector<std::string> blocked;
+    std::string failure;  // a request that failed: the source and what went wrong
 
     std::uint64_t records() const;
     nlohmann::json to_json() const;
@@ -104,7 +107,7 @@ struct RequestSummary {
     std::string created;
     std::string kind;
     std::string tenant;
-    std::string status;  // applying, residue, verified
+    std::string status;  // applying, failed, residue, verified
     std::uint64_t records = 0;
 };
 std::vector<RequestSummary> list_requests(const config::Workspace& workspace);

@@ -175,4 +175,23 @@ void IdentifierMatcher::append_match_ends(std::string_view text, std::size_t lo,
 
 bool IdentifierMatcher::contains(std::string_view text) const { return count(text) > 0; }
 
+std::string IdentifierMatcher::replace(std::string_view text, std::string_view with) const {
+    std::vector<std::pair<std::size_t, std::size_t>> spans;  // start, end
+    for_each_match(text,
+                   [&](const Match& match) { spans.emplace_back(match.offset, match.offset + length(match.pattern)); });
+    std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : a.second > b.second;
+    });
+    std::string out;
+    std::size_t copied = 0;
+    for (const auto& [start, end] : spans) {
+        if (start < copied) continue;
+        out.append(text.substr(copied, start - copied));
+        out.append(with);
+        copied = end;
+    }
+    out.append(text.substr(copied));
+    return out;
+}
+
 }  // namespace gdprctl::pii

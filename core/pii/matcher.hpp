@@ -34,6 +34,9 @@ public:
     // (lo, hi]; as for count_ending_in, the text around that range decides their bounds.
     void append_match_ends(std::string_view text, std::size_t lo, std::size_t hi, std::vector<std::size_t>& ends) const;
     bool contains(std::string_view text) const;
+    // text with every bounded match replaced by with; of overlapping matches, the first and
+    // longest goes.
+    std::string replace(std::string_view text, std::string_view with) const;
 
     std::size_t size() const { return m_lengths.size(); }
     std::size_t length(std::size_t pattern) const { return m_lengths[pattern]; }

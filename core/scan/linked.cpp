@@ -27,8 +27,9 @@ class LinkedIdentifierSink : public connectors::RecordSink {
 public:
     explicit LinkedIdentifierSink(const connectors::Selector& selector) : m_selector(selector) {}
 
+    // Every record collect() gives for the lookup is the person's (by a strong identifier, or
+    // through its owner), so each of its identifier columns names them.
     void record(const config::Dataset& dataset, const std::string&, const nlohmann::json& record) override {
-        if (!matched_by_strong_identifier(dataset, record)) return;
         for (const auto& field : dataset.subjects)
             if (auto id = identifier_in(record, field); id && !m_selector.matches_subject(id->kind, id->value))
                 found.insert({id->kind, id->value});
@@ -38,14 +39,6 @@ public:
     std::set<std::pair<std::string, std::string>> found;
 
 private:
-    bool matched_by_strong_identifier(const config::Dataset& dataset, const nlohmann::json& record) const {
-        for (const auto& field : dataset.subjects) {
-            if (field.kind == "ip") continue;
-            if (auto id = identifier_in(record, field); id && m_selector.matches_subject(id->kind, id->value))
-                return true;
-        }
-        return false;
-    }
     const connectors::Selector& m_selector;
 };
 
@@ -80,9 +73,11 @@ private:
     const std::vector<connectors::Identifier>& m_addresses;
 };
 
+// A source whose records name a person by more than one identifier: an e-mail and a user id
+// in one row, or an identifier in a row that is theirs through its owner.
 bool links_identifiers(const connectors::Connector& connector) {
     for (const auto& dataset : connector.datasets())
-        if (dataset.subjects.size() > 1) return true;
+        if (dataset.subjects.size() > 1 || (!dataset.owner.empty() && !dataset.subjects.empty())) return true;
     return false;
 }
 

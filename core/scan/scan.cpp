@@ -1,5 +1,7 @@
 #include "core/scan/scan.hpp"
 
+#include "core/scan/linked.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -142,11 +144,15 @@ ScanReport run_scan(const config::Workspace& workspace, const SourceOpener& open
         report.platform = workspace.platform;
         report.started = util::format_iso8601(util::now());
         auto start = std::chrono::steady_clock::now();
+        // A person is scanned for as export and erase find them: with the identifiers their
+        // records link to.
+        auto selector = options.selector.subjects.empty() ? options.selector
+                                                          : resolve_subjects(options.selector, connectors).selector;
         for (std::size_t i = 0; i < connectors.size(); ++i) {
             auto& connector = *connectors[i];
             if (options.progress) options.progress(i, connectors.size(), connector.source().name);
             auto source_start = std::chrono::steady_clock::now();
-            auto inventory = connector.inventory(options.selector, options.inventory);
+            auto inventory = connector.inventory(selector, options.inventory);
             spdlog::info(
                 "{}",
                 pii::redact(fmt::format(

@@ -675,6 +675,11 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
             t["erase"] = "anonymise";
             return t;
         };
+        // A session's statistics are its viewer's whatever address they were sent to.
+        auto owned_by_session = [](nlohmann::json t) {
+            t["owner"] = "session_id";
+            return t;
+        };
         auto iso = [](const char* column) { return nlohmann::json{{"column", column}, {"format", "iso8601"}}; };
         nlohmann::json tables = nlohmann::json::array({
             table("administrators", "administrator-accounts", {"username", "full_name", "phone", "password_hash"},
@@ -686,8 +691,8 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
             kept_for_statistics(table("sessions", "streaming-data", {"user_agent"},
                                       {{"ip", {"ip"}}, {"user", {"viewer_id"}}}, via_stream,
                                       {{"column", "started_at"}, {"format", "unix_ms"}})),
-            kept_for_statistics(table("viewer_stats", "streaming-data", nlohmann::json::array(), {{"ip", {"ip"}}},
-                                      via_session, iso("recorded_at"))),
+            owned_by_session(kept_for_statistics(table("viewer_stats", "streaming-data", nlohmann::json::array(),
+                                                       {{"ip", {"ip"}}}, via_session, iso("recorded_at")))),
             table("registrations", "webinar-participants", {"name", "company"},
                   {{"email", {"email"}}, {"user", {"viewer_id"}}}, via_webinar, iso("registered_at")),
             table("chat_messages", "webinar-participants", {"body"}, nullptr, via_webinar, iso("sent_at")),
