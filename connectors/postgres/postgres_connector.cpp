@@ -1233,17 +1233,23 @@ private:
             std::string select;
             for (const auto& text : texts) select += (select.empty() ? "" : ", ") + text;
             std::uint64_t matches = 0;
-            for_each_row("SELECT " + select + " FROM " + table, {}, [&](const Result& rows, int i) {
-                for (int c = 0; c < rows.columns(); ++c) {
+            std::string rows_named;  // the first rows, by their address (never a value)
+            int named = 0;
+            for_each_row("SELECT ctid::text, " + select + " FROM " + table, {}, [&](const Result& rows, int i) {
+                std::uint64_t in_row = 0;
+                for (int c = 1; c < rows.columns(); ++c) {
                     if (rows.null(i, c)) continue;
                     auto text = rows.text(i, c);
                     report.bytes_scanned += text.size();
-                    matches += identifiers.count(text);
+                    in_row += identifiers.count(text);
                 }
+                if (in_row && named++ < 5) rows_named += (rows_named.empty() ? "" : " ") + std::string(rows.text(i, 0));
+                matches += in_row;
             });
             if (matches)
                 report.residue.push_back(
-                    {m_source.name + ":" + table + " (text the data map does not declare)", matches});
+                    {m_source.name + ":" + table + " (text the data map does not declare, rows " + rows_named + ")",
+                     matches});
         }
     }
 

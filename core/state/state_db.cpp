@@ -83,6 +83,23 @@ const char* const k_migrations[] = {
     "  certificate TEXT);"
     "CREATE TABLE erasure_steps (request TEXT NOT NULL REFERENCES erasures(id), step TEXT NOT NULL,"
     "  PRIMARY KEY (request, step));",
+    // 6: an erasure request may end 'failed' (it says what was done, and the next one may run).
+    // SQLite cannot change a CHECK: the table is rebuilt, as its documentation describes.
+    "CREATE TABLE erasures_6 ("
+    "  id TEXT PRIMARY KEY,"
+    "  created TEXT NOT NULL,"
+    "  updated TEXT NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('tenant', 'subject')),"
+    "  tenant TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN ('applying', 'failed', 'residue', 'verified')),"
+    "  plan TEXT,"
+    "  sealed_identifiers BLOB,"
+    "  markers TEXT,"
+    "  report TEXT,"
+    "  certificate TEXT);"
+    "INSERT INTO erasures_6 SELECT * FROM erasures;"
+    "DROP TABLE erasures;"
+    "ALTER TABLE erasures_6 RENAME TO erasures;",
 };
 
 void create_private_file(const std::filesystem::path& path) {
@@ -125,12 +142,21 @@ void StateDb::migrate() {
         throw Error::runtime("state database has schema version " + std::to_string(version) +
                                  ", newer than this gdprctl (" + std::to_string(current_schema_version()) + ")",
                              "upgrade gdprctl; the state directory was written by a newer version");
+    if (version == current_schema_version()) return;
+    // A migration that rebuilds a table must not have its children's keys checked half way; they
+    // are checked before each commit instead (SQLite's procedure for schema changes).
+    m_db->exec("PRAGMA foreign_keys = OFF");
     for (; version < current_schema_version(); ++version) {
         SQLite::Transaction transaction(*m_db);
         m_db->exec(k_migrations[version]);
+        SQLite::Statement broken(*m_db, "PRAGMA foreign_key_check");
+        if (broken.executeStep())
+            throw Error::integrity("state database: migration " + std::to_string(version + 1) +
+                                   " would break a reference in table " + broken.getColumn(0).getString());
         m_db->exec("PRAGMA user_version = " + std::to_string(version + 1));
         transaction.commit();
     }
+    m_db->exec("PRAGMA foreign_keys = ON");
 }
 
 }  // namespace gdprctl::state
