@@ -68,12 +68,13 @@ void confirm_on_terminal(const erase::EraseReport& preview) {
 }
 
 void run_erase(GlobalOptions& options, const EraseArguments& arguments) {
-    auto selector = selector_of(arguments);
-    if (!arguments.resume && !selector.tenant && selector.subjects.empty())
+    if (!arguments.resume && arguments.tenant.empty() && arguments.subjects.empty() && arguments.subject_file.empty())
         throw Error::usage("erase needs --tenant T or --subject KIND:VALUE (repeatable), or --resume");
     // Unlocked when the workspace has a keystore: a person's erasure records them in the
     // ledger, and every request keeps its identifiers sealed under the platform key.
     auto open = open_keystore(options, arguments.key, Unlock::if_initialised);
+    // After the workspace: it may declare identifier kinds of its own.
+    auto selector = selector_of(arguments);
     const auto& workspace = open.workspace;
     auto policies = load_policies(workspace, arguments.policy_dirs);
     erase::EraseOptions erase_options;

@@ -35,8 +35,9 @@ Identifier parse_identifier(const std::string& text) {
     Identifier id{text.substr(0, colon), text.substr(colon + 1)};
     const auto& kinds = config::identifier_kinds();
     if (std::find(kinds.begin(), kinds.end(), id.kind) == kinds.end())
-        throw Error::usage("unknown identifier kind \"" + id.kind + "\"",
-                           "use one of: email, ip, user, phone, stream_key");
+        throw Error::usage(
+            "unknown identifier kind \"" + id.kind + "\"",
+            "use one of: " + config::identifier_kinds_text() + " (a workspace declares more in \"identifier_kinds\")");
     if (id.kind == "email") id.value = lower_ascii(id.value);
     if (id.kind == "ip") {
         auto canonical = pii::canonical_ip(id.value);

@@ -32,7 +32,9 @@ std::vector<std::string> read_subjects(JsonReader& reader, std::vector<SubjectFi
         if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
             auto near = closest_match(kind, kinds);
             object->fail(kind, "unknown identifier kind \"" + kind + "\"",
-                         near ? "did you mean \"" + *near + "\"?" : "use one of: email, ip, user, phone, stream_key");
+                         near ? "did you mean \"" + *near + "\"?"
+                              : "use one of: " + identifier_kinds_text() +
+                                    " (or declare it in the top-level \"identifier_kinds\")");
         }
         for (const auto& field : object->string_list(kind)) {
             out.push_back({kind, field});
@@ -114,9 +116,38 @@ const std::vector<std::string>& standard_categories() {
     return k_categories;
 }
 
-const std::vector<std::string>& identifier_kinds() {
-    static const std::vector<std::string> k_kinds = {"email", "ip", "user", "phone", "stream_key"};
-    return k_kinds;
+namespace {
+
+// One workspace is loaded per process; its own kinds join the standard ones when it is.
+std::vector<std::string>& kinds_in_use() {
+    static std::vector<std::string> kinds = {"email", "ip", "user", "phone", "stream_key"};
+    return kinds;
+}
+
+void declare_identifier_kinds(JsonReader& root, Workspace& workspace) {
+    auto declared = root.string_list("identifier_kinds");
+    for (std::size_t i = 0; i < declared.size(); ++i) {
+        const auto& kind = declared[i];
+        bool word = !kind.empty() && std::all_of(kind.begin(), kind.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        });
+        if (!word)
+            root.fail("identifier_kinds/" + std::to_string(i), "\"" + kind + "\" is not an identifier kind name",
+                      "use lower-case letters, digits and _ (e.g. \"handle\", \"actor_iri\")");
+        auto& kinds = kinds_in_use();
+        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+        workspace.custom_identifier_kinds.push_back(kind);
+    }
+}
+
+}  // namespace
+
+const std::vector<std::string>& identifier_kinds() { return kinds_in_use(); }
+
+std::string identifier_kinds_text() {
+    std::string text;
+    for (const auto& kind : identifier_kinds()) text += (text.empty() ? "" : ", ") + kind;
+    return text;
 }
 
 std::vector<std::string> Workspace::source_names() const {
@@ -212,6 +243,7 @@ Workspace load_workspace(const std::filesystem::path& config_path) {
     workspace.state_dir = util::resolve(workspace.base_dir, root.optional_string("state_dir").value_or(".gdprctl"));
     workspace.categories = standard_categories();
     for (const auto& extra : root.string_list("categories")) workspace.categories.push_back(extra);
+    declare_identifier_kinds(root, workspace);
 
     if (auto policies = root.optional_object("policies")) {
         for (const auto& dir : policies->string_list("dirs"))

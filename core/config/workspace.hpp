@@ -97,6 +97,7 @@ struct Workspace {
     std::filesystem::path state_dir;
     std::string platform;
     std::vector<std::string> categories;
+    std::vector<std::string> custom_identifier_kinds;  // "identifier_kinds"
     std::vector<Source> sources;
     std::vector<std::filesystem::path> policy_dirs;  // in addition to the shipped pack
     std::vector<std::string> disabled_policies;
@@ -109,7 +110,11 @@ struct Workspace {
 };
 
 const std::vector<std::string>& standard_categories();
+// email, ip, user, phone, stream_key, and the kinds the loaded workspace declares in
+// "identifier_kinds" (handles, actor IRIs, tokens: matched exactly, searched for as text).
 const std::vector<std::string>& identifier_kinds();
+// "email, ip, ..." for messages.
+std::string identifier_kinds_text();
 
 // Loads and validates the workspace file (the generic part: platform, state dir, categories,
 // source names and kinds). Connectors validate their own part of each source when opened.

@@ -350,6 +350,27 @@ TEST_F(TubeWithoutKeys, BobsLinesInALiveLogWithoutReopenStopTheErasureBeforeAnyC
     EXPECT_EQ(read_text(log), log_before);
 }
 
+TEST_F(TubeWithoutKeys, AnIdentifierKindTheWorkspaceDeclaresIsMatchedExactly) {
+    auto records_of = [&](const std::string& subject) {
+        std::string out, err;
+        EXPECT_EQ(m_platform.gdprctl("--format json scan --subject " + subject, &out, &err), 0) << err;
+        std::uint64_t records = 0;
+        auto scan = nlohmann::json::parse(out);
+        for (const auto& source : scan["sources"])
+            for (const auto& row : source["inventory"]) records += row["records"].get<std::uint64_t>();
+        return records;
+    };
+    std::string out, err;
+    EXPECT_EQ(m_platform.gdprctl("scan --subject handle:bob", &out, &err), 2);
+    EXPECT_NE(err.find("identifier_kinds"), std::string::npos) << err;
+    m_platform.write_config(tube::declared_links(), [](nlohmann::json& config) {
+        config["identifier_kinds"] = {"handle"};
+        config["sources"][0]["tables"][0]["subjects"]["handle"] = {"username"};
+    });
+    EXPECT_EQ(records_of("handle:bob"), tube::bobs_row_count());
+    EXPECT_EQ(records_of("handle:Bob"), 0u) << "a handle is not an e-mail address: its case counts";
+}
+
 // ---- PostgreSQL, with the platform's own CASCADE, SET NULL and NO ACTION keys ----
 
 class TubeWithKeys : public ::testing::Test {
@@ -390,6 +411,24 @@ TEST_F(TubeWithKeys, WithRulesForOthersRowsTheDatabaseLosesExactlyWhatIsCounted)
     EXPECT_EQ(m_platform.count("abuseMessage"), 1u);
     EXPECT_EQ(m_platform.count("userExport"), 0u);
     EXPECT_EQ(m_platform.gdprctl("certificate verify " + (m_platform.dir() / "bob.json").string(), &out), 0) << out;
+}
+
+TEST_F(TubeWithKeys, AnErasureKilledAtAnyPointEndsAsAOneShotRunDoes) {
+    m_platform.write_config(tube::rules_for_others_rows());
+    TubePlatform one_shot(Flavour::postgres_with_keys);
+    one_shot.write_config(tube::rules_for_others_rows());
+    std::string out, err;
+    ASSERT_EQ(one_shot.gdprctl("erase --yes " + std::string(k_bob), &out, &err), 0) << out << err;
+    std::mt19937 random(1808);
+    std::vector<int> delays;
+    for (int i = 0; i < 6; ++i) delays.push_back(std::uniform_int_distribution<int>(10, 250)(random));
+    run_and_kill_after({GDPRCTL_BINARY, "--config", (m_platform.dir() / "gdprctl.json").string(), "erase", "--yes",
+                        "--subject", "email:bob@mailbox.example"},
+                       {delays[0], delays[1], delays[2], delays[3], delays[4], delays[5]});
+    int status = m_platform.gdprctl("erase --resume", &out, &err);
+    if (status == 2) status = m_platform.gdprctl("erase --yes " + std::string(k_bob), &out, &err);
+    ASSERT_EQ(status, 0) << out << err;
+    for (const auto& table : all_tables()) EXPECT_EQ(m_platform.rows(table), one_shot.rows(table)) << table;
 }
 
 TEST_F(TubeWithKeys, AnonymisingANotNullColumnIsRefusedInThePlan) {
