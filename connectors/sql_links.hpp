@@ -52,7 +52,6 @@ std::string on_delete_text(OnDelete action);
 // How SQL is spelled for one kind of database.
 struct SqlDialect {
     std::function<std::string(const std::string& table)> table;  // a quoted table reference
-    std::function<std::string(const std::string& alias)> row;    // a row's address: "a.rowid"
     std::string false_sql;                                       // "0", "false"
 };
 

@@ -1101,11 +1101,9 @@ private:
 
     const SqlOwnership& ownership() {
         if (!m_ownership_ready) {
-            m_ownership = SqlOwnership(
-                &m_datasets, database_links(),
-                SqlDialect{[](const std::string& table) { return quote_table(table); },
-                           [](const std::string& alias) { return "(" + alias + ".tableoid, " + alias + ".ctid)"; },
-                           "false"});
+            m_ownership =
+                SqlOwnership(&m_datasets, database_links(),
+                             SqlDialect{[](const std::string& table) { return quote_table(table); }, "false"});
             m_ownership_ready = true;
         }
         return m_ownership;

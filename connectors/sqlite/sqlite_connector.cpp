@@ -781,8 +781,7 @@ private:
     const SqlOwnership& ownership(SQLite::Database& db) {
         if (!m_ownership_ready) {
             m_ownership = SqlOwnership(&m_datasets, database_links(db),
-                                       SqlDialect{[](const std::string& table) { return quote(table); },
-                                                  [](const std::string& alias) { return alias + ".rowid"; }, "0"});
+                                       SqlDialect{[](const std::string& table) { return quote(table); }, "0"});
             m_ownership_ready = true;
         }
         return m_ownership;

@@ -272,27 +272,6 @@ void finish_request(state::StateDb& state, const EraseReport& report) {
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
-// Ends a request whose source `failed` threw: the sources before it are done, the rest are not.
-void fail_request(state::StateDb& state, EraseReport report, std::size_t failed, const Error& error) {
-    report.failure = report.sources[failed].source + ": " + error.what();
-    for (std::size_t i = failed; i < report.sources.size(); ++i) {
-        report.sources[i].items.clear();
-        report.sources[i].records = report.sources[i].bytes = 0;
-        report.sources[i].notes = {i == failed ? "failed, nothing changed in a person's erasure of an SQL source"
-                                               : "not reached"};
-    }
-    auto& db = state.db();
-    db.exec("PRAGMA secure_delete = ON");
-    SQLite::Statement update(db,
-                             "UPDATE erasures SET status = 'failed', updated = ?, plan = NULL, report = ? "
-                             "WHERE id = ?");
-    update.bind(1, util::format_iso8601(util::now()));
-    update.bind(2, report.to_json().dump());
-    update.bind(3, report.request);
-    update.exec();
-    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-}
-
 std::string removal_time(const backup::BackupFile& backup, const policy::PolicySet* policies) {
     const auto* rule = policies ? backup::backup_retention_rule(*policies) : nullptr;
     if (!rule) return "no retention rule for backups";
@@ -616,6 +595,31 @@ std::string EraseReport::to_text() const {
 }
 
 namespace {
+
+// Ends a request whose source `failed` threw: the sources before it are done, the rest are not.
+void fail_request(state::StateDb& state, EraseReport report, std::size_t failed, const Error& error) {
+    report.failure = report.sources[failed].source + ": " + error.what();
+    for (std::size_t i = failed; i < report.sources.size(); ++i) {
+        report.sources[i].items.clear();
+        report.sources[i].records = report.sources[i].bytes = 0;
+        report.sources[i].notes = {i == failed ? "failed (a person's erasure of an SQL source changes nothing then)"
+                                               : "not reached"};
+    }
+    // The journal says that it failed and where; the message, which may quote a store's
+    // values, stays in the private state database's report.
+    journal::Journal(state).append("erase", journal_selector(report), {report.sources[failed].source},
+                                   journal_counts(report), "error: failed in " + report.sources[failed].source);
+    auto& db = state.db();
+    db.exec("PRAGMA secure_delete = ON");
+    SQLite::Statement update(db,
+                             "UPDATE erasures SET status = 'failed', updated = ?, plan = NULL, report = ? "
+                             "WHERE id = ?");
+    update.bind(1, util::format_iso8601(util::now()));
+    update.bind(2, report.to_json().dump());
+    update.bind(3, report.request);
+    update.exec();
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
 
 // Every reason, in every source's plan, why the erasure cannot be carried out as planned.
 std::vector<std::string> blocked_reasons(const std::vector<connectors::Plan>& plans) {

@@ -314,6 +314,8 @@ TEST_F(TubeWithoutKeys, ATriggerThatDeletesMoreRowsRollsTheErasureBackAndTheRequ
     EXPECT_EQ(m_platform.counts(), before) << "the transaction must have rolled back";
     ASSERT_EQ(m_platform.gdprctl("erase list", &out), 0);
     EXPECT_NE(out.find("failed"), std::string::npos) << out;
+    ASSERT_EQ(m_platform.gdprctl("journal show", &out), 0);
+    EXPECT_NE(out.find("error: failed in tube-db"), std::string::npos) << out;
     // Nothing is stuck: with the trigger's rows declared as going with the video, it runs.
     auto links = tube::declared_links();
     links.push_back({{"from", "videoView.videoId"}, {"to", "video.id"}, {"on_erase", "delete"}});
