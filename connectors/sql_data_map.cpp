@@ -121,6 +121,23 @@ std::map<std::string, std::set<std::string>> declared_columns(const std::vector<
     return declared;
 }
 
+void RowResidue::add(std::size_t column, std::string_view row, std::uint64_t matches) {
+    if (!matches) return;
+    auto& found = m_found[column];
+    found.matches += matches;
+    if (found.rows++ < 5) found.first_rows += (found.first_rows.empty() ? "" : " ") + std::string(row);
+}
+
+void RowResidue::report(const std::string& table, const std::string& what, VerifyReport& report) const {
+    for (std::size_t c = 0; c < m_columns.size(); ++c) {
+        const auto& found = m_found[c];
+        if (!found.matches) continue;
+        report.residue.push_back({table + (m_columns[c].empty() ? "" : "." + m_columns[c]) + " (" + what + ", rows " +
+                                      found.first_rows + (found.rows > 5 ? " ..." : "") + ")",
+                                  found.matches});
+    }
+}
+
 void ColumnSample::add(std::string_view value) {
     ++m_finding.sampled;
     if (auto detector = pii::detect(value)) {

@@ -44,6 +44,26 @@ void check_link_columns(const std::vector<TableLink>& links, const RequireColumn
 void check_timestamp_samples(const config::Dataset& dataset, const config::Source& source,
                              const std::vector<std::string>& samples);
 
+// What a rescan finds in the rows of one table, column by column, with the first rows it is in
+// (by their address: a rowid, a ctid), so that a residue names its place and never its value.
+class RowResidue {
+public:
+    explicit RowResidue(std::vector<std::string> columns) : m_columns(std::move(columns)), m_found(m_columns.size()) {}
+    // matches of identifiers in column (an index into the columns given) of row.
+    void add(std::size_t column, std::string_view row, std::uint64_t matches);
+    // One residue per column with any: "<table>.<column> (<what>, rows 3 17)".
+    void report(const std::string& table, const std::string& what, VerifyReport& report) const;
+
+private:
+    struct Found {
+        std::uint64_t matches = 0;
+        std::uint64_t rows = 0;
+        std::string first_rows;
+    };
+    std::vector<std::string> m_columns;
+    std::vector<Found> m_found;
+};
+
 // The columns the data map accounts for, per table: the rest are sampled for personal data.
 std::map<std::string, std::set<std::string>> declared_columns(const std::vector<config::Dataset>& datasets);
 

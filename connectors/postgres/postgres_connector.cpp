@@ -665,22 +665,26 @@ public:
             Parameters parameters;
             auto where = by_selector ? filter(dataset, parts, selector, parameters) : std::string("false");
             std::string personal;
-            for (const auto& column : text_columns_of(dataset)) personal += ", " + as_text(dataset, column);
-            std::uint64_t still_selected = 0, text_matches = 0;
-            for_each_row("SELECT (" + where + "), " + parts.tenant + personal + " FROM " + parts.from, parameters,
-                         [&](const Result& rows, int i) {
-                             ++report.records_scanned;
-                             if (rows.text(i, 0) == "t") ++still_selected;
-                             if (!selector.text_counts_in(rows.text(i, 1))) return;
-                             for (int c = 2; c < rows.columns(); ++c) {
-                                 if (rows.null(i, c)) continue;
-                                 auto text = rows.text(i, c);
-                                 report.bytes_scanned += text.size();
-                                 if (!identifiers.empty()) text_matches += identifiers.count(text);
-                             }
-                         });
-            if (still_selected) report.residue.push_back({dataset.name + " (records of the selector)", still_selected});
-            if (text_matches) report.residue.push_back({dataset.name + " (identifier occurrences)", text_matches});
+            auto columns = text_columns_of(dataset);
+            for (const auto& column : columns) personal += ", " + as_text(dataset, column);
+            RowResidue selected({""}), occurrences(columns);
+            for_each_row(
+                "SELECT (" + where + "), " + parts.tenant + ", t0.ctid::text" + personal + " FROM " + parts.from,
+                parameters, [&](const Result& rows, int i) {
+                    ++report.records_scanned;
+                    auto row = rows.text(i, 2);
+                    if (rows.text(i, 0) == "t") selected.add(0, row, 1);
+                    if (!selector.text_counts_in(rows.text(i, 1))) return;
+                    for (int c = 3; c < rows.columns(); ++c) {
+                        if (rows.null(i, c)) continue;
+                        auto text = rows.text(i, c);
+                        report.bytes_scanned += text.size();
+                        if (!identifiers.empty())
+                            occurrences.add(static_cast<std::size_t>(c - 3), row, identifiers.count(text));
+                    }
+                });
+            selected.report(dataset.name, "records of the selector", report);
+            occurrences.report(dataset.name, "identifier occurrences", report);
         }
         if (!identifiers.empty() && selector.text_counts_everywhere()) scan_undeclared_text(identifiers, report);
         return report;
@@ -1216,38 +1220,34 @@ private:
             "AND has_table_privilege(c.oid, 'SELECT') AND format_type(a.atttypid, NULL) IN "
             "('text', 'character varying', 'character', 'json', 'jsonb', 'inet', 'cidr', 'xml', 'text[]', "
             "'character varying[]', 'bytea') ORDER BY 2, a.attnum");
-        std::map<std::string, std::vector<std::string>> expressions;  // table -> its columns as text
+        struct Columns {
+            std::vector<std::string> names, texts;  // a column's name and the expression reading it as text
+        };
+        std::map<std::string, Columns> tables;
         for (int i = 0; i < columns.rows(); ++i) {
             std::string column(columns.text(i, 2));
             if (declared.count({std::string(columns.text(i, 0)), column})) continue;
             // Bytes as they are where printable (an e-mail inside a file kept in a column).
             auto type = columns.text(i, 3);
-            expressions[std::string(columns.text(i, 1))].push_back(
-                type == "inet" || type == "cidr" ? "host(" + quote(column) + ")"
-                : type == "bytea"                ? "encode(" + quote(column) + ", 'escape')"
-                                                 : "(" + quote(column) + ")::text");
+            auto& table = tables[std::string(columns.text(i, 1))];
+            table.names.push_back(column);
+            table.texts.push_back(type == "inet" || type == "cidr" ? "host(" + quote(column) + ")"
+                                  : type == "bytea"                ? "encode(" + quote(column) + ", 'escape')"
+                                                                   : "(" + quote(column) + ")::text");
         }
-        for (const auto& [table, texts] : expressions) {
+        for (const auto& [table, read] : tables) {
             std::string select;
-            for (const auto& text : texts) select += (select.empty() ? "" : ", ") + text;
-            std::uint64_t matches = 0;
-            std::string rows_named;  // the first rows, by their address (never a value)
-            int named = 0;
-            for_each_row("SELECT ctid::text, " + select + " FROM " + table, {}, [&](const Result& rows, int i) {
-                std::uint64_t in_row = 0;
+            for (const auto& text : read.texts) select += ", " + text;
+            RowResidue found(read.names);
+            for_each_row("SELECT ctid::text" + select + " FROM " + table, {}, [&](const Result& rows, int i) {
                 for (int c = 1; c < rows.columns(); ++c) {
                     if (rows.null(i, c)) continue;
                     auto text = rows.text(i, c);
                     report.bytes_scanned += text.size();
-                    in_row += identifiers.count(text);
+                    found.add(static_cast<std::size_t>(c - 1), rows.text(i, 0), identifiers.count(text));
                 }
-                if (in_row && named++ < 5) rows_named += (rows_named.empty() ? "" : " ") + std::string(rows.text(i, 0));
-                matches += in_row;
             });
-            if (matches)
-                report.residue.push_back(
-                    {m_source.name + ":" + table + " (text the data map does not declare, rows " + rows_named + ")",
-                     matches});
+            found.report(m_source.name + ":" + table, "text the data map does not declare", report);
         }
     }
 

@@ -367,26 +367,27 @@ public:
             bool by_selector = selects(db, *dataset, selector);
             auto filter = selection_filter(db, *dataset, parts, selector);
             guarded([&] {
-                std::uint64_t still_selected = 0, text_matches = 0;
-                SQLite::Statement query(db, "SELECT (" + filter.where + "), " + parts.tenant + ", " +
+                RowResidue selected({""}), occurrences(dataset->personal);
+                SQLite::Statement query(db, "SELECT (" + filter.where + "), " + parts.tenant + ", t0.rowid, " +
                                                 select_personal(*dataset) + " FROM " + parts.from);
                 bind(query, filter);
                 while (query.executeStep()) {
                     ++report.records_scanned;
-                    if (by_selector && query.getColumn(0).getInt() != 0) ++still_selected;
+                    auto row = query.getColumn(2).getString();
+                    if (by_selector && query.getColumn(0).getInt() != 0) selected.add(0, row, 1);
                     if (!selector.text_counts_in(query.getColumn(1).getText(""))) continue;
-                    for (int i = 2; i < query.getColumnCount(); ++i) {
+                    for (int i = 3; i < query.getColumnCount(); ++i) {
                         auto column = query.getColumn(i);
                         if (column.isNull()) continue;
                         std::string_view text(static_cast<const char*>(column.getBlob()),
                                               static_cast<std::size_t>(column.getBytes()));
                         report.bytes_scanned += text.size();
-                        if (!identifiers.empty()) text_matches += identifiers.count(text);
+                        if (!identifiers.empty())
+                            occurrences.add(static_cast<std::size_t>(i - 3), row, identifiers.count(text));
                     }
                 }
-                if (still_selected)
-                    report.residue.push_back({dataset->name + " (records of the selector)", still_selected});
-                if (text_matches) report.residue.push_back({dataset->name + " (identifier occurrences)", text_matches});
+                selected.report(dataset->name, "records of the selector", report);
+                occurrences.report(dataset->name, "identifier occurrences", report);
             });
         }
         if (!identifiers.empty() && selector.text_counts_everywhere()) {
@@ -866,31 +867,23 @@ private:
                 if (!read[table].count(column)) columns.push_back(column);
             if (columns.empty()) continue;
             bool has_rowid = !without_rowid(db, table);
-            std::string list = has_rowid ? "rowid" : "NULL";
+            std::string list = has_rowid ? "rowid" : "'?'";
             for (const auto& column : columns) list += ", " + quote(column);
             SQLite::Statement query(db, "SELECT " + list + " FROM " + quote(table));
-            std::vector<std::uint64_t> matches(columns.size());
-            std::vector<std::string> rows(columns.size());
+            RowResidue found(columns);
             while (query.executeStep()) {
                 ++report.records_scanned;
+                auto row = query.getColumn(0).getString();
                 for (std::size_t c = 0; c < columns.size(); ++c) {
                     auto value = query.getColumn(static_cast<int>(c + 1));
                     if (value.getType() != SQLITE_TEXT && value.getType() != SQLITE_BLOB) continue;
                     std::string_view bytes(static_cast<const char*>(value.getBlob()),
                                            static_cast<std::size_t>(value.getBytes()));
                     report.bytes_scanned += bytes.size();
-                    auto found = identifiers.count(bytes);
-                    if (!found) continue;
-                    if (matches[c]++ < 5 && has_rowid)
-                        rows[c] += (rows[c].empty() ? "" : ", ") + query.getColumn(0).getString();
-                    matches[c] += found - 1;
+                    found.add(c, row, identifiers.count(bytes));
                 }
             }
-            for (std::size_t c = 0; c < columns.size(); ++c)
-                if (matches[c])
-                    report.residue.push_back({table + "." + columns[c] + " (not in the data map" +
-                                                  (rows[c].empty() ? "" : ", rowid " + rows[c]) + ")",
-                                              matches[c]});
+            found.report(table, "not in the data map", report);
         }
     }
 

@@ -107,19 +107,22 @@ TEST(PostgresConnector, ARescanReadsEveryTextColumnTheDataMapDoesNotDeclare) {
     auto report = connector->verify(ann, pii::IdentifierMatcher({"ann@example.org", "192.0.2.7"}));
     std::map<std::string, std::uint64_t> residue;
     for (const auto& found : report.residue) residue[found.location] = found.matches;
-    EXPECT_EQ(residue, (std::map<std::string, std::uint64_t>{
-                           {"platform-db:visits (records of the selector)", 1},
-                           {"platform-db:visits (identifier occurrences)", 1},  // the declared e-mail column
-                           // the note, and the JSON and the inet of the first ticket, each named by its row
-                           {"platform-db:public.visits (text the data map does not declare, rows (0,1))", 1},
-                           {"platform-db:support.tickets (text the data map does not declare, rows (0,1))", 2}}));
+    EXPECT_EQ(residue,
+              (std::map<std::string, std::uint64_t>{
+                  {"platform-db:visits (records of the selector, rows (0,1))", 1},
+                  {"platform-db:visits.email (identifier occurrences, rows (0,1))", 1},  // the declared column
+                  // the note, and the JSON and the inet of the first ticket: each column, and its row
+                  {"platform-db:public.visits.note (text the data map does not declare, rows (0,1))", 1},
+                  {"platform-db:support.tickets.body (text the data map does not declare, rows (0,1))", 1},
+                  {"platform-db:support.tickets.seen_from (text the data map does not declare, rows (0,1))", 1}}));
 
     // Within one tenant, other tenants' tables may rightly hold the address: not read.
     ann.tenant = "r1";
     residue.clear();
     for (const auto& found : connector->verify(ann, pii::IdentifierMatcher({"ann@example.org"})).residue)
         residue[found.location] = found.matches;
-    EXPECT_EQ(residue.count("platform-db:support.tickets (text the data map does not declare, rows (0,1))"), 0u);
+    for (const auto& [location, matches] : residue)
+        EXPECT_EQ(location.find("support.tickets"), std::string::npos) << location;
 }
 
 TEST(PostgresConnector, StreamsPastOneFetchAndDeletesPastOneBatchInASchema) {
