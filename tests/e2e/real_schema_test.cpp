@@ -147,6 +147,18 @@ nlohmann::json erase_bob_with_certificate(const TubePlatform& platform) {
     return report;
 }
 
+// Every table's rows but bob's and those listed as changed on purpose, as text.
+std::map<std::string, std::string> rows_of_others(const TubePlatform& platform,
+                                                  const std::map<std::string, std::string>& changed) {
+    std::map<std::string, std::string> rows;
+    for (const auto& table : all_tables()) {
+        auto bobs = tube::bobs_rows().count(table) ? tube::bobs_rows().at(table) : "false";
+        auto touched = changed.count(table) ? changed.at(table) : "false";
+        rows[table] = platform.rows(table, "(" + bobs + ") OR (" + touched + ")");
+    }
+    return rows;
+}
+
 // ---- SQLite, no foreign keys: every link is the data map's ----
 
 class TubeWithoutKeys : public ::testing::Test {
@@ -192,22 +204,14 @@ TEST_F(TubeWithoutKeys, ErasureRemovesBobAndRedactsTheOthersMentionsOfHim) {
     // Rows that mention bob without being his: the rest of each of them must stay as it was.
     const std::map<std::string, std::string> mentions = {
         {"videoComment", "id = 1004"}, {"actorFollow", "id = 901"}, {"jobQueue", "id IN (961, 963)"}};
-    std::map<std::string, std::string> others_before;
-    for (const auto& table : all_tables()) {
-        auto bobs = tube::bobs_rows().count(table) ? tube::bobs_rows().at(table) : "false";
-        auto mentioned = mentions.count(table) ? mentions.at(table) : "false";
-        others_before[table] = m_platform.rows(table, "(" + bobs + ") OR (" + mentioned + ")");
-    }
+    auto others_before = rows_of_others(m_platform, mentions);
     std::string out, err;
     ASSERT_EQ(m_platform.gdprctl("--format json erase --dry-run " + std::string(k_bob), &out, &err), 0) << out << err;
     EXPECT_EQ(m_platform.counts(), before) << "a dry run changed the database";
     auto report = erase_bob_with_certificate(m_platform);
     EXPECT_EQ(report["records"].get<std::uint64_t>(), tube::bobs_row_count()) << out;
     expect_only_bob_gone(m_platform, before, report);
-    for (const auto& table : all_tables()) {
-        auto mentioned = mentions.count(table) ? mentions.at(table) : "false";
-        EXPECT_EQ(m_platform.rows(table, mentioned), others_before[table]) << "other people's rows of " << table;
-    }
+    EXPECT_EQ(rows_of_others(m_platform, mentions), others_before) << "other people's rows changed";
     EXPECT_EQ(m_platform.value("SELECT text FROM \"videoComment\" WHERE id = 1004"),
               "thanks, I sent the recipe to [erased]");
     EXPECT_EQ(m_platform.value("SELECT \"actorUrl\" || ' ' || \"targetActorUrl\" FROM \"actorFollow\" WHERE id = 901"),
@@ -402,12 +406,27 @@ TEST_F(TubeWithKeys, CascadesOntoOtherPeoplesRowsStopTheErasureBeforeAnyChange) 
 TEST_F(TubeWithKeys, WithRulesForOthersRowsTheDatabaseLosesExactlyWhatIsCounted) {
     m_platform.write_config(tube::rules_for_others_rows());
     auto before = m_platform.counts();
+    // What the rules let go or change of other people's, and the mentions of bob: the rest of
+    // every other person's rows must stay as it was.
+    const std::map<std::string, std::string> changed = {{"videoComment", "true"},
+                                                        {"accountVideoRate", "true"},
+                                                        {"userVideoHistory", "true"},
+                                                        {"videoView", "id IN (4002, 4003)"},
+                                                        {"abuse", "id = 502"},
+                                                        {"abuseMessage", "id = 602"},
+                                                        {"userNotification", "id IN (701, 703)"},
+                                                        {"actorFollow", "id = 901"},
+                                                        {"userExport", "true"},
+                                                        {"jobQueue", "id IN (961, 963)"}};
+    auto others_before = rows_of_others(m_platform, changed);
     std::string out, err;
     ASSERT_EQ(m_platform.gdprctl("--format json erase --dry-run " + std::string(k_bob), &out, &err), 0) << out << err;
     auto planned = nlohmann::json::parse(out)["records"].get<std::uint64_t>();
     auto report = erase_bob_with_certificate(m_platform);
     EXPECT_EQ(report["records"].get<std::uint64_t>(), planned);
     expect_only_bob_gone(m_platform, before, report);
+    EXPECT_EQ(rows_of_others(m_platform, changed), others_before) << "other people's rows changed";
+    EXPECT_EQ(report["records"].get<std::uint64_t>(), tube::bobs_row_count() + 10) << "bob's 17 and 10 of others'";
     // Cascaded with his videos: 2 comments, 2 ratings, 2 history rows and 2 view counters of
     // others'; with his report, the moderator's message; his export. Detached, not deleted: the
     // replies to his comments, the notifications about his things, the report about him.
