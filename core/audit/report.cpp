@@ -181,12 +181,13 @@ namespace {
 // within it or across every tenant (whose requests name no tenant), never another tenant's.
 json erasure_section(const ReportInput& input) {
     json requests = json::array();
-    std::size_t certified = 0, residue = 0;
+    std::size_t certified = 0, residue = 0, failed = 0;
     for (const auto& request : input.erasures) {
         if (input.tenant && !request.tenant.empty() && request.tenant != *input.tenant) continue;
         bool signed_certificate = request.status == "verified";
         certified += signed_certificate;
         residue += request.status == "residue";
+        failed += request.status == "failed";
         requests.push_back({{"request", request.id},
                             {"created", request.created},
                             {"kind", request.kind},
@@ -200,8 +201,10 @@ json erasure_section(const ReportInput& input) {
             ? "No erasure request was carried out."
             : std::to_string(requests.size()) + " erasure request(s): " + std::to_string(certified) +
                   " verified with a signed certificate ('gdprctl certificate show --request ID'), " +
-                  std::to_string(residue) + " with residue found by the rescan (no certificate)" +
-                  (requests.size() > certified + residue ? ", the rest interrupted and to be resumed" : "") + ".";
+                  std::to_string(residue) + " with residue found by the rescan (no certificate), " +
+                  std::to_string(failed) + " failed (their reports say what was done)" +
+                  (requests.size() > certified + residue + failed ? ", the rest interrupted and to be resumed" : "") +
+                  ".";
     return {{"certificates_available", certified > 0}, {"requests", requests}, {"note", note}};
 }
 
