@@ -272,20 +272,27 @@ TEST_F(TubeWithoutKeys, AResidueRequestIsCertifiedOnceCleanAgain) {
     EXPECT_EQ(m_platform.gdprctl("certificate verify " + certificate.string(), &out), 0) << out;
 }
 
-TEST_F(TubeWithoutKeys, AnErasureKilledAtAnyPointEndsAsAOneShotRunDoes) {
-    TubePlatform one_shot(Flavour::sqlite_without_keys);
+// Bob's erasure killed at random points (seeded, up to longest_ms after each start), then
+// finished: every table ends as one_shot's, where it ran once.
+void expect_killed_erasure_ends_as(const TubePlatform& platform, const TubePlatform& one_shot, unsigned seed,
+                                   int longest_ms) {
     std::string out, err;
     ASSERT_EQ(one_shot.gdprctl("erase --yes " + std::string(k_bob), &out, &err), 0) << out << err;
-    std::mt19937 random(18);
+    std::mt19937 random(seed);
     std::vector<int> delays;
-    for (int i = 0; i < 6; ++i) delays.push_back(std::uniform_int_distribution<int>(5, 120)(random));
-    run_and_kill_after({GDPRCTL_BINARY, "--config", (m_platform.dir() / "gdprctl.json").string(), "erase", "--yes",
+    for (int i = 0; i < 6; ++i) delays.push_back(std::uniform_int_distribution<int>(5, longest_ms)(random));
+    run_and_kill_after({GDPRCTL_BINARY, "--config", (platform.dir() / "gdprctl.json").string(), "erase", "--yes",
                         "--subject", "email:bob@mailbox.example"},
                        {delays[0], delays[1], delays[2], delays[3], delays[4], delays[5]});
-    int status = m_platform.gdprctl("erase --resume", &out, &err);
-    if (status == 2) status = m_platform.gdprctl("erase --yes " + std::string(k_bob), &out, &err);
+    int status = platform.gdprctl("erase --resume", &out, &err);
+    if (status == 2) status = platform.gdprctl("erase --yes " + std::string(k_bob), &out, &err);
     ASSERT_EQ(status, 0) << out << err;
-    for (const auto& table : all_tables()) EXPECT_EQ(m_platform.rows(table), one_shot.rows(table)) << table;
+    for (const auto& table : all_tables()) EXPECT_EQ(platform.rows(table), one_shot.rows(table)) << table;
+}
+
+TEST_F(TubeWithoutKeys, AnErasureKilledAtAnyPointEndsAsAOneShotRunDoes) {
+    TubePlatform one_shot(Flavour::sqlite_without_keys);
+    expect_killed_erasure_ends_as(m_platform, one_shot, 18, 120);
 }
 
 TEST_F(TubeWithoutKeys, DataMapGapsAreNamedWithTheirPlace) {
@@ -446,18 +453,7 @@ TEST_F(TubeWithKeys, AnErasureKilledAtAnyPointEndsAsAOneShotRunDoes) {
     m_platform.write_config(tube::rules_for_others_rows());
     TubePlatform one_shot(Flavour::postgres_with_keys);
     one_shot.write_config(tube::rules_for_others_rows());
-    std::string out, err;
-    ASSERT_EQ(one_shot.gdprctl("erase --yes " + std::string(k_bob), &out, &err), 0) << out << err;
-    std::mt19937 random(1808);
-    std::vector<int> delays;
-    for (int i = 0; i < 6; ++i) delays.push_back(std::uniform_int_distribution<int>(10, 250)(random));
-    run_and_kill_after({GDPRCTL_BINARY, "--config", (m_platform.dir() / "gdprctl.json").string(), "erase", "--yes",
-                        "--subject", "email:bob@mailbox.example"},
-                       {delays[0], delays[1], delays[2], delays[3], delays[4], delays[5]});
-    int status = m_platform.gdprctl("erase --resume", &out, &err);
-    if (status == 2) status = m_platform.gdprctl("erase --yes " + std::string(k_bob), &out, &err);
-    ASSERT_EQ(status, 0) << out << err;
-    for (const auto& table : all_tables()) EXPECT_EQ(m_platform.rows(table), one_shot.rows(table)) << table;
+    expect_killed_erasure_ends_as(m_platform, one_shot, 1808, 250);
 }
 
 TEST_F(TubeWithKeys, AnonymisingANotNullColumnIsRefusedInThePlan) {
