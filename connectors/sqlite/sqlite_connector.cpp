@@ -318,10 +318,11 @@ public:
         // is free; retention keeps the cheaper FAST mode.
         guarded([&] { db.exec(erasing ? "PRAGMA secure_delete = ON" : "PRAGMA secure_delete = FAST"); });
         ApplyReport report;
-        if (erases_people(plan.selector, plan.action))
-            guarded([&] { apply_in_one_transaction(db, plan, progress, report); });
-        for (const auto& item : plan.items) {
-            if (erases_people(plan.selector, plan.action)) break;
+        // A person's erasure is one transaction; retention and a tenant's erasure go in batches.
+        bool one_transaction = erases_people(plan.selector, plan.action);
+        if (one_transaction) guarded([&] { apply_in_one_transaction(db, plan, progress, report); });
+        static const std::vector<PlanItem> k_done_already;
+        for (const auto& item : one_transaction ? k_done_already : plan.items) {
             const auto& dataset = dataset_named(item.dataset);
             auto change = change_for(dataset, plan.action, plan.selector);
             auto parts = query_parts(dataset);
