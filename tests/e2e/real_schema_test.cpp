@@ -366,6 +366,39 @@ TEST_F(TubeWithoutKeys, BobsLinesInALiveLogWithoutReopenStopTheErasureBeforeAnyC
     EXPECT_EQ(read_text(log), log_before);
 }
 
+TEST_F(TubeWithoutKeys, AnotherSourceNamingTheSameUserIdsIsLinkedThroughTheIdentifierKind) {
+    // An analytics database of its own, whose events name the platform's user ids.
+    auto analytics = m_platform.dir() / "analytics.db";
+    std::string err;
+    ASSERT_EQ(run_command("sqlite3 " + analytics.string() +
+                              " \"CREATE TABLE events (id INTEGER PRIMARY KEY, user_id INTEGER, page TEXT); "
+                              "INSERT INTO events VALUES (1, 2, '/w/102'), (2, 1, '/w/101'), (3, 2, '/w/104')\"",
+                          nullptr, &err),
+              0)
+        << err;
+    m_platform.write_config(tube::declared_links(), [](nlohmann::json& config) {
+        config["sources"].push_back({{"name", "analytics"},
+                                     {"kind", "sqlite"},
+                                     {"path", "analytics.db"},
+                                     {"tables",
+                                      {{{"table", "events"},
+                                        {"category", "usage-data"},
+                                        {"subjects", {{"user", {"user_id"}}}},
+                                        {"personal", {"page"}}}}}});
+    });
+    std::string out;
+    ASSERT_EQ(m_platform.gdprctl("--format json export " + std::string(k_bob) + " --dry-run", &out, &err), 0) << err;
+    auto exported = nlohmann::json::parse(out);
+    std::uint64_t events = 0;
+    for (const auto& dataset : exported["datasets"])
+        if (dataset["dataset"] == "analytics:events") events = dataset["records"].get<std::uint64_t>();
+    EXPECT_EQ(events, 2u) << out;
+    erase_bob_with_certificate(m_platform);
+    std::string left;
+    run_command("sqlite3 " + analytics.string() + " 'SELECT group_concat(id) FROM events'", &left);
+    EXPECT_EQ(left, "2\n") << "only alice's event stays";
+}
+
 TEST_F(TubeWithoutKeys, AnIdentifierKindTheWorkspaceDeclaresIsMatchedExactly) {
     auto records_of = [&](const std::string& subject) {
         std::string out, err;
