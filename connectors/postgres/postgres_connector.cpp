@@ -784,24 +784,38 @@ private:
 
     // The text columns of every table gdprctl may read: (table as the data map or the search
     // path names it, column, type).
-    std::vector<std::tuple<std::string, std::string, std::string>> text_columns() {
+    // A text column a redaction may rewrite: its table (as the data map or the search path
+    // names it), name, type, and the characters it holds at most (0: no limit).
+    struct TextColumn {
+        std::string table, column, type;
+        std::size_t max_characters = 0;
+    };
+
+    std::vector<TextColumn> text_columns() {
         auto rows = session().query(
             "SELECT CASE WHEN pg_table_is_visible(c.oid) THEN c.relname ELSE n.nspname || '.' || c.relname END, "
-            "c.oid::text, a.attname, format_type(a.atttypid, NULL) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
+            "c.oid::text, a.attname, format_type(a.atttypid, NULL), "
+            "CASE WHEN a.atttypid = 'varchar'::regtype AND a.atttypmod > 4 THEN a.atttypmod - 4 ELSE 0 END "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
             "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped "
             "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
             "AND has_table_privilege(c.oid, 'SELECT, UPDATE') AND format_type(a.atttypid, NULL) IN "
             "('text', 'character varying', 'json', 'jsonb') ORDER BY 1, a.attnum");
         std::map<std::string, std::string> mapped;
         for (const auto* table : mapped_tables()) mapped[oid_of(table->locator)] = table->locator;
-        std::vector<std::tuple<std::string, std::string, std::string>> columns;
+        std::vector<TextColumn> columns;
         for (int i = 0; i < rows.rows(); ++i) {
             auto found = mapped.find(std::string(rows.text(i, 1)));
-            columns.emplace_back(found != mapped.end() ? found->second : std::string(rows.text(i, 0)),
-                                 std::string(rows.text(i, 2)), std::string(rows.text(i, 3)));
+            columns.push_back({found != mapped.end() ? found->second : std::string(rows.text(i, 0)),
+                               std::string(rows.text(i, 2)), std::string(rows.text(i, 3)),
+                               static_cast<std::size_t>(rows.integer(i, 4))});
         }
         return columns;
+    }
+
+    static std::size_t characters(std::string_view utf8) {
+        return static_cast<std::size_t>(std::count_if(
+            utf8.begin(), utf8.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; }));
     }
 
     // The rows of table whose column mentions the person and may be redacted, as a query of
@@ -850,17 +864,27 @@ private:
         pii::IdentifierMatcher matcher(patterns);
         auto& db = session();
         Transaction snapshot(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        for (const auto& [table, column, type] : text_columns()) {
+        for (const auto& text : text_columns()) {
             Parameters parameters;
-            auto query = redaction_rows(table, column, selector, action, &plan, patterns, parameters);
+            auto query = redaction_rows(text.table, text.column, selector, action, &plan, patterns, parameters);
             if (!query) continue;
             std::uint64_t rows = 0;
+            bool fits = true;
             for_each_row(*query, parameters, [&](const Result& result, int i) {
-                if (matcher.contains(result.text(i, 2))) ++rows;
+                if (!matcher.contains(result.text(i, 2))) return;
+                ++rows;
+                if (text.max_characters &&
+                    characters(matcher.replace(result.text(i, 2), k_redacted)) > text.max_characters)
+                    fits = false;
             });
             if (!rows) continue;
-            auto item = redaction_item(table, column, rows, ownership(), m_source.name);
-            item.snapshot["redact"]["type"] = type;
+            auto item = redaction_item(text.table, text.column, rows, ownership(), m_source.name);
+            item.snapshot["redact"]["type"] = text.type;
+            if (!fits)
+                item.blocked = text.table + "." + text.column + " is character varying(" +
+                               std::to_string(text.max_characters) + "): a mention of the person replaced by \"" +
+                               k_redacted + "\" would not fit. Widen the column, or delete those rows with the " +
+                               "person's (a link with \"on_erase\": \"delete\")";
             plan.items.push_back(std::move(item));
         }
     }

@@ -70,6 +70,11 @@ public:
         while (!out.empty() && out.back() == '\n') out.pop_back();
         return out;
     }
+    // Runs statements that return nothing.
+    void execute(const std::string& sql) const {
+        if (!is_sqlite()) return PostgresServer::shared().execute(m_database, sql);
+        value(sql);
+    }
     std::uint64_t count(const std::string& table, const std::string& where = "true") const {
         return std::stoull(value("SELECT count(*) FROM " + quoted(table) + " WHERE " + where));
     }
@@ -487,6 +492,23 @@ TEST_F(TubeWithKeys, AnErasureKilledAtAnyPointEndsAsAOneShotRunDoes) {
     TubePlatform one_shot(Flavour::postgres_with_keys);
     one_shot.write_config(tube::rules_for_others_rows());
     expect_killed_erasure_ends_as(m_platform, one_shot, 1808, 250);
+}
+
+TEST_F(TubeWithKeys, AMentionThatWouldNotFitItsColumnOnceRedactedIsFoundInThePlan) {
+    // Bob's handle, three characters, in a column of five: "[erased]" would not fit.
+    m_platform.execute(
+        "CREATE TABLE \"loginAudit\" (id integer PRIMARY KEY, who varchar(5));"
+        "INSERT INTO \"loginAudit\" VALUES (1, 'bob'), (2, 'alice')");
+    m_platform.write_config(tube::rules_for_others_rows(), [](nlohmann::json& config) {
+        config["identifier_kinds"] = {"handle"};
+        config["sources"][0]["tables"][0]["subjects"]["handle"] = {"username"};
+    });
+    auto before = m_platform.counts();
+    std::string out, err;
+    EXPECT_EQ(m_platform.gdprctl("erase --yes " + std::string(k_bob), &out, &err), 1) << out << err;
+    EXPECT_NE(err.find("loginAudit.who is character varying(5)"), std::string::npos) << err;
+    EXPECT_EQ(m_platform.counts(), before);
+    EXPECT_EQ(m_platform.value("SELECT who FROM \"loginAudit\" WHERE id = 1"), "bob");
 }
 
 TEST_F(TubeWithKeys, AnonymisingANotNullColumnIsRefusedInThePlan) {
