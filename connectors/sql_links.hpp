@@ -35,7 +35,6 @@ struct TableLink {
     std::string parent, parent_column;  // at these
     OnDelete on_delete = OnDelete::none;
     OnErase on_erase = OnErase::unset;
-    bool foreign_key = false;
     std::string pointer;  // of the data map's link, when it declares one
     std::string from_text() const { return table + "." + column; }
     std::string text() const { return from_text() + " -> " + parent + "." + parent_column; }

@@ -1121,7 +1121,6 @@ private:
                             : action == "n" ? OnDelete::set_null
                             : action == "d" ? OnDelete::set_null
                                             : OnDelete::restrict;
-            key.foreign_key = true;
             keys.push_back(std::move(key));
         }
         return merge_links(std::move(keys), m_declared_links);

@@ -766,7 +766,6 @@ private:
                     key.on_delete = action == "CASCADE"    ? OnDelete::cascade
                                     : action == "SET NULL" ? OnDelete::set_null
                                                            : OnDelete::restrict;
-                    key.foreign_key = true;
                     keys.push_back(std::move(key));
                 }
             }
