@@ -23,7 +23,7 @@ util::UnixTime now_of(const RetentionArguments& arguments) {
     return arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
 }
 
-void run_plan(const GlobalOptions& options, const RetentionArguments& arguments) {
+void run_plan(GlobalOptions& options, const RetentionArguments& arguments) {
     auto workspace = load_workspace(options);
     auto policies = load_policies(workspace, arguments.policy_dirs);
     auto plan = retention::plan(workspace, connectors::open_all_connectors, policies, now_of(arguments));
@@ -33,6 +33,7 @@ void run_plan(const GlobalOptions& options, const RetentionArguments& arguments)
         text += "\nPlan written to " + arguments.out + "; apply it with 'gdprctl retention apply --plan " +
                 arguments.out + "'.\n";
     print_result(options, text, plan.to_json());
+    if (!plan.blocked().empty()) options.exit_code = static_cast<int>(ErrorKind::findings);
 }
 
 void run_apply(GlobalOptions& options, const RetentionArguments& arguments) {
@@ -47,6 +48,7 @@ void run_apply(GlobalOptions& options, const RetentionArguments& arguments) {
     apply.wait = arguments.wait ? retention::WaitForLock::yes : retention::WaitForLock::no;
     auto result = retention::apply(workspace, connectors::open_all_connectors, policies, apply);
     print_result(options, result.to_text(), result.to_json());
+    if (!result.blocked.empty()) options.exit_code = static_cast<int>(ErrorKind::findings);
 }
 
 void add_shared_options(CLI::App* command, RetentionArguments& arguments) {

@@ -288,7 +288,9 @@ std::vector<const config::Dataset*> in_change_order(
     const std::function<std::vector<std::string>(const std::string& table)>& parents) {
     std::vector<const config::Dataset*> remaining;
     for (const auto& dataset : datasets) remaining.push_back(&dataset);
-    if (action.kind != Action::Kind::erase) return remaining;
+    // Deletions go children first (a row that points at another's is removed before it, so that
+    // no key refuses or cascades); a rewrite changes no key and keeps the config's order.
+    if (action.kind == Action::Kind::anonymise) return remaining;
     if (selector.is_whole_tenant())
         for (const auto& table : tenant_tables) remaining.push_back(&table);
     std::map<std::string, std::vector<std::string>> parents_of;

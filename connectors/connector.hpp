@@ -264,7 +264,7 @@ RecordChange record_change(const config::Dataset& dataset, const Action& action,
 pii::AnonymiseMethod anonymisation_method(const Action& action);
 
 // The tables of a SQL store an action goes through, in the order their rows can change. For an
-// erasure, a table whose rows point at another's (a foreign key, which parents() lists for a
+// erasure or a purge that deletes, a table whose rows point at another's (a foreign key, which parents() lists for a
 // table, or the join that finds their tenant) comes first, so that every row can still be told
 // whose it is while it waits, and none is left pointing at nothing; a whole tenant's erasure
 // ends with the tenant's own tables.

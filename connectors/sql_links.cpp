@@ -311,6 +311,32 @@ std::vector<LinkEffect> plan_link_effects(const std::string& table, const SqlOwn
     return effects;
 }
 
+PurgeEffects plan_purge_effects(const std::string& table, const SqlOwnership& ownership,
+                                const std::function<std::uint64_t(const std::vector<TableLink>&)>& count) {
+    PurgeEffects effects;
+    for (const auto* link : ownership.links_into(table)) {
+        if (link->on_delete == OnDelete::none) continue;
+        auto rows = count({*link});
+        if (!rows) continue;
+        auto what = std::to_string(rows) + " row" + (rows == 1 ? "" : "s") + " of " + link->table +
+                    " that this purge does not delete point at rows it deletes (" + link->text() + ", " +
+                    on_delete_text(link->on_delete) + ")";
+        if (link->on_delete == OnDelete::set_null) {
+            effects.notes.push_back(what + ": the database sets " + link->from_text() + " to NULL in them");
+            continue;
+        }
+        effects.blocked += (effects.blocked.empty() ? "" : "; ") + what +
+                           (link->on_delete == OnDelete::cascade
+                                ? ": the database would delete them too, unreported"
+                                : ": the database refuses the deletion, and the purge would stop part way");
+    }
+    if (!effects.blocked.empty())
+        effects.blocked +=
+            ". Expire them with the same rule (add their category or dataset to it), or have the "
+            "schema detach them (ON DELETE SET NULL)";
+    return effects;
+}
+
 bool releases(const config::Dataset& dataset, const Action& action, const Selector& selector,
               const std::string& column) {
     auto change = record_change(dataset, action, selector);

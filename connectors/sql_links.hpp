@@ -135,6 +135,22 @@ std::vector<LinkEffect> plan_link_effects(const std::string& table, const SqlOwn
                                           const EffectQueries& queries,
                                           const std::function<std::uint64_t(const std::vector<TableLink>&)>& count);
 
+// True for a retention rule that deletes: its deletions may reach rows no rule expires.
+inline bool purges(const Selector& selector, const Action& action) {
+    return action.kind == Action::Kind::remove && selector.older_than.has_value();
+}
+
+// What a purge's deletion of expired rows of table does, through the database's own keys, to
+// rows that point at them and that the purge does not delete: why it must not run (a key would
+// delete them unreported, or refuse part way through the batches), and notes (a key that sets
+// them NULL). Data map links without a key change nothing and are left out.
+struct PurgeEffects {
+    std::string blocked;
+    std::vector<std::string> notes;
+};
+PurgeEffects plan_purge_effects(const std::string& table, const SqlOwnership& ownership,
+                                const std::function<std::uint64_t(const std::vector<TableLink>&)>& count);
+
 // True when the change an action makes to a dataset's selected rows leaves column pointing
 // nowhere: the rows go, or the column is emptied.
 bool releases(const config::Dataset& dataset, const Action& action, const Selector& selector,

@@ -363,6 +363,7 @@ public:
             item.oldest = tally.oldest;
             item.snapshot = {{"records", tally.records}};
             if (erases_people(selector, action)) plan_for_others(dataset, selector, action, item, plan);
+            if (purges(selector, action)) check_purge_effects(dataset, selector, action, item);
             plan.items.push_back(std::move(item));
         }
         if (erases_people(selector, action)) plan_redactions(selector, action, plan);
@@ -782,8 +783,20 @@ private:
             plan.items.push_back(effect_item(effect, dataset.name, ownership(), m_source.name));
     }
 
-    // The text columns of every table gdprctl may read: (table as the data map or the search
-    // path names it, column, type).
+    // A purge's deletion of expired rows must not take, through a key, rows no rule expires.
+    void check_purge_effects(const config::Dataset& dataset, const Selector& selector, const Action& action,
+                             PlanItem& item) {
+        auto effects = plan_purge_effects(dataset.locator, ownership(), [&](const std::vector<TableLink>& path) {
+            LinkEffect probe;
+            probe.path = path;
+            auto [sql, parameters] = effect_statement(
+                probe, selector, action, "SELECT count(*) FROM " + quote_table(path.back().table) + " AS e");
+            return static_cast<std::uint64_t>(session().query(sql, parameters.values).integer(0, 0));
+        });
+        item.blocked = effects.blocked;
+        for (const auto& note : effects.notes) item.note += (item.note.empty() ? "" : "; ") + note;
+    }
+
     // A text column a redaction may rewrite: its table (as the data map or the search path
     // names it), name, type, and the characters it holds at most (0: no limit).
     struct TextColumn {
@@ -791,6 +804,7 @@ private:
         std::size_t max_characters = 0;
     };
 
+    // The text columns of every table gdprctl may read and update.
     std::vector<TextColumn> text_columns() {
         auto rows = session().query(
             "SELECT CASE WHEN pg_table_is_visible(c.oid) THEN c.relname ELSE n.nspname || '.' || c.relname END, "

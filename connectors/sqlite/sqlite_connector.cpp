@@ -303,6 +303,7 @@ public:
                 item.note = index_note(db, *dataset);
                 item.snapshot = {{"records", records}};
                 if (erases_people(selector, action)) plan_for_others(db, *dataset, selector, action, item, plan);
+                if (purges(selector, action)) check_purge_effects(db, *dataset, selector, action, item);
                 plan.items.push_back(std::move(item));
             });
         }
@@ -436,8 +437,11 @@ private:
     std::string selected_rows(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector,
                               const std::string& what, std::vector<std::string>& values) {
         auto parts = query_parts(dataset);
-        auto filter = selection_filter(db, dataset, parts, selector);
+        auto filter = selection_filter(db, dataset, parts, selector, integer_time(db, dataset));
         values.insert(values.end(), filter.values.begin(), filter.values.end());
+        // The cut-off is the filter's last placeholder, bound as an integer: it goes in as one (a
+        // number, never personal data), since values are bound as text.
+        if (filter.older_than) filter.where.replace(filter.where.rfind('?'), 1, std::to_string(*filter.older_than));
         return "SELECT " + what + " FROM " + parts.from + " WHERE " + filter.where;
     }
 
@@ -509,6 +513,23 @@ private:
             });
         for (const auto& effect : effects)
             plan.items.push_back(effect_item(effect, dataset.name, ownership(db), m_source.name));
+    }
+
+    // A purge's deletion of expired rows must not take, through a key, rows no rule expires.
+    void check_purge_effects(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector,
+                             const Action& action, PlanItem& item) {
+        auto effects = plan_purge_effects(dataset.locator, ownership(db), [&](const std::vector<TableLink>& path) {
+            LinkEffect probe;
+            probe.path = path;
+            auto [sql, values] = effect_statement(db, probe, selector, action,
+                                                  "SELECT count(*) FROM " + quote(path.back().table) + " AS e");
+            SQLite::Statement count(db, sql);
+            bind_all(count, values);
+            count.executeStep();
+            return static_cast<std::uint64_t>(count.getColumn(0).getInt64());
+        });
+        item.blocked = effects.blocked;
+        for (const auto& note : effects.notes) item.note += (item.note.empty() ? "" : "; ") + note;
     }
 
     // Mentions of the person in rows that are not theirs and stay: a reply quoting their address,

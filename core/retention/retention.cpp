@@ -206,6 +206,14 @@ RetentionPlan RetentionPlan::from_json(const nlohmann::json& json) {
     }
 }
 
+std::vector<std::string> RetentionPlan::blocked() const {
+    std::vector<std::string> reasons;
+    for (const auto& rule : rules)
+        for (const auto& why : rule.plan.blocked())
+            reasons.push_back(rule.rule + " on " + rule.plan.source + ": " + why);
+    return reasons;
+}
+
 std::string RetentionPlan::to_text() const {
     std::ostringstream out;
     out << "Retention plan at " << util::format_iso8601(now) << ": " << records() << " records to change\n";
@@ -239,6 +247,7 @@ std::string RetentionPlan::to_text() const {
             if (item.oldest) out << ", oldest " << util::format_iso8601(*item.oldest);
             out << "\n";
             if (!item.note.empty()) out << "    note: " << item.note << "\n";
+            if (!item.blocked.empty()) out << "    BLOCKED (left alone): " << item.blocked << "\n";
         }
     }
     if (records() == 0) out << "Nothing to do: every record is within its retention period.\n";
@@ -314,6 +323,7 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
             result.plan = make_plan(workspace, connectors, policies, options.now.value_or(util::now()));
         }
         selector = {{"now", util::format_iso8601(result.plan.now)}};
+        result.blocked = result.plan.blocked();
         if (!result.resumed) {
             check_clock(state, result.plan, options.force);
             check_fraction(result.plan, options.max_fraction, options.force);
@@ -326,7 +336,7 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
         if (!result.resumed) run = start_run(state, result.plan);
         state::DurableSteps progress(state, state::DurableSteps::Of::retention_run, std::to_string(run));
         for (const auto& rule : result.plan.rules) {
-            if (rule.plan.items.empty()) continue;
+            if (rule.plan.items.empty() || !rule.plan.blocked().empty()) continue;
             auto plan = rule.plan;
             plan.action = with_key(plan.action, workspace);
             auto report = connector_named(connectors, plan.source).apply(plan, progress);
@@ -335,7 +345,10 @@ ApplyResult apply(const config::Workspace& workspace, const scan::SourceOpener& 
         }
         finish_run(state, run);
         journal.append("retention apply", selector, workspace.source_names(), journal_counts(result),
-                       result.resumed ? "ok (resumed an interrupted run)" : "ok");
+                       !result.blocked.empty() ? "findings: " + std::to_string(result.blocked.size()) +
+                                                     " rule plan(s) blocked by keys onto unexpired rows"
+                       : result.resumed ? "ok (resumed an interrupted run)"
+                                        : "ok");
         return result;
     } catch (const Error& e) {
         journal.append(result.dry_run ? "retention apply --dry-run" : "retention apply", selector,
@@ -356,6 +369,7 @@ nlohmann::json ApplyResult::to_json() const {
                           {"resumed", resumed},
                           {"records", dry_run ? plan.records() : records()},
                           {"plan", plan.to_json()}};
+    out["blocked"] = blocked;
     out["sources"] = nlohmann::json::array();
     for (const auto& source : sources)
         out["sources"].push_back({{"source", source.source},
@@ -370,7 +384,7 @@ std::string ApplyResult::to_text() const {
     if (dry_run) return "Dry run: nothing was changed.\n\n" + plan.to_text();
     std::ostringstream out;
     if (resumed) out << "Resumed the interrupted run of " << util::format_iso8601(plan.now) << ".\n";
-    if (records() == 0 && sources.empty()) {
+    if (records() == 0 && sources.empty() && blocked.empty()) {
         out << "Nothing to purge at " << util::format_iso8601(plan.now)
             << ": every record is within its retention period. Nothing was changed.\n";
         return out.str();
@@ -380,6 +394,7 @@ std::string ApplyResult::to_text() const {
         out << "  " << source.source << "  " << source.rule << "  " << source.records << " records\n";
         for (const auto& note : source.notes) out << "    note: " << note << "\n";
     }
+    for (const auto& why : blocked) out << "BLOCKED, left alone: " << why << "\n";
     return out.str();
 }
 

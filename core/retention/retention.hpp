@@ -26,6 +26,9 @@ struct RetentionPlan {
     std::vector<RulePlan> rules;
 
     std::uint64_t records() const;
+    // "rule on source: why" for every rule plan a key onto unexpired rows blocks: apply leaves
+    // those alone and carries out the rest.
+    std::vector<std::string> blocked() const;
     nlohmann::json to_json() const;
     static RetentionPlan from_json(const nlohmann::json& json);
     std::string to_text() const;
@@ -61,6 +64,9 @@ struct ApplyResult {
     bool resumed = false;
     bool dry_run = false;
     std::vector<SourceResult> sources;
+    // Rule plans left alone because a key would take rows no rule expires (connectors::PlanItem::
+    // blocked): "rule on source: why". The rest of the run goes on; the CLI exits 1.
+    std::vector<std::string> blocked;
 
     std::uint64_t records() const;
     nlohmann::json to_json() const;
