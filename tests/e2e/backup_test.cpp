@@ -136,9 +136,15 @@ TEST_F(BackupTest, ATamperedBackupFailsVerificationAndRestoresNothing) {
     auto created = backup_all();
     auto file = backup_of(created, "bluebird");
     {
+        // One bit flipped: writing a fixed byte left the file as it was whenever the ciphertext
+        // held that byte there already (one run in 256).
         std::fstream stream(file, std::ios::in | std::ios::out | std::ios::binary);
-        stream.seekp(static_cast<std::streamoff>(std::filesystem::file_size(file) / 2));
-        stream.put('\x5a');
+        auto middle = static_cast<std::streamoff>(std::filesystem::file_size(file) / 2);
+        stream.seekg(middle);
+        char byte = 0;
+        stream.get(byte);
+        stream.seekp(middle);
+        stream.put(static_cast<char>(byte ^ 0x01));
     }
     std::string out, err;
     EXPECT_EQ(gdprctl("backup verify --all", &out), 4) << out;
