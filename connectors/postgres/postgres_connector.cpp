@@ -757,6 +757,18 @@ private:
         return {head + " WHERE " + where, parameters};
     }
 
+    // Counts the rows a link path reaches from the rows the selector deletes.
+    std::function<std::uint64_t(const std::vector<TableLink>&)> effect_counter(const Selector& selector,
+                                                                               const Action& action) {
+        return [&selector, &action, this](const std::vector<TableLink>& path) {
+            LinkEffect probe;
+            probe.path = path;
+            auto [sql, parameters] = effect_statement(
+                probe, selector, action, "SELECT count(*) FROM " + quote_table(path.back().table) + " AS e");
+            return static_cast<std::uint64_t>(session().query(sql, parameters.values).integer(0, 0));
+        };
+    }
+
     // Before a dataset's rows of the person go: what becomes of other people's rows that point at
     // them (items placed before the dataset's own); before they are rewritten: whether every
     // column emptied may be.
@@ -771,14 +783,7 @@ private:
         }
         Parameters unbound;
         auto queries = effect_queries(selector, action, unbound);
-        auto effects =
-            plan_link_effects(dataset.locator, ownership(), queries, [&](const std::vector<TableLink>& path) {
-                LinkEffect probe;
-                probe.path = path;
-                auto [sql, parameters] = effect_statement(
-                    probe, selector, action, "SELECT count(*) FROM " + quote_table(path.back().table) + " AS e");
-                return static_cast<std::uint64_t>(session().query(sql, parameters.values).integer(0, 0));
-            });
+        auto effects = plan_link_effects(dataset.locator, ownership(), queries, effect_counter(selector, action));
         for (const auto& effect : effects)
             plan.items.push_back(effect_item(effect, dataset.name, ownership(), m_source.name));
     }
@@ -786,13 +791,7 @@ private:
     // A purge's deletion of expired rows must not take, through a key, rows no rule expires.
     void check_purge_effects(const config::Dataset& dataset, const Selector& selector, const Action& action,
                              PlanItem& item) {
-        auto effects = plan_purge_effects(dataset.locator, ownership(), [&](const std::vector<TableLink>& path) {
-            LinkEffect probe;
-            probe.path = path;
-            auto [sql, parameters] = effect_statement(
-                probe, selector, action, "SELECT count(*) FROM " + quote_table(path.back().table) + " AS e");
-            return static_cast<std::uint64_t>(session().query(sql, parameters.values).integer(0, 0));
-        });
+        auto effects = plan_purge_effects(dataset.locator, ownership(), effect_counter(selector, action));
         item.blocked = effects.blocked;
         for (const auto& note : effects.notes) item.note += (item.note.empty() ? "" : "; ") + note;
     }
@@ -815,14 +814,11 @@ private:
             "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
             "AND has_table_privilege(c.oid, 'SELECT, UPDATE') AND format_type(a.atttypid, NULL) IN "
             "('text', 'character varying', 'json', 'jsonb') ORDER BY 1, a.attnum");
-        std::map<std::string, std::string> mapped;
-        for (const auto* table : mapped_tables()) mapped[oid_of(table->locator)] = table->locator;
+        auto name = table_namer();
         std::vector<TextColumn> columns;
         for (int i = 0; i < rows.rows(); ++i) {
-            auto found = mapped.find(std::string(rows.text(i, 1)));
-            columns.push_back({found != mapped.end() ? found->second : std::string(rows.text(i, 0)),
-                               std::string(rows.text(i, 2)), std::string(rows.text(i, 3)),
-                               static_cast<std::size_t>(rows.integer(i, 4))});
+            columns.push_back({name(rows.text(i, 1), rows.text(i, 0)), std::string(rows.text(i, 2)),
+                               std::string(rows.text(i, 3)), static_cast<std::size_t>(rows.integer(i, 4))});
         }
         return columns;
     }
@@ -1103,6 +1099,16 @@ private:
         return ownership().can_own(dataset, selector);
     }
 
+    // name(oid, fallback): a table as the data map names it, or fallback for one it does not map.
+    std::function<std::string(std::string_view oid, std::string_view fallback)> table_namer() {
+        std::map<std::string, std::string, std::less<>> mapped;
+        for (const auto* table : mapped_tables()) mapped[oid_of(table->locator)] = table->locator;
+        return [mapped](std::string_view oid, std::string_view fallback) {
+            auto found = mapped.find(oid);
+            return found != mapped.end() ? found->second : std::string(fallback);
+        };
+    }
+
     // Every single-column foreign key between tables gdprctl may read, tables outside the data
     // map included, with what it does ON DELETE, and the data map's links laid over them. A table
     // is named as the data map names it, else as the search path finds it.
@@ -1117,12 +1123,7 @@ private:
             "JOIN pg_attribute f ON f.attrelid = c.confrelid AND f.attnum = c.confkey[1] "
             "WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND rn.nspname NOT IN ('pg_catalog', "
             "'information_schema') ORDER BY 6, 3");
-        std::map<std::string, std::string> mapped;  // oid -> the data map's name
-        for (const auto* table : mapped_tables()) mapped[oid_of(table->locator)] = table->locator;
-        auto name = [&](std::string_view oid, std::string_view fallback) {
-            auto found = mapped.find(std::string(oid));
-            return found != mapped.end() ? found->second : std::string(fallback);
-        };
+        auto name = table_namer();
         std::vector<TableLink> keys;
         for (int i = 0; i < rows.rows(); ++i) {
             TableLink key;

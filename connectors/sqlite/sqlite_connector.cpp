@@ -486,6 +486,22 @@ private:
         return {head + " WHERE " + where, values};
     }
 
+    // Counts the rows a link path reaches from the rows the selector deletes.
+    std::function<std::uint64_t(const std::vector<TableLink>&)> effect_counter(SQLite::Database& db,
+                                                                               const Selector& selector,
+                                                                               const Action& action) {
+        return [&db, &selector, &action, this](const std::vector<TableLink>& path) {
+            LinkEffect probe;
+            probe.path = path;
+            auto [sql, values] = effect_statement(db, probe, selector, action,
+                                                  "SELECT count(*) FROM " + quote(path.back().table) + " AS e");
+            SQLite::Statement count(db, sql);
+            bind_all(count, values);
+            count.executeStep();
+            return static_cast<std::uint64_t>(count.getColumn(0).getInt64());
+        };
+    }
+
     // Before a dataset's rows of the person go: what becomes of other people's rows that point at
     // them (items placed before the dataset's own); before they are rewritten: whether every
     // column emptied may be.
@@ -500,17 +516,7 @@ private:
         }
         std::vector<std::string> unbound;
         auto queries = effect_queries(db, selector, action, unbound);
-        auto effects =
-            plan_link_effects(dataset.locator, ownership(db), queries, [&](const std::vector<TableLink>& path) {
-                LinkEffect probe;
-                probe.path = path;
-                auto [sql, values] = effect_statement(db, probe, selector, action,
-                                                      "SELECT count(*) FROM " + quote(path.back().table) + " AS e");
-                SQLite::Statement count(db, sql);
-                bind_all(count, values);
-                count.executeStep();
-                return static_cast<std::uint64_t>(count.getColumn(0).getInt64());
-            });
+        auto effects = plan_link_effects(dataset.locator, ownership(db), queries, effect_counter(db, selector, action));
         for (const auto& effect : effects)
             plan.items.push_back(effect_item(effect, dataset.name, ownership(db), m_source.name));
     }
@@ -518,16 +524,7 @@ private:
     // A purge's deletion of expired rows must not take, through a key, rows no rule expires.
     void check_purge_effects(SQLite::Database& db, const config::Dataset& dataset, const Selector& selector,
                              const Action& action, PlanItem& item) {
-        auto effects = plan_purge_effects(dataset.locator, ownership(db), [&](const std::vector<TableLink>& path) {
-            LinkEffect probe;
-            probe.path = path;
-            auto [sql, values] = effect_statement(db, probe, selector, action,
-                                                  "SELECT count(*) FROM " + quote(path.back().table) + " AS e");
-            SQLite::Statement count(db, sql);
-            bind_all(count, values);
-            count.executeStep();
-            return static_cast<std::uint64_t>(count.getColumn(0).getInt64());
-        });
+        auto effects = plan_purge_effects(dataset.locator, ownership(db), effect_counter(db, selector, action));
         item.blocked = effects.blocked;
         for (const auto& note : effects.notes) item.note += (item.note.empty() ? "" : "; ") + note;
     }
