@@ -252,15 +252,16 @@ void store_request(state::StateDb& state, const StoredRequest& request, crypto::
     insert.exec();
 }
 
-// Ends a request: its identifiers leave the plan column (and, through secure_delete and the
-// checkpoint, the database file), the report and certificate stay.
-void finish_request(state::StateDb& state, const EraseReport& report) {
+// Ends a request with status (verified, residue, failed): its identifiers leave the plan column
+// (and, through secure_delete and the checkpoint, the database file), the report and certificate
+// stay.
+void finish_request(state::StateDb& state, const EraseReport& report, const char* status) {
     auto& db = state.db();
     db.exec("PRAGMA secure_delete = ON");
     SQLite::Statement update(db,
                              "UPDATE erasures SET status = ?, updated = ?, plan = NULL, report = ?, certificate = ? "
                              "WHERE id = ?");
-    update.bind(1, report.verification.clean() ? "verified" : "residue");
+    update.bind(1, status);
     update.bind(2, util::format_iso8601(util::now()));
     update.bind(3, report.to_json().dump());
     if (report.certificate.is_null())
@@ -609,16 +610,7 @@ void fail_request(state::StateDb& state, EraseReport report, std::size_t failed,
     // values, stays in the private state database's report.
     journal::Journal(state).append("erase", journal_selector(report), {report.sources[failed].source},
                                    journal_counts(report), "error: failed in " + report.sources[failed].source);
-    auto& db = state.db();
-    db.exec("PRAGMA secure_delete = ON");
-    SQLite::Statement update(db,
-                             "UPDATE erasures SET status = 'failed', updated = ?, plan = NULL, report = ? "
-                             "WHERE id = ?");
-    update.bind(1, util::format_iso8601(util::now()));
-    update.bind(2, report.to_json().dump());
-    update.bind(3, report.request);
-    update.exec();
-    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    finish_request(state, report, "failed");
 }
 
 // Every reason, in every source's plan, why the erasure cannot be carried out as planned.
@@ -667,7 +659,7 @@ EraseReport carry_out(const config::Workspace& workspace, scan::Connectors& conn
             certificate_body(workspace, report.to_json(), report.verification, request.resolution, entry), key);
         if (options.certificate_out) write_certificate(*options.certificate_out, report.certificate);
     }
-    finish_request(state, report);
+    finish_request(state, report, report.verification.clean() ? "verified" : "residue");
     return report;
 }
 
