@@ -5,6 +5,7 @@
 #include "core/backup/backup.hpp"
 #include "core/error.hpp"
 #include "core/retention/retention.hpp"
+#include "core/util/escape.hpp"
 
 namespace gdprctl::cli {
 
@@ -26,7 +27,8 @@ util::UnixTime now_of(const BackupArguments& arguments) {
     return arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
 }
 
-std::string tenant_label(const std::string& tenant) { return tenant.empty() ? "(platform)" : tenant; }
+// A tenant as a backup's header names it: not authenticated until the backup is decrypted.
+std::string tenant_label(const std::string& tenant) { return tenant.empty() ? "(platform)" : util::printable(tenant); }
 
 std::string megabytes(std::uint64_t bytes) {
     char text[32];
@@ -88,7 +90,7 @@ void run_verify(GlobalOptions& options, const BackupArguments& arguments) {
         for (const auto& file : backup::list(open.workspace, *open.keystore)) files.push_back(file.path);
     std::ostringstream text;
     nlohmann::json json = nlohmann::json::array();
-    std::size_t corrupt = 0;
+    std::size_t corrupt = 0, shredded = 0;
     for (const auto& file : files) {
         auto result = backup::verify(file, *open.keystore);
         text << "  " << result.outcome << "  " << file.string();
@@ -96,14 +98,19 @@ void run_verify(GlobalOptions& options, const BackupArguments& arguments) {
         if (!result.problem.empty()) text << "\n      " << result.problem;
         text << "\n";
         corrupt += result.outcome == "corrupt";
+        shredded += result.outcome == "shredded";
         auto entry = result.backup.to_json();
         entry["outcome"] = result.outcome;
         entry["problem"] = result.problem;
         json.push_back(entry);
     }
-    text << files.size() << " backup(s) checked, " << corrupt << " corrupt.\n";
-    print_result(options, text.str(), {{"results", json}, {"corrupt", corrupt}});
-    if (corrupt) options.exit_code = static_cast<int>(ErrorKind::integrity);
+    text << files.size() << " backup(s) checked, " << corrupt << " corrupt";
+    if (shredded) text << ", " << shredded << " shredded";
+    text << ".\n";
+    print_result(options, text.str(), {{"results", json}, {"corrupt", corrupt}, {"shredded", shredded}});
+    // A backup named on the command line that cannot be read fails, shredded or not; --all
+    // passes over shredded backups, which are unreadable by design until prune removes them.
+    if (corrupt || (!arguments.all && shredded)) options.exit_code = static_cast<int>(ErrorKind::integrity);
 }
 
 void run_restore(const GlobalOptions& options, const BackupArguments& arguments) {

@@ -1,24 +1,31 @@
 #include "cli/common.hpp"
 
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
 #include "core/error.hpp"
 
 #include "core/config/workspace.hpp"
+#include "core/util/escape.hpp"
 
 namespace gdprctl::cli {
 
 config::Workspace load_workspace(const GlobalOptions& options) { return config::load_workspace(options.config); }
 
 void print_result(const GlobalOptions& options, const std::string& text, const nlohmann::json& json) {
+    // Reports carry text from files and headers nobody authenticated: no byte of it may reach
+    // a terminal as a control sequence, nor make JSON output fail (bytes that are not UTF-8
+    // become U+FFFD there).
     if (options.output_format() == Format::json) {
-        std::cout << json.dump(2) << "\n";
+        std::cout << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else if (!options.quiet) {
-        std::cout << text;
+        std::cout << util::terminal_text(text);
     }
 }
 
@@ -29,8 +36,8 @@ policy::PolicySet load_policies(const config::Workspace& workspace, const std::v
     return policy::load_policies(dirs, workspace.disabled_policies);
 }
 
-void add_key_arguments(CLI::App* command, KeyArguments& arguments) {
-    command->add_option("--passphrase-file", arguments.passphrase_file,
+void add_key_arguments(CLI::App* command, KeyArguments& arguments, const std::string& passphrase_option) {
+    command->add_option(passphrase_option, arguments.passphrase_file,
                         "File whose first line is the master passphrase (default: $GDPRCTL_PASSPHRASE_FILE, "
                         "else a prompt on the terminal)");
     command->add_option("--key-file", arguments.key_file,
@@ -69,8 +76,24 @@ crypto::MasterSecret master_secret(const KeyArguments& arguments, crypto::Keysto
     return secret;
 }
 
+// The master key opens every backup: a key file others may read is said out loud, every time.
+void warn_if_key_file_is_exposed(const std::filesystem::path& key_file) {
+    struct stat info {};
+    if (::stat(key_file.c_str(), &info) != 0 || (info.st_mode & 0077) == 0) return;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    spdlog::warn(
+        "the master key file {} is readable or writable by others than its owner (mode {}): run 'chmod "
+        "600 {}'",
+        util::printable(key_file.string()), mode, util::printable(key_file.string()));
+}
+
 void unlock_keystore(crypto::Keystore& keystore, const KeyArguments& arguments) {
     keystore.unlock(master_secret(arguments, keystore));
+    if (keystore.mode() != "key-file") return;
+    auto key_file =
+        arguments.key_file.empty() ? keystore.recorded_key_file() : std::filesystem::path(arguments.key_file);
+    if (key_file) warn_if_key_file_is_exposed(*key_file);
 }
 
 OpenKeystore open_keystore(const GlobalOptions& options, const KeyArguments& key, Unlock unlock) {

@@ -39,7 +39,10 @@ struct KeyArguments {
     std::string passphrase_file;
     std::string key_file;
 };
-void add_key_arguments(CLI::App* command, KeyArguments& arguments);
+// The master key's options: its passphrase file (under passphrase_option: commands whose own
+// --passphrase-file is a container's passphrase name it --master-passphrase-file) and key file.
+void add_key_arguments(CLI::App* command, KeyArguments& arguments,
+                       const std::string& passphrase_option = "--passphrase-file");
 // The passphrase text (from the file, the environment or the terminal) for a passphrase
 // keystore, or the key file override; never taken from argv.
 crypto::MasterSecret master_secret(const KeyArguments& arguments, crypto::Keystore& keystore);

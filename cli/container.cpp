@@ -11,6 +11,8 @@
 #include "core/crypto/container.hpp"
 #include "core/crypto/keystore.hpp"
 #include "core/error.hpp"
+#include "connectors/connector.hpp"
+#include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
 #include "core/util/hex.hpp"
 #include "core/util/time.hpp"
@@ -27,6 +29,7 @@ struct ContainerArguments {
     std::vector<std::string> identities;
     std::string secret_file;  // a passphrase-sealed container's passphrase
     std::string tenant;
+    bool new_tenant = false;
     std::string suite;
     unsigned threads = 0;
     bool use_keystore = false;
@@ -55,23 +58,21 @@ private:
     int m_fd = -1;
 };
 
-// A regular output file is written under a temporary name and renamed into place only when
-// everything succeeded; standard output ("-") and devices such as /dev/null are written directly.
+// A regular output file is written under a temporary name and moved into place, never over
+// anything already there, only when everything succeeded. Standard output ("-") and devices
+// such as /dev/null (or /dev/stdout, a link to one) are written directly.
 class Output {
 public:
     explicit Output(const std::string& path) : m_path(path) {
         struct stat st {};
         if (path == "-") {
             m_fd = STDOUT_FILENO;
-        } else if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        } else if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
             m_fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
             if (m_fd < 0) throw Error::usage("cannot write " + path + ": " + std::strerror(errno));
             m_owned = true;
         } else {
-            if (::stat(path.c_str(), &st) == 0)
-                throw Error::usage(path + " exists; gdprctl does not overwrite files",
-                                   "remove it or choose another name");
-            m_file = std::make_unique<util::AtomicFile>(path, 0600);
+            m_file = std::make_unique<util::AtomicFile>(path, 0600, util::Replace::never);
         }
     }
     ~Output() {
@@ -101,6 +102,24 @@ std::string suite_name(crypto::Suite suite) {
     return suite == crypto::Suite::aes256gcm ? "aes-256-gcm" : "chacha20-poly1305";
 }
 
+// A key made for a misspelt tenant would seal data nobody looks for: a tenant is known when the
+// keystore holds its keys or a store holds records of it.
+void require_known_tenant(const config::Workspace& workspace, crypto::Keystore& keystore, const std::string& tenant) {
+    for (const auto& key : keystore.list())
+        if (key.tenant == tenant) return;
+    connectors::Selector selector;
+    selector.tenant = tenant;
+    connectors::InventoryOptions inventory_options;
+    inventory_options.sample_size = 0;
+    for (auto& connector : connectors::open_all_connectors(workspace))
+        for (const auto& row : connector->inventory(selector, inventory_options).rows)
+            if (row.tenant == tenant && row.records > 0) return;
+    throw Error::usage(
+        "tenant \"" + util::printable(tenant) +
+            "\" has no key in the keystore and no record in any store: no key was created for it",
+        "check the spelling ('gdprctl keys list', 'gdprctl scan'), or give --new-tenant to create its key");
+}
+
 void run_encrypt(const GlobalOptions& options, const ContainerArguments& arguments) {
     std::vector<crypto::Recipient> recipients;
     for (const auto& text : arguments.recipients)
@@ -113,6 +132,8 @@ void run_encrypt(const GlobalOptions& options, const ContainerArguments& argumen
         state = std::make_unique<state::StateDb>(workspace.state_dir);
         crypto::Keystore keystore(*state);
         unlock_keystore(keystore, arguments.key);
+        if (!arguments.tenant.empty() && !arguments.new_tenant)
+            require_known_tenant(workspace, keystore, arguments.tenant);
         auto [id, key] = keystore.data_key(arguments.tenant);
         recipients.push_back(crypto::Recipient::symmetric(*util::from_hex(id), key));
     }
@@ -152,7 +173,7 @@ void run_decrypt(const GlobalOptions& options, const ContainerArguments& argumen
         state = std::make_unique<state::StateDb>(workspace.state_dir);
         keystore = std::make_unique<crypto::Keystore>(*state);
         unlock_keystore(*keystore, arguments.key);
-        keyring.key_for = keystore->keyring().key_for;
+        keyring = keystore->keyring();
     }
     Input input(arguments.input);
     crypto::ContainerReader reader([&](unsigned char* out, std::size_t size) { return input.read(out, size); }, keyring,
@@ -175,7 +196,10 @@ void run_inspect(const GlobalOptions& options, const ContainerArguments& argumen
                            {"chunk_size", crypto::k_chunk_size},
                            {"object_id", object_id},
                            {"created", util::format_iso8601(header.created)},
-                           {"tenant", header.tenant},
+                           {"tenant", util::printable(header.tenant)},
+                           {"tenant_hex", util::to_hex(reinterpret_cast<const unsigned char*>(header.tenant.data()),
+                                                       header.tenant.size())},
+                           {"passphrase", header.passphrase_sealed()},
                            {"key_ids", header.key_ids()},
                            {"x25519_recipients", header.x25519_recipients()},
                            {"header_bytes", header.size()}};
@@ -183,9 +207,10 @@ void run_inspect(const GlobalOptions& options, const ContainerArguments& argumen
     text << "gdprctl container, format 1, " << suite_name(header.suite) << ", 64 KiB chunks\n"
          << "  object id  " << object_id << "\n"
          << "  created    " << util::format_iso8601(header.created) << "\n"
-         << "  tenant     " << (header.tenant.empty() ? "(none)" : header.tenant) << "\n";
+         << "  tenant     " << (header.tenant.empty() ? "(none)" : util::printable(header.tenant)) << "\n";
     for (const auto& id : header.key_ids()) text << "  key        " << id << "\n";
     if (header.x25519_recipients()) text << "  X25519     " << header.x25519_recipients() << " recipient(s)\n";
+    if (header.passphrase_sealed()) text << "  passphrase (scrypt)\n";
     text << "(the header is authenticated only when the file is decrypted or verified)\n";
     print_result(options, text.str(), json);
 }
@@ -202,14 +227,17 @@ void add_container_command(CLI::App& app, GlobalOptions& options) {
     encrypt->add_option("input", arguments->input, "File to encrypt ('-': standard input)")->required();
     encrypt->add_option("-o,--output", arguments->output, "Container to write ('-': standard output)")->required();
     encrypt->add_option("-r,--recipient", arguments->recipients, "gdprctl-x25519:<hex> recipient (repeatable)");
-    encrypt->add_option("--tenant", arguments->tenant, "Also seal under this tenant's keystore key");
+    encrypt->add_option("--tenant", arguments->tenant,
+                        "Also seal under this tenant's keystore key (a tenant the keystore or a store knows)");
+    encrypt->add_flag("--new-tenant", arguments->new_tenant,
+                      "Create the --tenant's key although no store holds its records yet");
     encrypt->add_flag("--platform-key", arguments->use_keystore, "Also seal under the platform's keystore key");
     encrypt->add_option("--suite", arguments->suite, "aes-256-gcm (default with AES-NI) or chacha20-poly1305")
         ->check(CLI::IsMember({"aes-256-gcm", "chacha20-poly1305"}));
     encrypt->add_option("--threads", arguments->threads, "Threads sealing chunks (default: one per core, plus one)");
-    encrypt->add_option("--secret-file", arguments->secret_file,
+    encrypt->add_option("--passphrase-file", arguments->secret_file,
                         "Seal under the passphrase on this file's first line (scrypt; no other recipient)");
-    add_key_arguments(encrypt, arguments->key);
+    add_key_arguments(encrypt, arguments->key, "--master-passphrase-file");
     encrypt->callback([&options, arguments] { run_encrypt(options, *arguments); });
 
     auto* decrypt = command->add_subcommand(
@@ -219,10 +247,11 @@ void add_container_command(CLI::App& app, GlobalOptions& options) {
         ->required();
     decrypt->add_option("-i,--identity", arguments->identities,
                         "X25519 identity file (repeatable); "
-                        "without one, the workspace keystore is used");
+                        "without one (or a passphrase), the workspace keystore's keys are used");
     decrypt->add_option("--threads", arguments->threads, "Threads opening chunks (default: one per core)");
-    decrypt->add_option("--secret-file", arguments->secret_file, "The passphrase of a passphrase-sealed container");
-    add_key_arguments(decrypt, arguments->key);
+    decrypt->add_option("--passphrase-file", arguments->secret_file,
+                        "The passphrase of a passphrase-sealed container (this file's first line)");
+    add_key_arguments(decrypt, arguments->key, "--master-passphrase-file");
     decrypt->callback([&options, arguments] { run_decrypt(options, *arguments); });
 
     auto* inspect = command->add_subcommand("inspect", "Show a container's header (no key needed)");
@@ -237,8 +266,12 @@ void add_decrypt_command(CLI::App& app, GlobalOptions& options) {
     decrypt->add_option("input", arguments->input, "Container to read ('-': standard input)")->required();
     decrypt->add_option("-o,--output", arguments->output, "Where the plaintext goes ('-': standard output)")
         ->required();
-    decrypt->add_option("-i,--identity", arguments->identities, "X25519 identity file (repeatable)");
-    decrypt->add_option("--passphrase-file", arguments->secret_file, "The passphrase it was sealed under");
+    decrypt->add_option("-i,--identity", arguments->identities,
+                        "X25519 identity file (repeatable); without one (or a passphrase), the workspace keystore's "
+                        "keys are used");
+    decrypt->add_option("--passphrase-file", arguments->secret_file,
+                        "The passphrase it was sealed under (this file's first line)");
+    add_key_arguments(decrypt, arguments->key, "--master-passphrase-file");
     decrypt->callback([&options, arguments] { run_decrypt(options, *arguments); });
 }
 

@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "cli/common.hpp"
@@ -9,6 +10,7 @@
 #include "core/erase/erase.hpp"
 #include "core/error.hpp"
 #include "core/state/state_db.hpp"
+#include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
 
 namespace gdprctl::cli {
@@ -130,6 +132,7 @@ struct CertificateArguments {
     std::string file;
     std::string request;
     std::string pubkey;
+    std::vector<std::string> subjects;
     std::string format = "json";
     std::string out;
 };
@@ -141,17 +144,33 @@ nlohmann::json read_certificate_file(const std::string& file) {
     } catch (const Error& e) {
         throw Error::usage(e.what(), "give the certificate file 'gdprctl erase --certificate' wrote");
     }
-    auto document = nlohmann::json::parse(text, nullptr, false);
-    if (document.is_discarded())
-        throw Error::integrity(file + " is not valid JSON: it is not a certificate, or it was damaged");
-    return document;
+    try {
+        return erase::parse_certificate(text);
+    } catch (const Error& e) {
+        throw Error::integrity(file + ": " + e.what(), e.hint());
+    }
+}
+
+// A document that is not a certificate as gdprctl signs them is reported like one whose
+// signature fails: not valid, exit 4, in the format asked for.
+erase::CertificateCheck check_certificate_file(const std::string& file, const std::optional<crypto::Bytes>& trusted) {
+    nlohmann::json document;
+    try {
+        document = read_certificate_file(file);
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::integrity) throw;
+        erase::CertificateCheck check;
+        check.key_given = trusted.has_value();
+        check.problem = e.what();
+        return check;
+    }
+    return erase::check_certificate(document, trusted);
 }
 
 void run_certificate_verify(GlobalOptions& options, const CertificateArguments& arguments) {
-    auto document = read_certificate_file(arguments.file);
     std::optional<crypto::Bytes> trusted;
     if (!arguments.pubkey.empty()) trusted = crypto::ed25519_public_from_pem(util::read_file(arguments.pubkey));
-    auto check = erase::check_certificate(document, trusted);
+    auto check = check_certificate_file(arguments.file, trusted);
     std::string text;
     if (check.valid)
         text = "Valid: certificate " + check.request + " is signed " +
@@ -167,6 +186,42 @@ void run_certificate_verify(GlobalOptions& options, const CertificateArguments& 
                   {"key_given", check.key_given},
                   {"problem", check.problem}});
     if (!check.valid) options.exit_code = static_cast<int>(ErrorKind::integrity);
+}
+
+// Which of the identifiers a certificate names, by the keyed hash only the platform (and whoever
+// it gave the key) can compute.
+void run_certificate_match(GlobalOptions& options, const CertificateArguments& arguments) {
+    auto document = read_certificate_file(arguments.file);
+    const auto& erased = document.at("certificate").value("erased", nlohmann::json::object());
+    if (!erased.contains("hash_key"))
+        throw Error::usage(arguments.file +
+                           " names no person by a keyed hash (a tenant's certificate, or one made "
+                           "before gdprctl used keyed hashes)");
+    auto key = erase::IdentifierHashKey::load_or_create(load_workspace(options).state_dir);
+    if (erased.value("hash_key", "") != key.id())
+        throw Error::usage("the certificate's identifiers were hashed under key " + erased.value("hash_key", "") +
+                               ", this workspace holds key " + key.id(),
+                           "run this in the workspace that issued the certificate");
+    std::set<std::string> hashes;
+    for (const auto& id : erased.value("identifiers", nlohmann::json::array()))
+        hashes.insert(id.value("hmac_sha256", ""));
+    auto salt = erased.value("salt", "");
+    std::ostringstream text;
+    nlohmann::json matches = nlohmann::json::array();
+    std::size_t named = 0;
+    for (const auto& subject : arguments.subjects) {
+        auto id = connectors::parse_identifier(subject);
+        bool found = hashes.count(key.hash(salt, id.text())) > 0;
+        named += found;
+        // The identifiers are not printed back: output may end up in a log.
+        text << "  --subject " << matches.size() + 1 << " (" << id.kind << "): " << (found ? "named" : "NOT named")
+             << "\n";
+        nlohmann::json match = {{"subject", matches.size() + 1}, {"kind", id.kind}, {"named", found}};
+        matches.push_back(std::move(match));
+    }
+    print_result(options, text.str(),
+                 {{"request", document["certificate"].value("request", "")}, {"matches", matches}});
+    if (named < arguments.subjects.size()) options.exit_code = static_cast<int>(ErrorKind::findings);
 }
 
 void run_certificate_show(GlobalOptions& options, const CertificateArguments& arguments) {
@@ -254,6 +309,14 @@ void add_certificate_command(CLI::App& app, GlobalOptions& options) {
         ->check(CLI::IsMember({"json", "md", "html"}));
     show->add_option("-o,--out", arguments->out, "Write to this file instead of standard output");
     show->callback([&options, arguments] { run_certificate_show(options, *arguments); });
+
+    auto* match = command->add_subcommand(
+        "match",
+        "Tell whether a certificate names a person (needs the workspace's identifier hash key): exit 0 "
+        "named, 1 not");
+    match->add_option("file", arguments->file, "The certificate (JSON)")->required();
+    match->add_option("--subject", arguments->subjects, "KIND:VALUE of the person (repeatable)")->required();
+    match->callback([&options, arguments] { run_certificate_match(options, *arguments); });
 
     auto* pubkey = command->add_subcommand("pubkey", "Print the public key certificates are signed with (PEM)");
     pubkey->add_option("-o,--out", arguments->out, "Write to this file instead of standard output");

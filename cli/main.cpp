@@ -7,6 +7,7 @@
 #include "cli/common.hpp"
 #include "core/config/reader.hpp"
 #include "core/error.hpp"
+#include "core/util/escape.hpp"
 #include "core/version.hpp"
 
 namespace {
@@ -55,8 +56,8 @@ void configure_logging(const GlobalOptions& options) {
 }
 
 void report_error(const std::string& what, const std::string& hint) {
-    std::cerr << "gdprctl: error: " << what << "\n";
-    if (!hint.empty()) std::cerr << "gdprctl: hint: " << hint << "\n";
+    std::cerr << "gdprctl: error: " << gdprctl::util::terminal_text(what) << "\n";
+    if (!hint.empty()) std::cerr << "gdprctl: hint: " << gdprctl::util::terminal_text(hint) << "\n";
 }
 
 std::vector<std::string> command_names() {

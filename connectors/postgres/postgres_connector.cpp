@@ -118,8 +118,31 @@ private:
         Result result(PQexecParams(m_connection.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
                                    values.data(), nullptr, nullptr, 0));
         auto status = PQresultStatus(result.get());
-        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) fail();
+        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+            if (result.get() && PQresultErrorField(result.get(), PG_DIAG_SQLSTATE)) fail_with(result.get());
+            fail();
+        }
         return result;
+    }
+    // The server's diagnosis without the parts that quote row values: DETAIL ("Failing row
+    // contains (...)", "Key (email)=(...)"), CONTEXT and, for data exceptions (SQLSTATE class
+    // 22, "invalid input syntax for type integer: \"...\""), the primary message. What is left
+    // names the statement's objects: SQLSTATE, table, column, constraint.
+    [[noreturn]] void fail_with(const PGresult* result) {
+        auto field = [&](int code) {
+            const char* value = PQresultErrorField(result, code);
+            return std::string(value ? value : "");
+        };
+        auto sqlstate = field(PG_DIAG_SQLSTATE);
+        std::string message =
+            sqlstate.rfind("22", 0) == 0 ? "a value does not suit its column's type" : field(PG_DIAG_MESSAGE_PRIMARY);
+        message += " (SQLSTATE " + sqlstate;
+        for (auto [code, label] : {std::pair{PG_DIAG_TABLE_NAME, "table"}, std::pair{PG_DIAG_COLUMN_NAME, "column"},
+                                   std::pair{PG_DIAG_CONSTRAINT_NAME, "constraint"}})
+            if (auto value = field(code); !value.empty()) message += std::string(", ") + label + " " + value;
+        message += "; the server's detail is not shown: it quotes row values)";
+        throw Error::runtime("source \"" + m_source + "\": PostgreSQL: " + message,
+                             "check the data map against the database, and the role's privileges");
     }
     std::string last_error() const {
         std::string message = m_connection ? PQerrorMessage(m_connection.get()) : "out of memory";

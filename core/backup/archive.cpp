@@ -2,6 +2,7 @@
 
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
 
 namespace gdprctl::backup {
@@ -47,8 +49,10 @@ const char* refused_type(struct archive_entry* entry) {
     if (archive_entry_hardlink(entry)) return "a hard link";
     switch (archive_entry_filetype(entry)) {
         case AE_IFREG:
-        case AE_IFDIR:
             return nullptr;
+        case AE_IFDIR:
+            // A file whose name ends in "/" is read as a directory that has content.
+            return archive_entry_size(entry) > 0 ? "a file whose name ends in \"/\"" : nullptr;
         case AE_IFLNK:
             return "a symbolic link";
         case AE_IFCHR:
@@ -101,7 +105,8 @@ std::uint64_t copy_entry_data(struct archive* archive, int fd, const std::filesy
         int result = archive_read_data_block(archive, &block, &size, &offset);
         if (result == ARCHIVE_EOF) break;
         if (result != ARCHIVE_OK)
-            throw Error::integrity("archive entry " + entry_path + ": " + archive_error_string(archive));
+            throw Error::integrity("archive entry " + util::printable(entry_path) + ": " +
+                                   archive_error_string(archive));
         if (!filtering) {
             util::write_fully(fd, std::string_view(static_cast<const char*>(block), size), path);
             written += size;
@@ -285,20 +290,64 @@ void ArchiveWriter::finish() {
 }
 
 std::filesystem::path safe_relative_path(const std::string& path) {
-    if (path.empty()) throw Error::integrity("archive entry with an empty name");
-    if (path.front() == '/') throw Error::integrity("archive entry " + path + " has an absolute path: refused");
+    if (path.empty()) throw Error::integrity("archive entry with an empty name: refused");
+    auto shown = util::printable(path);
+    if (path.front() == '/') throw Error::integrity("archive entry " + shown + " has an absolute path: refused");
     std::filesystem::path relative;
     std::size_t start = 0;
     while (start <= path.size()) {
         auto end = path.find('/', start);
         if (end == std::string::npos) end = path.size();
         auto part = path.substr(start, end - start);
-        if (part == "..") throw Error::integrity("archive entry " + path + " climbs out with \"..\": refused");
+        if (part == "..") throw Error::integrity("archive entry " + shown + " climbs out with \"..\": refused");
         if (!part.empty() && part != ".") relative /= part;
         start = end + 1;
     }
-    if (relative.empty()) throw Error::integrity("archive entry \"" + path + "\" names no file");
+    if (relative.empty()) throw Error::integrity("archive entry \"" + shown + "\" names no file: refused");
     return relative;
+}
+
+void drain(const crypto::ByteSource& source) {
+    std::vector<unsigned char> buffer(1 << 16);
+    while (source(buffer.data(), buffer.size()) != 0) {
+    }
+    OPENSSL_cleanse(buffer.data(), buffer.size());
+}
+
+std::optional<std::string> read_tar_entry(const crypto::ByteSource& source, const std::string& name) {
+    ArchiveSourceClient client(source);
+    struct archive* archive = archive_read_new();
+    archive_read_support_format_tar(archive);
+    std::unique_ptr<struct archive, int (*)(struct archive*)> owner(archive, archive_read_free);
+    auto fail_from_archive = [&](const std::string& what) {
+        client.rethrow_source_error();
+        const char* message = archive_error_string(archive);
+        throw Error::integrity("not a valid backup archive: " + what + (message ? std::string(": ") + message : ""));
+    };
+    if (archive_read_open(archive, &client, nullptr, ArchiveSourceClient::read, nullptr) != ARCHIVE_OK)
+        fail_from_archive("cannot open");
+    std::optional<std::string> content;
+    for (;;) {
+        struct archive_entry* entry = nullptr;
+        int result = archive_read_next_header(archive, &entry);
+        if (result == ARCHIVE_EOF) break;
+        if (result < ARCHIVE_WARN) fail_from_archive("bad entry header");
+        const char* path = archive_entry_pathname(entry);
+        if (!path || name != path) {
+            if (archive_read_data_skip(archive) < ARCHIVE_WARN) fail_from_archive("cannot read an entry");
+            continue;
+        }
+        std::string data;
+        char buffer[1 << 14];
+        la_ssize_t n;
+        while ((n = archive_read_data(archive, buffer, sizeof buffer)) > 0)
+            data.append(buffer, static_cast<std::size_t>(n));
+        if (n < 0) fail_from_archive("cannot read " + name);
+        content = std::move(data);
+    }
+    client.rethrow_source_error();
+    drain(source);
+    return content;
 }
 
 ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem::path& dir, const LineFilter* filter) {
@@ -323,7 +372,7 @@ ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem
         std::string entry_path = name ? name : "";
         auto relative = safe_relative_path(entry_path);
         if (const char* refused = refused_type(entry))
-            throw Error::integrity("archive entry " + entry_path + " is " + refused + ": refused",
+            throw Error::integrity("archive entry " + util::printable(entry_path) + " is " + refused + ": refused",
                                    "backups hold only plain files; this archive was not written by gdprctl");
         auto target = dir / relative;
         if (archive_entry_filetype(entry) == AE_IFDIR) {
@@ -333,7 +382,8 @@ ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem
         if (relative.has_parent_path()) make_directories(dir, relative.parent_path());
         int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
-            if (errno == EEXIST) throw Error::integrity("archive entry " + entry_path + " appears twice: refused");
+            if (errno == EEXIST)
+                throw Error::integrity("archive entry " + util::printable(entry_path) + " appears twice: refused");
             throw Error::runtime("cannot create " + target.string() + ": " + errno_text());
         }
         try {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -95,6 +96,13 @@ struct LineFilter {
 // FIFOs, duplicate entries. Files are created 0600 and directories 0700.
 ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem::path& dir,
                          const LineFilter* filter = nullptr);
+
+// Reads the tar stream from source to its end and returns the content of its last entry named
+// name (nullopt when there is none). Error::integrity when it is not a tar stream.
+std::optional<std::string> read_tar_entry(const crypto::ByteSource& source, const std::string& name);
+
+// Reads source to its end: what follows a tar stream's end marker is authenticated too.
+void drain(const crypto::ByteSource& source);
 
 // Each component of path checked: not empty, not ".", not "..". Throws Error::integrity.
 std::filesystem::path safe_relative_path(const std::string& path);

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <sstream>
 
 #include "core/backup/archive.hpp"
 #include "core/erase/ledger.hpp"
@@ -90,7 +92,7 @@ public:
         : m_tenant(std::move(tenant)),
           m_key_id(std::move(key.first)),
           m_created(created),
-          m_file(path),
+          m_file(path, 0600, util::Replace::never),
           m_container([this](const unsigned char* data, std::size_t size) { write_sealed(data, size); },
                       single_recipient(m_key_id, key.second),
                       crypto::WriterOptions{crypto::preferred_suite(), m_tenant, created, 0, k_batch_chunks, {}}),
@@ -148,7 +150,7 @@ public:
         manifest.erase("path");
         manifest.erase("status");
         manifest.erase("detail");
-        util::write_file_atomically(manifest_path(result.path), manifest.dump(2) + "\n", 0600);
+        util::write_file_atomically(manifest_path(result.path), manifest.dump(2) + "\n", 0600, util::Replace::never);
         return result;
     }
 
@@ -277,10 +279,26 @@ BackupFile describe(const std::filesystem::path& file, crypto::Keystore& keystor
 
 void check_empty_destination(const std::filesystem::path& directory) {
     std::error_code ec;
+    if (std::filesystem::is_symlink(directory, ec))
+        throw Error::usage("restore destination " + directory.string() +
+                               " is a symbolic link; gdprctl neither restores through links nor replaces them",
+                           "give the directory itself, or a new path");
     if (!std::filesystem::exists(directory, ec)) return;
     if (!std::filesystem::is_directory(directory, ec) || !std::filesystem::is_empty(directory, ec))
         throw Error::usage("restore destination " + directory.string() + " exists and is not an empty directory",
                            "restore into a new directory; gdprctl never overwrites files");
+}
+
+// rename(2) of a directory replaces only an empty directory; a file, a symbolic link or a
+// non-empty directory that appeared at the destination since it was checked makes it fail.
+void move_into_place(const std::filesystem::path& staging, const std::filesystem::path& directory) {
+    if (::rename(staging.c_str(), directory.c_str()) == 0) return;
+    int saved = errno;
+    if (saved == ENOTEMPTY || saved == EEXIST || saved == ENOTDIR || saved == EISDIR)
+        throw Error::usage("restore destination " + directory.string() +
+                               " was taken while the backup was restored: nothing there was replaced",
+                           "restore into a new directory");
+    throw Error::runtime("cannot move the restored files to " + directory.string() + ": " + std::strerror(saved));
 }
 
 std::filesystem::path make_staging_directory(const std::filesystem::path& directory) {
@@ -293,6 +311,14 @@ std::filesystem::path make_staging_directory(const std::filesystem::path& direct
     if (::mkdir(staging.c_str(), 0700) != 0)
         throw Error::runtime("cannot create " + staging.string() + ": " + std::strerror(errno));
     return staging;
+}
+
+std::optional<std::string> read_counts_file(const std::filesystem::path& staging) {
+    std::ifstream in(staging / k_archive_counts);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
 }
 
 // Datasets and their subject fields, read from the archive's own description.
@@ -314,6 +340,79 @@ ArchiveDatasets read_datasets(const std::filesystem::path& staging) {
             for (const auto& field : list) fields.emplace_back(kind, field.get<std::string>());
     }
     return datasets;
+}
+
+// What a backup's manifest promises about it, read strictly: verify and restore both hold the
+// container to every field.
+struct Manifest {
+    std::string tenant;
+    std::string key_id;
+    std::string object_id;
+    std::uint64_t plaintext_bytes = 0;
+    std::string plaintext_sha256;
+    nlohmann::json counts;
+};
+
+Manifest read_manifest(const std::filesystem::path& file) {
+    auto path = manifest_path(file);
+    auto name = path.filename().string();
+    std::ifstream in(path);
+    if (!in)
+        throw Error::integrity("the manifest " + name + " is missing: the backup cannot be checked against it",
+                               "keep each .gdpb with its .gdpb.json; restore the manifest from another copy");
+    auto json = nlohmann::json::parse(in, nullptr, false);
+    auto field = [&](const char* key, auto check) -> const nlohmann::json& {
+        if (!json.is_object() || !json.contains(key) || !check(json[key]))
+            throw Error::integrity("the manifest " + name + " is unreadable: " +
+                                   (json.is_object() ? std::string("its \"") + key + "\" is missing or malformed"
+                                                     : "it is not a JSON object"));
+        return json[key];
+    };
+    auto is_string = [](const nlohmann::json& v) { return v.is_string(); };
+    Manifest manifest;
+    manifest.tenant = field("tenant", is_string).get<std::string>();
+    manifest.key_id = field("key_id", is_string).get<std::string>();
+    manifest.object_id = field("object_id", is_string).get<std::string>();
+    manifest.plaintext_bytes =
+        field("plaintext_bytes", [](const nlohmann::json& v) { return v.is_number_unsigned(); }).get<std::uint64_t>();
+    manifest.plaintext_sha256 = field("plaintext_sha256", is_string).get<std::string>();
+    manifest.counts = field("counts", [](const nlohmann::json& v) { return v.is_object(); });
+    return manifest;
+}
+
+// The manifest names this container: its tenant, key and object id (read before decrypting,
+// authenticated by the header MAC once the container opened).
+void check_manifest_names(const Manifest& manifest, const crypto::ContainerHeader& header) {
+    auto object_id = util::to_hex(header.object_id.data(), header.object_id.size());
+    auto ids = header.key_ids();
+    // An archive sealed only to X25519 recipients has no key id; its manifest names none.
+    bool key_named =
+        manifest.key_id.empty() ? ids.empty() : std::find(ids.begin(), ids.end(), manifest.key_id) != ids.end();
+    std::string wrong = manifest.tenant != header.tenant  ? "tenant"
+                        : manifest.object_id != object_id ? "object id"
+                        : !key_named                      ? "key id"
+                                                          : "";
+    if (!wrong.empty())
+        throw Error::integrity("the manifest names another backup: its " + wrong + " is not the container's",
+                               "the .gdpb.json beside it belongs to another file");
+}
+
+// The plaintext read is what the manifest describes: its size, digest and per-dataset counts
+// (the archive's own gdprctl-counts.json).
+void check_manifest_content(const Manifest& manifest, std::uint64_t bytes, const std::string& sha256,
+                            const std::optional<std::string>& archive_counts) {
+    if (sha256 != manifest.plaintext_sha256 || bytes != manifest.plaintext_bytes)
+        throw Error::integrity("the archive does not match its manifest (" + std::to_string(bytes) +
+                               " bytes, SHA-256 " + sha256.substr(0, 16) + "…; the manifest says " +
+                               std::to_string(manifest.plaintext_bytes) + " bytes, " +
+                               manifest.plaintext_sha256.substr(0, 16) + "…)");
+    auto counts = archive_counts ? nlohmann::json::parse(*archive_counts, nullptr, false) : nlohmann::json();
+    if (!counts.is_object())
+        throw Error::integrity("the archive holds no readable " + std::string(k_archive_counts) +
+                               ": it was not written by gdprctl backup");
+    if (counts != manifest.counts)
+        throw Error::integrity("the manifest's record counts differ from the archive's " +
+                               std::string(k_archive_counts));
 }
 
 std::string value_text(const nlohmann::json& value) {
@@ -413,23 +512,20 @@ VerifyResult verify(const std::filesystem::path& file, crypto::Keystore& keystor
     }
     try {
         if (result.backup.status == "unreadable header") throw Error::integrity(result.backup.detail);
+        auto manifest = read_manifest(file);
         FileSource source(file);
         crypto::ContainerReader reader(source.source(), keystore.keyring());
+        check_manifest_names(manifest, reader.header());
         crypto::Sha256 digest;
-        std::vector<unsigned char> buffer(1 << 20);
         std::uint64_t bytes = 0;
-        while (auto n = reader.read(buffer.data(), buffer.size())) {
-            digest.update(buffer.data(), n);
+        crypto::ByteSource plain = [&](unsigned char* out, std::size_t size) {
+            auto n = reader.read(out, size);
+            digest.update(out, n);
             bytes += n;
-        }
-        OPENSSL_cleanse(buffer.data(), buffer.size());
-        auto sha = digest.hex();
-        if (result.backup.plaintext_sha256.empty())
-            throw Error::integrity("the manifest " + manifest_path(file).filename().string() +
-                                   " is missing or unreadable: the archive's digest cannot be checked");
-        if (sha != result.backup.plaintext_sha256 || bytes != result.backup.plaintext_bytes)
-            throw Error::integrity("the archive does not match its manifest (SHA-256 " + sha.substr(0, 16) +
-                                   "…, manifest says " + result.backup.plaintext_sha256.substr(0, 16) + "…)");
+            return n;
+        };
+        auto counts = read_tar_entry(plain, k_archive_counts);
+        check_manifest_content(manifest, bytes, digest.hex(), counts);
     } catch (const Error& e) {
         if (e.kind() != ErrorKind::integrity) throw;
         result.outcome = "corrupt";
@@ -448,14 +544,18 @@ RestoreReport restore(const config::Workspace& workspace, const std::filesystem:
         throw Error::usage("tenant " + backup.tenant + " was erased; its backups are not restored",
                            "the erasure ledger in the state database records it");
     RestoreReport report{directory, backup.tenant, 0, 0, 0};
+    auto manifest = read_manifest(file);
     auto staging = make_staging_directory(directory);
     try {
         FileSource source(file);
         crypto::ContainerReader reader(source.source(), keystore.keyring());
+        check_manifest_names(manifest, reader.header());
         crypto::Sha256 digest;
+        std::uint64_t plaintext_bytes = 0;
         crypto::ByteSource plain = [&](unsigned char* out, std::size_t size) {
             auto n = reader.read(out, size);
             digest.update(out, n);
+            plaintext_bytes += n;
             return n;
         };
         std::optional<ArchiveDatasets> datasets;
@@ -481,14 +581,12 @@ RestoreReport restore(const config::Workspace& workspace, const std::filesystem:
             return true;
         };
         auto stats = extract_tar(plain, staging, &filter);
-        if (!backup.plaintext_sha256.empty() && digest.hex() != backup.plaintext_sha256)
-            throw Error::integrity("the archive does not match its manifest's SHA-256");
+        drain(plain);
+        check_manifest_content(manifest, plaintext_bytes, digest.hex(), read_counts_file(staging));
         report.files = stats.files;
         report.bytes = stats.bytes;
         report.records_left_out = stats.lines_dropped;
-        std::error_code ec;
-        std::filesystem::remove(directory, ec);  // an empty directory, checked above
-        std::filesystem::rename(staging, directory);
+        move_into_place(staging, directory);
     } catch (...) {
         std::error_code ec;
         std::filesystem::remove_all(staging, ec);

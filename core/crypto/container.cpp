@@ -128,10 +128,27 @@ std::optional<SecretBytes> unwrap_sealed(const SecretBytes& wrap_key, const unsi
     return data_key;
 }
 
+// The data key of an X25519 stanza for identity, if it is this stanza's recipient. A low-order
+// ephemeral key (an all-zero shared secret) opens nothing: the stanza is passed over, like one
+// for another recipient, and the next is tried (gdprctl-container(5)).
+std::optional<SecretBytes> unwrap_x25519(const Stanza& stanza, const SecretBytes& identity, const Bytes& preamble) {
+    Bytes ephemeral(stanza.body.begin(), stanza.body.begin() + 32);
+    std::optional<SecretBytes> shared;
+    try {
+        shared = x25519_shared(identity, ephemeral);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    auto wrap_key = x25519_wrap_key(*shared, ephemeral, x25519_public_from_private(identity));
+    unsigned char zero_nonce[k_nonce_size] = {};
+    return unwrap_sealed(wrap_key, zero_nonce, stanza.body.data() + 32, preamble);
+}
+
 // The data key, from the first stanza the keyring opens.
 SecretBytes unwrap_data_key(const ContainerHeader& header, const Keyring& keyring) {
     auto preamble = header.preamble_bytes();
     std::optional<Error> key_error;
+    std::optional<std::vector<SecretBytes>> stored_identities;  // asked for at the first X25519 stanza
     for (const auto& stanza : header.stanzas) {
         if (stanza.type == StanzaType::key && keyring.key_for) {
             auto id = util::to_hex(stanza.body.data(), k_key_id_size);
@@ -162,17 +179,19 @@ SecretBytes unwrap_data_key(const ContainerHeader& header, const Keyring& keyrin
                 if (data_key) return std::move(*data_key);
             }
             if (!key_error)
-                key_error = Error::usage("wrong passphrase for this container", "check the passphrase file");
+                key_error = Error::integrity(
+                    "no passphrase given opens this container: the passphrase is wrong, or "
+                    "the container's passphrase stanza was modified",
+                    "check the passphrase file (its first line, as it is)");
         }
         if (stanza.type == StanzaType::x25519) {
-            Bytes ephemeral(stanza.body.begin(), stanza.body.begin() + 32);
-            for (const auto& identity : keyring.identities) {
-                auto recipient_public = x25519_public_from_private(identity);
-                auto wrap_key = x25519_wrap_key(x25519_shared(identity, ephemeral), ephemeral, recipient_public);
-                unsigned char zero_nonce[k_nonce_size] = {};
-                auto data_key = unwrap_sealed(wrap_key, zero_nonce, stanza.body.data() + 32, preamble);
-                if (data_key) return std::move(*data_key);
-            }
+            for (const auto& identity : keyring.identities)
+                if (auto data_key = unwrap_x25519(stanza, identity, preamble)) return std::move(*data_key);
+            if (!stored_identities)
+                stored_identities =
+                    keyring.stored_identities ? keyring.stored_identities() : std::vector<SecretBytes>{};
+            for (const auto& identity : *stored_identities)
+                if (auto data_key = unwrap_x25519(stanza, identity, preamble)) return std::move(*data_key);
         }
     }
     if (key_error) throw *key_error;
@@ -181,9 +200,12 @@ SecretBytes unwrap_data_key(const ContainerHeader& header, const Keyring& keyrin
     for (const auto& id : ids) wanted += (wanted.empty() ? "" : ", ") + id;
     if (header.x25519_recipients())
         wanted += (wanted.empty() ? "" : ", ") + std::to_string(header.x25519_recipients()) + " X25519 recipient(s)";
+    if (header.passphrase_sealed()) wanted = "a passphrase";
     throw Error::integrity("no key given opens this container (it is sealed for: " + wanted + ")",
-                           "give the matching key: --identity FILE for an X25519 recipient, or the workspace "
-                           "whose keystore holds the key id");
+                           header.passphrase_sealed()
+                               ? "give the passphrase file with --passphrase-file FILE"
+                               : "give the matching key: --identity FILE for an X25519 recipient, or the workspace "
+                                 "whose keystore holds the key id or the tenant's recipient key");
 }
 
 // Reads exactly size bytes or throws: a header cut short is a truncated file.
@@ -260,6 +282,10 @@ std::vector<std::string> ContainerHeader::key_ids() const {
     for (const auto& stanza : stanzas)
         if (stanza.type == StanzaType::key) ids.push_back(util::to_hex(stanza.body.data(), k_key_id_size));
     return ids;
+}
+
+bool ContainerHeader::passphrase_sealed() const {
+    return stanzas.size() == 1 && stanzas.front().type == StanzaType::scrypt;
 }
 
 std::size_t ContainerHeader::x25519_recipients() const {
@@ -462,6 +488,10 @@ ContainerHeader read_header(const ByteSource& source) {
         append(header.encoded, stanza.body);
         header.stanzas.push_back(std::move(stanza));
     }
+    if (count > 1 && std::any_of(header.stanzas.begin(), header.stanzas.end(),
+                                 [](const Stanza& s) { return s.type == StanzaType::scrypt; }))
+        throw Error::integrity("malformed header: a passphrase stanza beside " + std::to_string(count - 1) +
+                               " other(s); a passphrase-sealed container has exactly one stanza");
     header.mac.resize(k_mac_size);
     read_exact(source, header.mac.data(), header.mac.size(), "header MAC");
     return header;

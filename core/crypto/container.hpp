@@ -57,6 +57,7 @@ struct ContainerHeader {
 
     std::vector<std::string> key_ids() const;  // hex ids of the symmetric-key stanzas
     std::size_t x25519_recipients() const;
+    bool passphrase_sealed() const;
     std::size_t size() const { return encoded.size() + mac.size(); }
 };
 
@@ -64,7 +65,10 @@ struct ContainerHeader {
 // key_for may throw (e.g. Error::integrity "key destroyed") to say why a key is unavailable.
 struct Keyring {
     std::function<std::optional<SecretBytes>(const std::string& key_id_hex)> key_for;
-    std::vector<SecretBytes> identities;   // X25519 private keys
+    std::vector<SecretBytes> identities;  // X25519 private keys
+    // More X25519 private keys (a keystore's tenant recipient keys), asked for only when a
+    // container has an X25519 stanza that the identities above do not open.
+    std::function<std::vector<SecretBytes>()> stored_identities;
     std::vector<std::string> passphrases;  // for scrypt stanzas
 };
 

@@ -72,7 +72,7 @@ SecretBytes read_key_file(const std::filesystem::path& path) {
 
 void write_key_file(const std::filesystem::path& path, const SecretBytes& key) {
     auto hex = util::to_hex(key.data(), key.size()) + "\n";
-    util::write_file_atomically(path, hex, 0600);
+    util::write_file_atomically(path, hex, 0600, util::Replace::never);
     OPENSSL_cleanse(hex.data(), hex.size());
 }
 
@@ -150,9 +150,7 @@ void Keystore::init_with_key_file(const std::filesystem::path& key_file) {
     if (initialised())
         throw Error::usage("the keystore already has a master key (" + mode() + ")",
                            "use 'gdprctl keys rotate' to replace it");
-    if (std::filesystem::exists(key_file))
-        throw Error::usage("key file " + key_file.string() + " already exists; gdprctl will not overwrite a key",
-                           "choose another path, or move the file away if it is not needed");
+    util::refuse_existing(key_file);
     auto master = random_key();
     write_key_file(key_file, master);
     SQLite::Transaction transaction(m_state.db());
@@ -295,7 +293,17 @@ std::optional<KeyInfo> Keystore::destroyed_tenant(const std::string& tenant) {
 Keyring Keystore::keyring() {
     Keyring ring;
     ring.key_for = [this](const std::string& id) { return key_by_id(id); };
+    ring.stored_identities = [this] { return recipient_identities(); };
     return ring;
+}
+
+std::vector<SecretBytes> Keystore::recipient_identities() {
+    std::vector<SecretBytes> identities;
+    SQLite::Statement query(m_state.db(), "SELECT id, tenant, wrapped FROM keys WHERE purpose = 'recipient'");
+    while (query.executeStep())
+        identities.push_back(unwrap(query.getColumn(0).getString(), query.getColumn(1).getString(), "recipient",
+                                    bytes_of(query.getColumn(2))));
+    return identities;
 }
 
 std::vector<KeyInfo> Keystore::list() {
@@ -445,11 +453,10 @@ Bytes parse_recipient(const std::string& text) {
 }
 
 void write_identity_file(const std::filesystem::path& path, const X25519KeyPair& pair) {
-    if (std::filesystem::exists(path))
-        throw Error::usage(path.string() + " already exists; gdprctl will not overwrite a key");
+    util::refuse_existing(path);
     auto text = "# gdprctl X25519 identity\n# public: " + format_recipient(pair.public_key) + "\n" +
                 util::to_hex(pair.private_key.data(), pair.private_key.size()) + "\n";
-    util::write_file_atomically(path, text, 0600);
+    util::write_file_atomically(path, text, 0600, util::Replace::never);
     OPENSSL_cleanse(text.data(), text.size());
 }
 

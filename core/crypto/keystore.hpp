@@ -66,13 +66,16 @@ public:
     std::optional<KeyInfo> destroyed_key(const std::string& id);
     std::optional<KeyInfo> destroyed_tenant(const std::string& tenant);
     bool key_exists(const std::string& id);
-    // Keys for ContainerReader, looked up lazily in this keystore.
+    // Keys for ContainerReader, looked up lazily in this keystore: data keys by id, and the
+    // tenants' recipient keys for X25519 stanzas.
     Keyring keyring();
 
     // The tenant's X25519 recipient public key, created on first use (its private half is
     // wrapped by the master key like every other key).
     std::string recipient_public_key(const std::string& tenant);
     std::optional<SecretBytes> recipient_private_key(const std::string& tenant);
+    // Every tenant's recipient private key: what opens containers sealed to 'keys export-public'.
+    std::vector<SecretBytes> recipient_identities();
 
     // A new master key (and secret); every key is re-wrapped in one transaction. No container
     // changes: they are sealed under the data keys, which stay the same.

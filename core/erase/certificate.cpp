@@ -1,6 +1,8 @@
 #include "core/erase/certificate.hpp"
 
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/util/escape.hpp"
@@ -51,9 +53,11 @@ std::vector<std::pair<std::string, std::string>> summary_of(const nlohmann::json
     const auto& backups = member(body, "backups");
     std::string who = text_of(erased["kind"]) == "tenant"
                           ? "tenant " + text_of(erased["tenant"])
-                          : std::to_string(member(erased, "identifiers").size()) +
-                                " identifier(s) of one person, as salted SHA-256 (salt " + text_of(erased["salt"]) +
-                                ")";
+                          : std::to_string(member(erased, "identifiers").size()) + " identifier(s) of one person, " +
+                                (member(erased, "hash_key").is_null()
+                                     ? "as salted SHA-256 (salt " + text_of(erased["salt"]) + ")"
+                                     : "as HMAC-SHA256 under the platform's identifier key " +
+                                           text_of(erased["hash_key"]) + " (salt " + text_of(erased["salt"]) + ")");
     return {{"Request", text_of(body["request"])},
             {"Issued", text_of(body["issued"])},
             {"Platform", text_of(body["platform"])},
@@ -68,7 +72,118 @@ std::vector<std::pair<std::string, std::string>> summary_of(const nlohmann::json
             {"Journal head", text_of(member(body, "journal_head")["hash"])}};
 }
 
+// Finds what would let two readers of one certificate see different content: a member name
+// twice in one object (most parsers keep the last, some the first), or a number that is not an
+// integer (1.0, 1e2, a float beyond double precision).
+class StrictJsonCheck : public nlohmann::json_sax<nlohmann::json> {
+public:
+    std::string problem;
+
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    // The signed bytes hold integers only; a fraction or exponent is read differently by
+    // different parsers (precision, 1.0 against 1).
+    bool number_float(number_float_t, const string_t& raw) override {
+        return refuse("the number " + util::printable(raw) + " is not an integer, and certificates hold integers only");
+    }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override {
+        m_names.emplace_back();
+        return true;
+    }
+    bool key(string_t& name) override {
+        if (m_names.back().insert(name).second) return true;
+        return refuse("the member \"" + util::printable(name) +
+                      "\" appears twice in one object: readers disagree on which one counts");
+    }
+    bool end_object() override {
+        m_names.pop_back();
+        return true;
+    }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& error) override {
+        return refuse(std::string("not valid JSON (") + error.what() + ")");
+    }
+
+private:
+    bool refuse(std::string why) {
+        problem = std::move(why);
+        return false;
+    }
+    std::vector<std::set<std::string>> m_names;
+};
+
+// Members a reader could take for signed content although the signature does not cover them.
+std::string unsigned_members(const nlohmann::json& document) {
+    for (const auto& [name, value] : document.items())
+        if (name != "certificate" && name != "signature") return "\"" + util::printable(name) + "\"";
+    if (document.contains("signature") && document["signature"].is_object())
+        for (const auto& [name, value] : document["signature"].items())
+            if (name != "algorithm" && name != "public_key" && name != "value")
+                return "\"signature." + util::printable(name) + "\"";
+    return "";
+}
+
 }  // namespace
+
+nlohmann::json parse_certificate(const std::string& text) {
+    StrictJsonCheck check;
+    if (!nlohmann::json::sax_parse(text, &check) || !check.problem.empty())
+        throw Error::integrity("not a certificate as gdprctl signs them: " + check.problem,
+                               "use the file 'gdprctl erase' wrote, or ask the platform for a new copy");
+    auto document = nlohmann::json::parse(text);
+    if (!document.is_object())
+        throw Error::integrity("not a certificate as gdprctl signs them: the document is not a JSON object");
+    if (auto extra = unsigned_members(document); !extra.empty())
+        throw Error::integrity(
+            "not a certificate as gdprctl signs them: the member " + extra + " is outside what the signature covers",
+            "a gdprctl certificate holds only \"certificate\" and \"signature\"");
+    return document;
+}
+
+IdentifierHashKey::IdentifierHashKey(crypto::SecretBytes key) : m_key(std::move(key)) {
+    std::string label = "gdprctl/v1/identifier-key-id";
+    crypto::Bytes message(label.begin(), label.end());
+    message.insert(message.end(), m_key.data(), m_key.data() + m_key.size());
+    auto digest = crypto::sha256(message.data(), message.size());
+    m_id = util::to_hex(digest.data(), 8);
+}
+
+std::filesystem::path IdentifierHashKey::path_in(const std::filesystem::path& state_dir) {
+    return state_dir / "identifier-hash.key";
+}
+
+IdentifierHashKey IdentifierHashKey::load_or_create(const std::filesystem::path& state_dir) {
+    auto path = path_in(state_dir);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+        auto key = crypto::random_key();
+        auto hex = util::to_hex(key.data(), key.size()) + "\n";
+        util::ensure_private_directory(state_dir);
+        util::write_file_atomically(path, hex, 0600, util::Replace::never);
+        OPENSSL_cleanse(hex.data(), hex.size());
+        return IdentifierHashKey(std::move(key));
+    }
+    auto text = util::read_file(path);
+    auto bytes = util::from_hex(text.substr(0, text.find('\n')));
+    OPENSSL_cleanse(text.data(), text.size());
+    if (!bytes || bytes->size() != crypto::k_key_size)
+        throw Error::integrity(path.string() + " does not hold an identifier hash key (64 hex digits)",
+                               "restore it from the state directory's backup: certificates name people by it");
+    crypto::SecretBytes key(bytes->data(), bytes->size());
+    OPENSSL_cleanse(bytes->data(), bytes->size());
+    return IdentifierHashKey(std::move(key));
+}
+
+std::string IdentifierHashKey::hash(const std::string& salt, const std::string& text) const {
+    auto message = salt + text;
+    auto mac = crypto::hmac_sha256(m_key, reinterpret_cast<const unsigned char*>(message.data()), message.size());
+    return util::to_hex(mac.data(), mac.size());
+}
 
 SigningKey::SigningKey(crypto::SecretBytes private_key)
     : m_private(std::move(private_key)), m_public(crypto::ed25519_public_from_private(m_private)) {}

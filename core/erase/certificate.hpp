@@ -34,6 +34,29 @@ private:
     crypto::Bytes m_public;
 };
 
+// The key of the certificates' identifier hashes: <state dir>/identifier-hash.key, 32 random
+// bytes as 64 hex digits, written 0600 atomically on first use. A certificate names a person
+// only as HMAC-SHA256(key, salt || kind ":" value), so nobody without the key can test guesses
+// (an IPv4 address or a numeric user id is quickly guessed from a plain salted hash). The
+// platform keeps the key and may give an auditor a copy to check the hashes.
+class IdentifierHashKey {
+public:
+    static IdentifierHashKey load_or_create(const std::filesystem::path& state_dir);
+    static std::filesystem::path path_in(const std::filesystem::path& state_dir);
+
+    // 64 hex digits: HMAC-SHA256(key, salt || text), salt as the certificate shows it.
+    std::string hash(const std::string& salt, const std::string& text) const;
+    // The first 16 hex digits of SHA-256("gdprctl/v1/identifier-key-id" || key): names the key
+    // in certificates without revealing it.
+    const std::string& id() const { return m_id; }
+
+private:
+    explicit IdentifierHashKey(crypto::SecretBytes key);
+
+    crypto::SecretBytes m_key;
+    std::string m_id;
+};
+
 // The bytes the signature covers: the certificate object serialised as compact JSON with keys
 // in byte order, strings in UTF-8 as they are (only '"', '\' and control characters escaped),
 // integers in decimal. Python's json.dumps(c, sort_keys=True, separators=(",", ":"),
@@ -42,6 +65,12 @@ std::string signed_bytes(const nlohmann::json& certificate);
 
 // {"certificate": body, "signature": {...}} signed with key.
 nlohmann::json sign_certificate(const nlohmann::json& body, const SigningKey& key);
+
+// A certificate read from its text (a file a stranger may have written): Error::integrity when
+// it is not JSON, when one object names a member twice, when a number is not an integer, or
+// when it holds members the signature does not cover. Such a document
+// could show one reader other content than the signature covers.
+nlohmann::json parse_certificate(const std::string& text);
 
 struct CertificateCheck {
     bool valid = false;

@@ -106,22 +106,21 @@ std::vector<std::string> rescan_patterns(const Resolution& resolution) {
     return {patterns.begin(), patterns.end()};
 }
 
-std::string salted_hash(const std::string& salt, const connectors::Identifier& id) {
-    auto text = salt + id.text();
-    auto digest = crypto::sha256(reinterpret_cast<const unsigned char*>(text.data()), text.size());
-    return util::to_hex(digest.data(), digest.size());
-}
-
-// The selector as the journal and the certificate show it: identifiers only as salted hashes.
-nlohmann::json erased_json(const Resolution& resolution) {
+// The selector as the certificate shows it: identifiers only as keyed hashes
+// (IdentifierHashKey), salted per certificate so that two certificates of one person do not
+// share a hash.
+nlohmann::json erased_json(const Resolution& resolution, const std::filesystem::path& state_dir) {
     nlohmann::json erased = {{"kind", resolution.asked.subjects.empty() ? "tenant" : "subject"},
                              {"tenant", resolution.asked.tenant ? nlohmann::json(*resolution.asked.tenant) : nullptr}};
     if (resolution.asked.subjects.empty()) return erased;
+    auto key = IdentifierHashKey::load_or_create(state_dir);
     nlohmann::json identifiers = nlohmann::json::array();
     for (const auto& id : resolution.selector.subjects)
-        identifiers.push_back({{"kind", id.kind}, {"salted_sha256", salted_hash(resolution.salt, id)}});
+        identifiers.push_back({{"kind", id.kind}, {"hmac_sha256", key.hash(resolution.salt, id.text())}});
     erased["identifiers"] = identifiers;
     erased["salt"] = resolution.salt;
+    erased["hash"] = "HMAC-SHA256(identifier key, salt || kind \":\" value)";
+    erased["hash_key"] = key.id();
     erased["linked_identifiers"] = resolution.linked;
     erased["shared_addresses_left_out"] = resolution.shared.size();
     return erased;
@@ -460,7 +459,7 @@ nlohmann::json certificate_body(const config::Workspace& workspace, const nlohma
             {"request", done.at("request")},
             {"issued", util::format_iso8601(util::now())},
             {"platform", workspace.platform},
-            {"erased", erased_json(resolution)},
+            {"erased", erased_json(resolution, workspace.state_dir)},
             {"sources", done.at("sources")},
             {"backups", done.at("backups")},
             {"verification", verification},
@@ -507,8 +506,8 @@ BackupErasure erase_backups(const config::Workspace& workspace, state::StateDb& 
 }
 
 void write_certificate(const std::filesystem::path& path, const nlohmann::json& certificate) {
-    // A certificate holds no personal data (identifiers are salted hashes): readable by others.
-    util::write_file_atomically(path, certificate.dump(2) + "\n", 0644);
+    // A certificate holds no personal data (identifiers are keyed hashes): readable by others.
+    util::write_file_atomically(path, certificate.dump(2) + "\n", 0644, util::Replace::never);
 }
 
 }  // namespace

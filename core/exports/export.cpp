@@ -601,11 +601,16 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
         report.datasets = counter.counts;
         return report;
     }
+    if (std::filesystem::is_symlink(options.out))
+        throw Error::usage(options.out.string() +
+                               " is a symbolic link; gdprctl neither writes through links nor "
+                               "replaces them",
+                           "choose another --out");
     if (std::filesystem::exists(options.out) && !options.force)
         throw Error::usage(options.out.string() + " exists; gdprctl does not overwrite it",
                            "choose another --out, or give --force to replace it");
     auto dir = std::filesystem::absolute(options.out).parent_path();
-    util::AtomicFile file(options.out, 0600);
+    util::AtomicFile file(options.out, 0600, options.force ? util::Replace::allowed : util::Replace::never);
     crypto::Sha256 file_digest;
     // The archive's hash and the writes run on a helper thread, as a compressor would in a
     // shell pipeline.
@@ -714,13 +719,14 @@ ExportVerification verify_export(const std::filesystem::path& file, const crypto
         auto it = found.find(path);
         if (it == found.end()) {
             result.intact = false;
-            result.problem = "entry " + path + " is listed in the manifest but missing";
+            result.problem = "entry " + util::printable(path) + " is listed in the manifest but missing";
             return result;
         }
         if (it->second.sha256 != item.value("sha256", "") ||
             it->second.bytes != item.value("bytes", std::uint64_t{0})) {
             result.intact = false;
-            result.problem = "entry " + path + " was changed (its SHA-256 no longer matches the manifest)";
+            result.problem =
+                "entry " + util::printable(path) + " was changed (its SHA-256 no longer matches the manifest)";
             return result;
         }
         found.erase(it);
@@ -728,7 +734,7 @@ ExportVerification verify_export(const std::filesystem::path& file, const crypto
     }
     if (!found.empty()) {
         result.intact = false;
-        result.problem = "entry " + found.begin()->first + " is not in the manifest (it was added)";
+        result.problem = "entry " + util::printable(found.begin()->first) + " is not in the manifest (it was added)";
     }
     return result;
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -29,7 +30,40 @@ std::string random_suffix() {
     return buffer;
 }
 
+std::string already_there(const std::filesystem::path& path) {
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) == 0 && S_ISLNK(info.st_mode))
+        return path.string() + " is a symbolic link; gdprctl neither writes through links nor replaces them";
+    return path.string() + " exists; gdprctl does not overwrite files";
+}
+
+// rename(2) that fails with EEXIST instead of replacing what is at to.
+int rename_without_replacing(const std::filesystem::path& from, const std::filesystem::path& to) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return -1;
+    // A file system without RENAME_NOREPLACE: link(2) never replaces either.
+    if (::link(from.c_str(), to.c_str()) != 0) return -1;
+    ::unlink(from.c_str());
+    return 0;
+}
+
+// Moves temp to path; on failure temp is removed and the error names path.
+void publish(const std::filesystem::path& temp, const std::filesystem::path& path, Replace replace) {
+    int result =
+        replace == Replace::never ? rename_without_replacing(temp, path) : ::rename(temp.c_str(), path.c_str());
+    if (result == 0) return;
+    int saved = errno;
+    ::unlink(temp.c_str());
+    if (saved == EEXIST) throw Error::usage(already_there(path), "remove it or choose another name");
+    throw Error::runtime("cannot rename into " + path.string() + ": " + std::strerror(saved));
+}
+
 }  // namespace
+
+void refuse_existing(const std::filesystem::path& path) {
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) == 0) throw Error::usage(already_there(path), "remove it or choose another name");
+}
 
 void write_fully(int fd, std::string_view content, const std::filesystem::path& shown) {
     constexpr std::size_t k_largest_write = 128u << 10;
@@ -43,7 +77,9 @@ void write_fully(int fd, std::string_view content, const std::filesystem::path& 
     }
 }
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view content, unsigned mode) {
+void write_file_atomically(const std::filesystem::path& path, std::string_view content, unsigned mode,
+                           Replace replace) {
+    if (replace == Replace::never) refuse_existing(path);
     auto temp = path;
     temp += ".tmp-" + random_suffix();
     int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -58,14 +94,12 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
         throw;
     }
     ::close(fd);
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-        int saved = errno;
-        ::unlink(temp.c_str());
-        throw Error::runtime("cannot rename into " + path.string() + ": " + std::strerror(saved));
-    }
+    publish(temp, path, replace);
 }
 
-AtomicFile::AtomicFile(const std::filesystem::path& path, unsigned mode) : m_path(path) {
+AtomicFile::AtomicFile(const std::filesystem::path& path, unsigned mode, Replace replace)
+    : m_path(path), m_replace(replace) {
+    if (replace == Replace::never) refuse_existing(path);
     m_temp = path;
     m_temp += ".tmp-" + random_suffix();
     m_fd = ::open(m_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -95,10 +129,9 @@ void AtomicFile::write(const void* data, std::size_t size) {
 
 void AtomicFile::commit() {
     if (::fsync(m_fd) != 0) throw Error::runtime("cannot flush " + m_temp.string() + ": " + errno_text());
-    if (::rename(m_temp.c_str(), m_path.c_str()) != 0)
-        throw Error::runtime("cannot rename into " + m_path.string() + ": " + errno_text());
     ::close(m_fd);
     m_fd = -1;
+    publish(m_temp, m_path, m_replace);
 }
 
 void ensure_private_directory(const std::filesystem::path& dir) {

@@ -8,9 +8,20 @@
 
 namespace gdprctl::util {
 
+// Whether publishing a file may replace what is at its path. never: nothing there is touched,
+// not a file, not a symbolic link (dangling or not): the check is the kernel's own, made at
+// the rename (renameat2 RENAME_NOREPLACE, or link(2) where the file system lacks it), so no
+// file that appears meanwhile is lost.
+enum class Replace { allowed, never };
+
 // Writes content to a temporary file beside path (created with mode), fsyncs it and renames
-// it over path, so readers see either the old file or the whole new one. Throws Error::runtime.
-void write_file_atomically(const std::filesystem::path& path, std::string_view content, unsigned mode = 0600);
+// it over path, so readers see either the old file or the whole new one. Throws Error::runtime;
+// Error::usage when replace is never and path exists.
+void write_file_atomically(const std::filesystem::path& path, std::string_view content, unsigned mode = 0600,
+                           Replace replace = Replace::allowed);
+
+// Error::usage, naming path, when something (a symbolic link included) is at path.
+void refuse_existing(const std::filesystem::path& path);
 
 // Creates dir (and parents) with mode when missing; tightens nothing that exists.
 void ensure_private_directory(const std::filesystem::path& dir);
@@ -31,9 +42,10 @@ void write_fully(int fd, std::string_view content, const std::filesystem::path& 
 // A file written in pieces and published atomically: bytes go to a temporary name beside
 // path (created with mode); commit() fsyncs and renames it into place. Destroyed without
 // commit(), the temporary file is removed, so a failed or interrupted write leaves nothing.
+// With Replace::never, a path already taken is refused at once and again at commit().
 class AtomicFile {
 public:
-    explicit AtomicFile(const std::filesystem::path& path, unsigned mode = 0600);
+    explicit AtomicFile(const std::filesystem::path& path, unsigned mode = 0600, Replace replace = Replace::allowed);
     ~AtomicFile();
     AtomicFile(const AtomicFile&) = delete;
     AtomicFile& operator=(const AtomicFile&) = delete;
@@ -45,6 +57,7 @@ public:
 private:
     std::filesystem::path m_path;
     std::filesystem::path m_temp;
+    Replace m_replace;
     int m_fd = -1;
     std::uint64_t m_written = 0;
     std::uint64_t m_flushing = 0;  // bytes handed to the kernel's writeback so far

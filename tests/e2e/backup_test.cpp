@@ -193,6 +193,8 @@ TEST_F(BackupTest, AShreddedTenantCannotBeRestoredWhileTheOthersCan) {
         EXPECT_EQ(backup["status"], backup["tenant"] == "acme" ? "shredded" : "readable") << backup.dump();
     EXPECT_EQ(gdprctl("backup verify --all", &out), 0) << out;
     EXPECT_NE(out.find("shredded  " + backup_of(created, "acme").string()), std::string::npos) << out;
+    EXPECT_EQ(gdprctl("backup verify " + backup_of(created, "acme").string(), &out), 4)
+        << "a shredded backup named on the command line cannot be verified: " << out;
 
     EXPECT_EQ(gdprctl("backup restore " + backup_of(created, "acme").string() + " --to " + (dir() / "a").string(), &out,
                       &err),
@@ -298,6 +300,7 @@ with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
                               outside.string()),
                   0);
         ASSERT_EQ(gdprctl("container encrypt --platform-key -q " + tar.string() + " -o " + sealed.string()), 0);
+        write_backup_manifest(sealed, tar);
         auto target = dir() / "restore" / kind;
         std::string out, err;
         EXPECT_EQ(gdprctl("backup restore " + sealed.string() + " --to " + target.string(), &out, &err), 4) << kind;

@@ -511,6 +511,29 @@ TEST_F(TubeWithKeys, AMentionThatWouldNotFitItsColumnOnceRedactedIsFoundInThePla
     EXPECT_EQ(m_platform.value("SELECT who FROM \"loginAudit\" WHERE id = 1"), "bob");
 }
 
+TEST_F(TubeWithKeys, AFailedStatementIsDiagnosedByItsConstraintWithoutTheRowValuesPostgreSQLQuotes) {
+    // A CHECK the plan does not predict: redacting bob's handle breaks it, and the server's
+    // DETAIL line quotes the whole failing row, his address in it.
+    m_platform.execute(
+        "CREATE TABLE \"loginAudit\" (id integer PRIMARY KEY, "
+        "who text CONSTRAINT who_is_a_handle CHECK (who NOT LIKE '[%'), note text);"
+        "INSERT INTO \"loginAudit\" VALUES (1, 'bob', 'signed in from 198.51.100.77'), (2, 'alice', 'x')");
+    m_platform.write_config(tube::rules_for_others_rows(), [](nlohmann::json& config) {
+        config["identifier_kinds"] = {"handle"};
+        config["sources"][0]["tables"][0]["subjects"]["handle"] = {"username"};
+    });
+    auto before = m_platform.counts();
+    std::string out, err;
+    EXPECT_NE(m_platform.gdprctl("erase --yes " + std::string(k_bob), &out, &err), 0) << out << err;
+    EXPECT_NE(err.find("who_is_a_handle"), std::string::npos) << err;
+    EXPECT_NE(err.find("SQLSTATE 23514"), std::string::npos) << err;
+    EXPECT_EQ(err.find("Failing row"), std::string::npos) << err;
+    EXPECT_EQ(err.find("198.51.100.77"), std::string::npos) << err;
+    EXPECT_EQ(out.find("198.51.100.77"), std::string::npos) << out;
+    EXPECT_EQ(m_platform.counts(), before) << "the transaction must have rolled back";
+    EXPECT_EQ(m_platform.value("SELECT who FROM \"loginAudit\" WHERE id = 1"), "bob");
+}
+
 TEST_F(TubeWithKeys, AnonymisingANotNullColumnIsRefusedInThePlan) {
     m_platform.write_config(tube::rules_for_others_rows(), [](nlohmann::json& config) {
         config["sources"][0]["tables"][2]["erase"] = "anonymise";  // video.name is NOT NULL

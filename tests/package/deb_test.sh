@@ -25,7 +25,10 @@ root=$work/root
 dpkg-deb -x "$deb" "$root"
 for file in usr/bin/gdprctl usr/share/gdprctl/policies/retention.json usr/share/man/man1/gdprctl.1 \
             usr/share/man/man5/gdprctl.json.5 usr/share/bash-completion/completions/gdprctl \
-            usr/share/zsh/vendor-completions/_gdprctl usr/share/gdprctl/examples/refstack/register.json; do
+            usr/share/zsh/vendor-completions/_gdprctl usr/share/gdprctl/examples/refstack/register.json \
+            usr/share/doc/gdprctl/container/reference.py usr/share/doc/gdprctl/container/plaintext.bin.gdpc \
+            usr/share/doc/gdprctl/container/low-order-first.gdpc \
+            usr/share/doc/gdprctl/container/passphrase-beside-x25519.gdpc; do
   [ -f "$root/$file" ] || fail "the package has no $file"
 done
 gdprctl=$root/usr/bin/gdprctl
@@ -52,6 +55,11 @@ PY
 "$gdprctl" --config "$config" --format json check --list-policies > "$work/policies.json"
 grep -q 'package.shipped-pack-is-read' "$work/policies.json" ||
   fail "the packaged binary did not read the policy pack under usr/share/gdprctl/policies"
+
+# The shipped vectors and decoder work from the package alone, as gdprctl-container(5) says.
+doc=$root/usr/share/doc/gdprctl/container
+python3 "$doc/reference.py" decrypt-key "$doc/plaintext.bin.gdpc" "$(cat "$doc/key.hex")" | cmp - "$doc/plaintext.bin" ||
+  fail "the shipped reference decoder does not open the shipped vector"
 
 bash -c "source '$root/usr/share/bash-completion/completions/gdprctl' && complete -p gdprctl" > "$work/complete.txt"
 grep -q _gdprctl "$work/complete.txt" ||

@@ -16,6 +16,22 @@ int ReferencePlatform::gdprctl(const std::string& args, std::string* out, std::s
                        err);
 }
 
+void ReferencePlatform::write_backup_manifest(const std::filesystem::path& sealed,
+                                              const std::filesystem::path& tar) const {
+    std::string inspected, sha;
+    if (gdprctl("--format json container inspect " + sealed.string(), &inspected) != 0 ||
+        run_command("sha256sum " + tar.string(), &sha) != 0)
+        throw std::runtime_error("cannot describe " + sealed.string());
+    auto header = nlohmann::json::parse(inspected);
+    nlohmann::json manifest = {{"tenant", header["tenant"]},
+                               {"key_id", header["key_ids"].empty() ? nlohmann::json("") : header["key_ids"][0]},
+                               {"object_id", header["object_id"]},
+                               {"plaintext_bytes", std::filesystem::file_size(tar)},
+                               {"plaintext_sha256", sha.substr(0, 64)},
+                               {"counts", nlohmann::json::object()}};
+    write_text(sealed.string() + ".json", manifest.dump(2));
+}
+
 std::map<std::string, std::uint64_t> scanned_records(const std::filesystem::path& dir) {
     std::string text;
     std::map<std::string, std::uint64_t> records;

@@ -22,6 +22,10 @@ public:
     const std::filesystem::path& dir() const { return m_dir.path(); }
     int gdprctl(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const;
     PlatformDatabase database() const { return PlatformDatabase(dir()); }
+    // Beside a container sealed by hand, the manifest 'backup restore' asks for, written from
+    // outside: the header as 'container inspect' shows it, the tar's size and SHA-256
+    // (sha256sum), and no counts (as the tar's gdprctl-counts.json must then say: {}).
+    void write_backup_manifest(const std::filesystem::path& sealed, const std::filesystem::path& tar) const;
 
     nlohmann::json truth;
 

@@ -228,6 +228,38 @@ TEST(Container, X25519RecipientsAndKeysOpenTheSameFile) {
     EXPECT_EQ(header.key_ids().size(), 1u);
 }
 
+TEST(Container, StoredIdentitiesAreAskedForOnlyWhenAnX25519StanzaIsNotOpenedOtherwise) {
+    auto tenant = x25519_generate();
+    auto plain = pattern(70000);
+    std::vector<Recipient> recipients;
+    recipients.push_back(Recipient::x25519(tenant.public_key));
+    Bytes file;
+    ContainerWriter writer([&](const unsigned char* d, std::size_t n) { file.insert(file.end(), d, d + n); },
+                           recipients);
+    writer.write(plain.data(), plain.size());
+    writer.finish();
+
+    int asked = 0;
+    Keyring store;
+    store.stored_identities = [&] {
+        ++asked;
+        std::vector<SecretBytes> identities;
+        identities.push_back(x25519_generate().private_key.copy());  // another tenant's, tried first
+        identities.push_back(tenant.private_key.copy());
+        return identities;
+    };
+    EXPECT_EQ(open_all(file, store), plain);
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(open_all(seal(plain).file,
+                       [&] {
+                           auto ring = keyring_with(test_key());
+                           ring.stored_identities = store.stored_identities;
+                           return ring;
+                       }()),
+              plain);
+    EXPECT_EQ(asked, 1) << "a container without an X25519 stanza needs no private key unwrapped";
+}
+
 TEST(Container, APassphraseOpensItAndIsTheOnlyRecipient) {
     auto plain = pattern(100000);
     std::vector<Recipient> recipients;
@@ -246,7 +278,8 @@ TEST(Container, APassphraseOpensItAndIsTheOnlyRecipient) {
         open_all(file, wrong);
         FAIL() << "a wrong passphrase opened the container";
     } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
+        // gdprctl-container(1): exit 4 when no key given opens it, whatever kind of key.
+        EXPECT_EQ(e.kind(), ErrorKind::integrity) << e.what();
     }
     // A cost beyond what gdprctl accepts is refused before any scrypt runs (the header MAC
     // cannot be checked first: it needs the key).
@@ -322,6 +355,38 @@ TEST(ContainerVector, TheShippedVectorDecryptsAndIsReproducedByteForByte) {
     auto key = std::make_shared<SecretBytes>(key_bytes.data(), key_bytes.size());
     ring.key_for = [key](const std::string&) -> std::optional<SecretBytes> { return key->copy(); };
     EXPECT_EQ(open_all(expected, ring), plain);
+}
+
+SecretBytes vector_identity() {
+    auto text = testing::read_text(vector_dir() / "identity.txt");
+    auto hex = text.substr(text.rfind('\n', text.size() - 2) + 1, 64);
+    auto bytes = *util::from_hex(hex);
+    return SecretBytes(bytes.data(), bytes.size());
+}
+
+// gdprctl-container(5): "A reader tries the stanzas in order with the keys it holds and uses the
+// first DEK that unwraps." A low-order ephemeral key (an all-zero X25519 result) unwraps nothing.
+TEST(ContainerVector, AnX25519StanzaWithALowOrderKeyIsPassedOverAndTheNextOneOpens) {
+    Keyring ring;
+    ring.identities.push_back(vector_identity());
+    EXPECT_EQ(open_all(read_bytes(vector_dir() / "low-order-first.gdpc"), ring),
+              read_bytes(vector_dir() / "plaintext.bin"));
+}
+
+// "exactly 1 when it is a passphrase stanza": the header is malformed, whatever key is held.
+TEST(ContainerVector, APassphraseStanzaBesideAnotherIsAMalformedHeader) {
+    auto file = read_bytes(vector_dir() / "passphrase-beside-x25519.gdpc");
+    try {
+        read_header(source_of(file));
+        FAIL() << "a passphrase stanza beside an X25519 stanza was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::integrity);
+        EXPECT_NE(std::string(e.what()).find("passphrase stanza beside"), std::string::npos) << e.what();
+    }
+    Keyring ring;
+    ring.identities.push_back(vector_identity());
+    ring.passphrases = {"correct horse battery staple"};
+    EXPECT_THROW(open_all(file, ring), Error);
 }
 
 }  // namespace

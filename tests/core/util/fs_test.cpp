@@ -55,5 +55,51 @@ TEST(WriteFully, NamesWhatItCouldNotWrite) {
     ::close(fd);
 }
 
+std::size_t entries_in(const std::filesystem::path& dir) {
+    return static_cast<std::size_t>(
+        std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()));
+}
+
+// The race "never overwritten" must survive: the name is free when the write starts and taken
+// when it ends. What took it stays as it was, and the temporary file goes.
+TEST(AtomicFile, NeverReplacesAFileThatAppearedWhileItWasWritten) {
+    testing::TempDir dir;
+    auto path = dir / "export.tar";
+    AtomicFile file(path, 0600, Replace::never);
+    file.write("new", 3);
+    testing::write_text(path, "someone else's");
+    try {
+        file.commit();
+        FAIL() << "commit replaced a file";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage);
+    }
+    EXPECT_EQ(testing::read_text(path), "someone else's");
+    EXPECT_EQ(entries_in(dir.path()), 1u) << "the temporary file was left behind";
+}
+
+TEST(AtomicFile, NeverWritesThroughOrOverASymbolicLinkDanglingOrNot) {
+    testing::TempDir dir;
+    std::filesystem::create_symlink(dir / "nowhere", dir / "dangling");
+    testing::write_text(dir / "target", "kept");
+    std::filesystem::create_symlink(dir / "target", dir / "link");
+    for (const char* name : {"dangling", "link"}) {
+        try {
+            AtomicFile file(dir / name, 0600, Replace::never);
+            FAIL() << name << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("symbolic link"), std::string::npos) << e.what();
+        }
+        EXPECT_THROW(write_file_atomically(dir / name, "x", 0600, Replace::never), Error) << name;
+        EXPECT_TRUE(std::filesystem::is_symlink(dir / name)) << name;
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "nowhere"));
+    EXPECT_EQ(testing::read_text(dir / "target"), "kept");
+    EXPECT_EQ(entries_in(dir.path()), 3u);
+    // Where replacing is the point (a report rewritten each run), it still replaces.
+    write_file_atomically(dir / "target", "new", 0600, Replace::allowed);
+    EXPECT_EQ(testing::read_text(dir / "target"), "new");
+}
+
 }  // namespace
 }  // namespace gdprctl::util

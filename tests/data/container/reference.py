@@ -3,13 +3,20 @@
 man/gdprctl-container.5 alone with the Python 'cryptography' package (no gdprctl code).
 
   reference.py vector OUT              write the test vector (key.hex, key-id.hex, plaintext.bin)
+  reference.py stanza-vectors DIR      write the two stanza-rule vectors (identity.txt, plaintext.bin):
+                                       low-order-first.gdpc, passphrase-beside-x25519.gdpc
   reference.py decrypt-key FILE HEX    decrypt a container sealed under a 32-byte key (hex), to stdout
   reference.py decrypt-x25519 FILE ID  decrypt with a gdprctl X25519 identity file, to stdout
   reference.py decrypt-passphrase FILE PASSFILE   decrypt a passphrase-sealed container, to stdout
+  reference.py decrypt-keystore FILE STATE_DB MASTER   decrypt with the keystore of a state database
+                                       (gdprctl-container(5), "Keys kept outside the file"); MASTER is
+                                       the master key file, or passphrase:FILE for a passphrase keystore
 """
 import hashlib
 import hmac
+import json
 import os
+import sqlite3
 import struct
 import sys
 
@@ -58,6 +65,46 @@ def seal(plain, key_id, kek, tenant, created, random, suite=1):
     return out
 
 
+def wrap_x25519(dek, pre, recipient_public, ephemeral_private=None, ephemeral_public=None):
+    """Stanza type 2. ephemeral_public alone (no private key) makes a stanza nobody opens, as a
+    low-order point does."""
+    if ephemeral_public is None:
+        ephemeral = X25519PrivateKey.from_private_bytes(ephemeral_private)
+        ephemeral_public = ephemeral.public_key().public_bytes(serialization.Encoding.Raw,
+                                                               serialization.PublicFormat.Raw)
+        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+    else:
+        shared = b"\x00" * 32
+    wrap = hkdf(shared, ephemeral_public + recipient_public, b"gdprctl/v1/x25519")
+    return ephemeral_public + AESGCM(wrap).encrypt(b"\x00" * 12, dek, pre)
+
+
+def wrap_passphrase(dek, pre, passphrase, salt, log2n=10, r=8, p=1):
+    """Stanza type 3."""
+    wrap = hashlib.scrypt(passphrase, salt=b"gdprctl/v1/scrypt" + salt, n=1 << log2n, r=r, p=p,
+                          maxmem=256 * r * (1 << log2n), dklen=32)
+    return salt + bytes([log2n, r, p]) + AESGCM(wrap).encrypt(b"\x00" * 12, dek, pre)
+
+
+def seal_stanzas(plain, tenant, created, random, make_stanzas, suite=1):
+    """A container whose stanzas make_stanzas(dek, preamble) returns as (type, body) pairs."""
+    dek = random(32)
+    object_id = random(16)
+    salt = random(32)
+    pre = preamble(suite, 0, object_id, created, tenant, salt)
+    stanzas = make_stanzas(dek, pre)
+    header = pre + bytes([len(stanzas)])
+    for kind, body in stanzas:
+        header += bytes([kind]) + struct.pack(">H", len(body)) + body
+    mac = hmac.new(hkdf(dek, b"", b"gdprctl/v1/header"), header, hashlib.sha256).digest()
+    cipher = aead(suite, hkdf(dek, salt, b"gdprctl/v1/payload" + bytes([suite])))
+    chunks = [plain[i:i + CHUNK] for i in range(0, len(plain), CHUNK)] or [b""]
+    out = header + mac
+    for i, chunk in enumerate(chunks):
+        out += cipher.encrypt(chunk_nonce(i, i == len(chunks) - 1), chunk, mac)
+    return out
+
+
 def parse(data):
     if data[:8] != MAGIC:
         raise ValueError("not a gdprctl container, version 1")
@@ -77,6 +124,8 @@ def parse(data):
         kind, length = data[pos], struct.unpack(">H", data[pos + 1:pos + 3])[0]
         stanzas.append((kind, data[pos + 3:pos + 3 + length]))
         pos += 3 + length
+    if count > 1 and any(kind == 3 for kind, _ in stanzas):
+        raise ValueError("malformed header: a passphrase stanza must be the only one")
     header, mac = data[:pos], data[pos:pos + 32]
     return dict(suite=suite, salt=salt, pre=pre, stanzas=stanzas, header=header, mac=mac, payload=data[pos + 32:])
 
@@ -112,7 +161,10 @@ def decrypt_with_identity(data, private_bytes):
     mine = identity.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     for kind, body in c["stanzas"]:
         if kind == 2:
-            shared = identity.exchange(X25519PublicKey.from_public_bytes(body[:32]))
+            try:
+                shared = identity.exchange(X25519PublicKey.from_public_bytes(body[:32]))
+            except ValueError:
+                continue  # a low-order point: an all-zero result opens nothing; try the next stanza
             wrap = hkdf(shared, body[:32] + mine, b"gdprctl/v1/x25519")
             try:
                 dek = AESGCM(wrap).decrypt(b"\x00" * 12, body[32:], c["pre"])
@@ -136,6 +188,39 @@ def decrypt_with_passphrase(data, passphrase):
     raise ValueError("no passphrase stanza")
 
 
+def first_line(path):
+    return open(path, "rb").read().split(b"\n")[0].rstrip(b"\r")
+
+
+def master_key(db, master):
+    if master.startswith("passphrase:"):
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        params = json.loads(meta["master.scrypt"])
+        log2n, r, p = params["log2_n"], params["r"], params["p"]
+        wrap = hashlib.scrypt(first_line(master[len("passphrase:"):]), salt=bytes.fromhex(params["salt"]),
+                              n=1 << log2n, r=r, p=p, maxmem=256 * r * (1 << log2n) + (1 << 20), dklen=32)
+        sealed = bytes.fromhex(meta["master.wrapped"])
+        return AESGCM(wrap).decrypt(sealed[:12], sealed[12:], b"gdprctl/v1/master")
+    return bytes.fromhex(first_line(master).decode())
+
+
+def decrypt_with_keystore(data, state_db, master):
+    db = sqlite3.connect("file:" + state_db + "?mode=ro", uri=True)
+    kek_of_master = master_key(db, master)
+    c = parse(data)
+    for kind, body in c["stanzas"]:
+        key_id = body[:16].hex()
+        row = db.execute("SELECT tenant, purpose, wrapped FROM keys WHERE id = ?", (key_id,)).fetchone()
+        if kind != 1 or row is None:
+            continue
+        tenant, purpose, wrapped = row
+        aad = ("gdprctl/v1/key|" + key_id + "|" + tenant + "|" + purpose).encode()
+        kek = AESGCM(kek_of_master).decrypt(wrapped[:12], wrapped[12:], aad)
+        dek = AESGCM(kek).decrypt(body[16:28], body[28:], c["pre"])
+        return open_payload(c, dek)
+    raise ValueError("no key stanza whose key is in this keystore")
+
+
 def counting_random():
     state = {"n": 0}
 
@@ -155,13 +240,31 @@ def main():
         plain = open(os.path.join(here, "plaintext.bin"), "rb").read()
         out = seal(plain, key_id, kek, b"acme", 1795392000, counting_random())
         open(sys.argv[2], "wb").write(out)
+    elif command == "stanza-vectors":
+        here = sys.argv[2]
+        plain = open(os.path.join(here, "plaintext.bin"), "rb").read()
+        lines = [l.strip() for l in open(os.path.join(here, "identity.txt")) if l.strip() and not l.startswith("#")]
+        identity = X25519PrivateKey.from_private_bytes(bytes.fromhex(lines[0]))
+        mine = identity.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        random = counting_random()
+        low_order = seal_stanzas(plain, b"acme", 1795392000, random, lambda dek, pre: [
+            (2, wrap_x25519(dek, pre, mine, ephemeral_public=b"\x00" * 32)),
+            (2, wrap_x25519(dek, pre, mine, ephemeral_private=random(32)))])
+        open(os.path.join(here, "low-order-first.gdpc"), "wb").write(low_order)
+        random = counting_random()
+        mixed = seal_stanzas(plain, b"acme", 1795392000, random, lambda dek, pre: [
+            (3, wrap_passphrase(dek, pre, b"correct horse battery staple", random(16))),
+            (2, wrap_x25519(dek, pre, mine, ephemeral_private=random(32)))])
+        open(os.path.join(here, "passphrase-beside-x25519.gdpc"), "wb").write(mixed)
+    elif command == "decrypt-keystore":
+        sys.stdout.buffer.write(decrypt_with_keystore(open(sys.argv[2], "rb").read(), sys.argv[3], sys.argv[4]))
     elif command == "decrypt-key":
         sys.stdout.buffer.write(decrypt_with_key(open(sys.argv[2], "rb").read(), bytes.fromhex(sys.argv[3])))
     elif command == "decrypt-x25519":
         lines = [l.strip() for l in open(sys.argv[3]) if l.strip() and not l.startswith("#")]
         sys.stdout.buffer.write(decrypt_with_identity(open(sys.argv[2], "rb").read(), bytes.fromhex(lines[0])))
     elif command == "decrypt-passphrase":
-        passphrase = open(sys.argv[3], "rb").read().split(b"\n")[0].rstrip(b"\r")
+        passphrase = first_line(sys.argv[3])
         sys.stdout.buffer.write(decrypt_with_passphrase(open(sys.argv[2], "rb").read(), passphrase))
     else:
         sys.exit(__doc__)
