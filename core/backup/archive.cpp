@@ -314,60 +314,65 @@ void drain(const crypto::ByteSource& source) {
     OPENSSL_cleanse(buffer.data(), buffer.size());
 }
 
-std::optional<std::string> read_tar_entry(const crypto::ByteSource& source, const std::string& name) {
-    ArchiveSourceClient client(source);
-    struct archive* archive = archive_read_new();
-    archive_read_support_format_tar(archive);
-    std::unique_ptr<struct archive, int (*)(struct archive*)> owner(archive, archive_read_free);
-    auto fail_from_archive = [&](const std::string& what) {
-        client.rethrow_source_error();
-        const char* message = archive_error_string(archive);
-        throw Error::integrity("not a valid backup archive: " + what + (message ? std::string(": ") + message : ""));
-    };
-    if (archive_read_open(archive, &client, nullptr, ArchiveSourceClient::read, nullptr) != ARCHIVE_OK)
-        fail_from_archive("cannot open");
-    std::optional<std::string> content;
-    for (;;) {
+// A tar stream read with libarchive from a ByteSource: entry by entry, every failure an
+// Error::integrity naming what could not be read (or the source's own error, rethrown).
+class TarStream {
+public:
+    explicit TarStream(const crypto::ByteSource& source)
+        : m_client(source), m_archive(archive_read_new(), archive_read_free) {
+        archive_read_support_format_tar(m_archive.get());
+        if (archive_read_open(m_archive.get(), &m_client, nullptr, ArchiveSourceClient::read, nullptr) != ARCHIVE_OK)
+            fail("cannot open");
+    }
+    // The next entry's header; nullptr at the end of the archive.
+    struct archive_entry* next() {
         struct archive_entry* entry = nullptr;
-        int result = archive_read_next_header(archive, &entry);
-        if (result == ARCHIVE_EOF) break;
-        if (result < ARCHIVE_WARN) fail_from_archive("bad entry header");
+        int result = archive_read_next_header(m_archive.get(), &entry);
+        if (result == ARCHIVE_EOF) return nullptr;
+        if (result < ARCHIVE_WARN) fail("bad entry header");
+        return entry;
+    }
+    struct archive* get() {
+        return m_archive.get();
+    }
+    void rethrow_source_error() const { m_client.rethrow_source_error(); }
+    [[noreturn]] void fail(const std::string& what) {
+        m_client.rethrow_source_error();
+        const char* message = archive_error_string(m_archive.get());
+        throw Error::integrity("not a valid backup archive: " + what + (message ? std::string(": ") + message : ""));
+    }
+
+private:
+    ArchiveSourceClient m_client;
+    std::unique_ptr<struct archive, int (*)(struct archive*)> m_archive;
+};
+
+std::optional<std::string> read_tar_entry(const crypto::ByteSource& source, const std::string& name) {
+    TarStream tar(source);
+    std::optional<std::string> content;
+    while (auto* entry = tar.next()) {
         const char* path = archive_entry_pathname(entry);
         if (!path || name != path) {
-            if (archive_read_data_skip(archive) < ARCHIVE_WARN) fail_from_archive("cannot read an entry");
+            if (archive_read_data_skip(tar.get()) < ARCHIVE_WARN) tar.fail("cannot read an entry");
             continue;
         }
         std::string data;
         char buffer[1 << 14];
         la_ssize_t n;
-        while ((n = archive_read_data(archive, buffer, sizeof buffer)) > 0)
+        while ((n = archive_read_data(tar.get(), buffer, sizeof buffer)) > 0)
             data.append(buffer, static_cast<std::size_t>(n));
-        if (n < 0) fail_from_archive("cannot read " + name);
+        if (n < 0) tar.fail("cannot read " + name);
         content = std::move(data);
     }
-    client.rethrow_source_error();
+    tar.rethrow_source_error();
     drain(source);
     return content;
 }
 
 ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem::path& dir, const LineFilter* filter) {
     ExtractStats stats;
-    ArchiveSourceClient client(source);
-    struct archive* archive = archive_read_new();
-    archive_read_support_format_tar(archive);
-    std::unique_ptr<struct archive, int (*)(struct archive*)> owner(archive, archive_read_free);
-    auto fail_from_archive = [&](const std::string& what) {
-        client.rethrow_source_error();
-        const char* message = archive_error_string(archive);
-        throw Error::integrity("not a valid backup archive: " + what + (message ? std::string(": ") + message : ""));
-    };
-    if (archive_read_open(archive, &client, nullptr, ArchiveSourceClient::read, nullptr) != ARCHIVE_OK)
-        fail_from_archive("cannot open");
-    for (;;) {
-        struct archive_entry* entry = nullptr;
-        int result = archive_read_next_header(archive, &entry);
-        if (result == ARCHIVE_EOF) break;
-        if (result < ARCHIVE_WARN) fail_from_archive("bad entry header");
+    TarStream tar(source);
+    while (auto* entry = tar.next()) {
         const char* name = archive_entry_pathname(entry);
         std::string entry_path = name ? name : "";
         auto relative = safe_relative_path(entry_path);
@@ -387,10 +392,10 @@ ExtractStats extract_tar(const crypto::ByteSource& source, const std::filesystem
             throw Error::runtime("cannot create " + target.string() + ": " + errno_text());
         }
         try {
-            stats.bytes += copy_entry_data(archive, fd, target, entry_path, filter, stats);
+            stats.bytes += copy_entry_data(tar.get(), fd, target, entry_path, filter, stats);
         } catch (...) {
             ::close(fd);
-            client.rethrow_source_error();
+            tar.rethrow_source_error();
             throw;
         }
         if (::fsync(fd) != 0 || ::close(fd) != 0)

@@ -166,6 +166,13 @@ std::map<std::string, std::string> rows_of_others(const TubePlatform& platform,
 
 // ---- SQLite, no foreign keys: every link is the data map's ----
 
+// Users' handles as an identifier kind of the workspace's own, so that bob's handle is looked
+// for in every table.
+void declare_handles(nlohmann::json& config) {
+    config["identifier_kinds"] = {"handle"};
+    config["sources"][0]["tables"][0]["subjects"]["handle"] = {"username"};
+}
+
 class TubeWithoutKeys : public ::testing::Test {
 protected:
     TubePlatform m_platform{Flavour::sqlite_without_keys};
@@ -417,10 +424,7 @@ TEST_F(TubeWithoutKeys, AnIdentifierKindTheWorkspaceDeclaresIsMatchedExactly) {
     std::string out, err;
     EXPECT_EQ(m_platform.gdprctl("scan --subject handle:bob", &out, &err), 2);
     EXPECT_NE(err.find("identifier_kinds"), std::string::npos) << err;
-    m_platform.write_config(tube::declared_links(), [](nlohmann::json& config) {
-        config["identifier_kinds"] = {"handle"};
-        config["sources"][0]["tables"][0]["subjects"]["handle"] = {"username"};
-    });
+    m_platform.write_config(tube::declared_links(), declare_handles);
     EXPECT_EQ(records_of("handle:bob"), tube::bobs_row_count());
     EXPECT_EQ(records_of("handle:Bob"), 0u) << "a handle is not an e-mail address: its case counts";
 }
@@ -499,10 +503,7 @@ TEST_F(TubeWithKeys, AMentionThatWouldNotFitItsColumnOnceRedactedIsFoundInThePla
     m_platform.execute(
         "CREATE TABLE \"loginAudit\" (id integer PRIMARY KEY, who varchar(5));"
         "INSERT INTO \"loginAudit\" VALUES (1, 'bob'), (2, 'alice')");
-    m_platform.write_config(tube::rules_for_others_rows(), [](nlohmann::json& config) {
-        config["identifier_kinds"] = {"handle"};
-        config["sources"][0]["tables"][0]["subjects"]["handle"] = {"username"};
-    });
+    m_platform.write_config(tube::rules_for_others_rows(), declare_handles);
     auto before = m_platform.counts();
     std::string out, err;
     EXPECT_EQ(m_platform.gdprctl("erase --yes " + std::string(k_bob), &out, &err), 1) << out << err;
@@ -518,10 +519,7 @@ TEST_F(TubeWithKeys, AFailedStatementIsDiagnosedByItsConstraintWithoutTheRowValu
         "CREATE TABLE \"loginAudit\" (id integer PRIMARY KEY, "
         "who text CONSTRAINT who_is_a_handle CHECK (who NOT LIKE '[%'), note text);"
         "INSERT INTO \"loginAudit\" VALUES (1, 'bob', 'signed in from 198.51.100.77'), (2, 'alice', 'x')");
-    m_platform.write_config(tube::rules_for_others_rows(), [](nlohmann::json& config) {
-        config["identifier_kinds"] = {"handle"};
-        config["sources"][0]["tables"][0]["subjects"]["handle"] = {"username"};
-    });
+    m_platform.write_config(tube::rules_for_others_rows(), declare_handles);
     auto before = m_platform.counts();
     std::string out, err;
     EXPECT_NE(m_platform.gdprctl("erase --yes " + std::string(k_bob), &out, &err), 0) << out << err;

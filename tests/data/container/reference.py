@@ -49,20 +49,11 @@ def preamble(suite, flags, object_id, created, tenant, salt):
 
 
 def seal(plain, key_id, kek, tenant, created, random, suite=1):
-    dek = random(32)
-    object_id = random(16)
-    salt = random(32)
-    pre = preamble(suite, 0, object_id, created, tenant, salt)
-    nonce = random(12)
-    body = key_id + nonce + AESGCM(kek).encrypt(nonce, dek, pre)
-    header = pre + bytes([1]) + bytes([1]) + struct.pack(">H", len(body)) + body
-    mac = hmac.new(hkdf(dek, b"", b"gdprctl/v1/header"), header, hashlib.sha256).digest()
-    cipher = aead(suite, hkdf(dek, salt, b"gdprctl/v1/payload" + bytes([suite])))
-    chunks = [plain[i:i + CHUNK] for i in range(0, len(plain), CHUNK)] or [b""]
-    out = header + mac
-    for i, chunk in enumerate(chunks):
-        out += cipher.encrypt(chunk_nonce(i, i == len(chunks) - 1), chunk, mac)
-    return out
+    """One type 1 stanza: the key under kek, with a fresh nonce."""
+    def key_stanza(dek, pre):
+        nonce = random(12)
+        return [(1, key_id + nonce + AESGCM(kek).encrypt(nonce, dek, pre))]
+    return seal_stanzas(plain, tenant, created, random, key_stanza, suite)
 
 
 def wrap_x25519(dek, pre, recipient_public, ephemeral_private=None, ephemeral_public=None):
