@@ -84,7 +84,11 @@ void run_erase(GlobalOptions& options, const EraseArguments& arguments) {
     erase_options.wait = arguments.wait;
     erase_options.keystore = open.if_initialised();
     erase_options.policies = &policies;
-    if (!arguments.certificate.empty()) erase_options.certificate_out = arguments.certificate;
+    if (!arguments.certificate.empty()) {
+        // Refused before anything is erased: the certificate is written last, never over a file.
+        util::refuse_existing(arguments.certificate);
+        erase_options.certificate_out = arguments.certificate;
+    }
     if (!arguments.dry_run && !arguments.yes && !arguments.resume) {
         auto preview = erase_options;
         preview.dry_run = true;
@@ -233,7 +237,8 @@ void run_certificate_show(GlobalOptions& options, const CertificateArguments& ar
                            : arguments.format == "html" ? erase::certificate_html(document)
                                                         : document.dump(2) + "\n";
     if (arguments.out.empty()) {
-        std::cout << rendered;
+        // Nobody checked this document's signature: its text may carry terminal escapes.
+        std::cout << util::terminal_text(rendered);
         return;
     }
     util::write_file_atomically(arguments.out, rendered, 0644);

@@ -353,6 +353,24 @@ TEST_F(Promises, NoOutputReplacesOrFollowsASymbolicLink) {
     EXPECT_FALSE(std::filesystem::is_empty(dir() / "empty"));
 }
 
+TEST_F(Promises, AnErasureWhoseCertificateFileIsTakenIsRefusedBeforeAnythingIsErased) {
+    const auto& subject = truth["subjects"][0];
+    auto email = "email:" + subject["identifiers"]["email"].get<std::string>();
+    write_text(dir() / "cert.json", "someone's notes\n");
+    auto before = scanned_records(dir());
+    std::string out, err;
+    EXPECT_EQ(
+        gdprctl("erase --yes --subject " + shell_quote(email) + " --certificate " + (dir() / "cert.json").string(),
+                &out, &err),
+        2)
+        << out << err;
+    EXPECT_NE(err.find("cert.json exists"), std::string::npos) << err;
+    EXPECT_EQ(read_text(dir() / "cert.json"), "someone's notes\n");
+    EXPECT_EQ(scanned_records(dir()), before) << "nothing may be erased";
+    ASSERT_EQ(gdprctl("erase list", &out), 0);
+    EXPECT_EQ(out.find("er-"), std::string::npos) << "no request was started: " << out;
+}
+
 // ---- 8. a header's unauthenticated tenant never reaches a terminal raw ----
 
 TEST_F(Promises, InspectAndListEscapeTheTenantNobodyAuthenticated) {
