@@ -90,10 +90,10 @@ def seal_stanzas(plain, tenant, created, random, make_stanzas, suite=1):
     mac = hmac.new(hkdf(dek, b"", b"gdprctl/v1/header"), header, hashlib.sha256).digest()
     cipher = aead(suite, hkdf(dek, salt, b"gdprctl/v1/payload" + bytes([suite])))
     chunks = [plain[i:i + CHUNK] for i in range(0, len(plain), CHUNK)] or [b""]
-    out = header + mac
+    out = [header + mac]
     for i, chunk in enumerate(chunks):
-        out += cipher.encrypt(chunk_nonce(i, i == len(chunks) - 1), chunk, mac)
-    return out
+        out.append(cipher.encrypt(chunk_nonce(i, i == len(chunks) - 1), chunk, mac))
+    return b"".join(out)
 
 
 def parse(data):
@@ -126,14 +126,14 @@ def open_payload(c, dek):
     if not hmac.compare_digest(expected, c["mac"]):
         raise ValueError("header MAC does not verify")
     cipher = aead(c["suite"], hkdf(dek, c["salt"], b"gdprctl/v1/payload" + bytes([c["suite"]])))
-    payload, out, i = c["payload"], b"", 0
+    payload, out, i = c["payload"], [], 0
     sealed = CHUNK + TAG
     while True:
         piece = payload[i * sealed:(i + 1) * sealed]
         last = (i + 1) * sealed >= len(payload)
-        out += cipher.decrypt(chunk_nonce(i, last), piece, c["mac"])
+        out.append(cipher.decrypt(chunk_nonce(i, last), piece, c["mac"]))
         if last:
-            return out
+            return b"".join(out)
         i += 1
 
 
