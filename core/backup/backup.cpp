@@ -279,10 +279,7 @@ BackupFile describe(const std::filesystem::path& file, crypto::Keystore& keystor
 
 void check_empty_destination(const std::filesystem::path& directory) {
     std::error_code ec;
-    if (std::filesystem::is_symlink(directory, ec))
-        throw Error::usage("restore destination " + directory.string() +
-                               " is a symbolic link; gdprctl neither restores through links nor replaces them",
-                           "give the directory itself, or a new path");
+    util::refuse_symbolic_link(directory);
     if (!std::filesystem::exists(directory, ec)) return;
     if (!std::filesystem::is_directory(directory, ec) || !std::filesystem::is_empty(directory, ec))
         throw Error::usage("restore destination " + directory.string() + " exists and is not an empty directory",

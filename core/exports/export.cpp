@@ -601,11 +601,7 @@ ExportReport run_export(const config::Workspace& workspace, const scan::SourceOp
         report.datasets = counter.counts;
         return report;
     }
-    if (std::filesystem::is_symlink(options.out))
-        throw Error::usage(options.out.string() +
-                               " is a symbolic link; gdprctl neither writes through links nor "
-                               "replaces them",
-                           "choose another --out");
+    util::refuse_symbolic_link(options.out);
     if (std::filesystem::exists(options.out) && !options.force)
         throw Error::usage(options.out.string() + " exists; gdprctl does not overwrite it",
                            "choose another --out, or give --force to replace it");

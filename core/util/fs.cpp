@@ -60,6 +60,12 @@ void publish(const std::filesystem::path& temp, const std::filesystem::path& pat
 
 }  // namespace
 
+void refuse_symbolic_link(const std::filesystem::path& path) {
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) == 0 && S_ISLNK(info.st_mode))
+        throw Error::usage(already_there(path), "give the file or directory itself, or a new path");
+}
+
 void refuse_existing(const std::filesystem::path& path) {
     struct stat info {};
     if (::lstat(path.c_str(), &info) == 0) throw Error::usage(already_there(path), "remove it or choose another name");

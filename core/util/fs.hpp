@@ -22,6 +22,9 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
 
 // Error::usage, naming path, when something (a symbolic link included) is at path.
 void refuse_existing(const std::filesystem::path& path);
+// Error::usage, naming path, when path is a symbolic link, dangling or not: for outputs that
+// may replace a file (export --force, an empty restore directory) but never through a link.
+void refuse_symbolic_link(const std::filesystem::path& path);
 
 // Creates dir (and parents) with mode when missing; tightens nothing that exists.
 void ensure_private_directory(const std::filesystem::path& dir);
