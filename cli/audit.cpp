@@ -59,7 +59,9 @@ void run_audit(GlobalOptions& options, AuditArguments arguments) {
                              integrity,
                              last.empty() ? std::string() : last.back().hash,
                              erasures,
-                             log.entries()};
+                             log.entries(),
+                             context.accountability.requests,
+                             context.accountability.breaches};
     auto report = audit::build_report(input);
     std::string text = format == "json" ? report.dump(2) + "\n"
                        : format == "md" ? audit::render_markdown(report)

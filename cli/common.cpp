@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 #include "core/error.hpp"
 
 #include "core/config/workspace.hpp"
 #include "core/util/escape.hpp"
+#include "core/util/fs.hpp"
 
 namespace gdprctl::cli {
 
@@ -27,6 +29,26 @@ void print_result(const GlobalOptions& options, const std::string& text, const n
     } else if (!options.quiet) {
         std::cout << util::terminal_text(text);
     }
+}
+
+std::vector<connectors::Identifier> read_identifiers(const std::vector<std::string>& subjects,
+                                                     const std::string& subject_file) {
+    std::vector<connectors::Identifier> identifiers;
+    for (const auto& subject : subjects) identifiers.push_back(connectors::parse_identifier(subject));
+    if (subject_file.empty()) return identifiers;
+    std::istringstream lines(util::read_file(subject_file));
+    std::size_t number = 0;
+    for (std::string line; std::getline(lines, line);) {
+        ++number;
+        if (line.empty() || line[0] == '#') continue;
+        try {
+            identifiers.push_back(connectors::parse_identifier(line));
+        } catch (const Error& e) {
+            throw Error::usage(subject_file + ":" + std::to_string(number) + ": " + e.what(),
+                               "write one KIND:VALUE per line, e.g. email:ann@example.org");
+        }
+    }
+    return identifiers;
 }
 
 policy::PolicySet load_policies(const config::Workspace& workspace, const std::vector<std::string>& extra_dirs) {

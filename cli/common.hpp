@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "connectors/connector.hpp"
 #include "core/config/workspace.hpp"
 #include "core/crypto/keystore.hpp"
 #include "core/policy/policy.hpp"
@@ -29,6 +30,11 @@ config::Workspace load_workspace(const GlobalOptions& options);
 
 // Prints the text form or the JSON form (pretty, one document) on stdout.
 void print_result(const GlobalOptions& options, const std::string& text, const nlohmann::json& json);
+
+// --subject values, then --subject-file lines (blank lines and '#' comments skipped); an
+// unparsable line is named by file and line number.
+std::vector<connectors::Identifier> read_identifiers(const std::vector<std::string>& subjects,
+                                                     const std::string& subject_file);
 
 // Policies: the shipped pack, the workspace's dirs, then extra_dirs (--policies).
 policy::PolicySet load_policies(const config::Workspace& workspace, const std::vector<std::string>& extra_dirs);
@@ -75,5 +81,7 @@ void add_audit_command(CLI::App& app, GlobalOptions& options);
 void add_completion_command(CLI::App& app, GlobalOptions& options);
 void add_erase_command(CLI::App& app, GlobalOptions& options);
 void add_certificate_command(CLI::App& app, GlobalOptions& options);
+void add_request_command(CLI::App& app, GlobalOptions& options);
+void add_breach_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace gdprctl::cli

@@ -37,7 +37,7 @@ ropa::Register load_register(const config::Workspace& workspace, const std::stri
 }
 
 policy::CheckInput ComplianceContext::input() const {
-    return {workspace, sources, reg, register_file, policies, live ? &*live : nullptr, now};
+    return {workspace, sources, reg, register_file, policies, live ? &*live : nullptr, now, &accountability};
 }
 
 void journal_check(const ComplianceContext& context, const std::string& command, const policy::CheckResult& result) {
@@ -70,6 +70,7 @@ ComplianceContext load_compliance_context(const GlobalOptions& options, const Co
         unopened.push_back(connectors::open_connector(source, context.workspace));
     context.sources = policy::data_map_of(unopened);
     context.now = arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
+    context.accountability = policy::read_accountability(context.workspace);
     if (arguments.live)
         context.live = policy::gather_live_facts(context.workspace, connectors::open_all_connectors,
                                                  context.policies.checks, context.now);

@@ -27,6 +27,7 @@ struct ComplianceContext {
     std::string register_file;  // empty: the register in the state database
     std::vector<policy::SourceDatasets> sources;
     std::optional<policy::LiveFacts> live;
+    policy::Accountability accountability;
     util::UnixTime now = 0;
 
     policy::CheckInput input() const;

@@ -4,11 +4,16 @@
 #include <set>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "cli/common.hpp"
+#include "cli/compliance.hpp"
 #include "connectors/connector.hpp"
 #include "core/erase/certificate.hpp"
 #include "core/erase/erase.hpp"
 #include "core/error.hpp"
+#include "core/requests/requests.hpp"
+#include "core/retention/retention.hpp"
 #include "core/state/state_db.hpp"
 #include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
@@ -27,29 +32,15 @@ struct EraseArguments {
     bool wait = false;
     std::string certificate;
     std::string request;
+    std::string subject_request;
+    std::string unverified_reason;
+    std::string now;
     std::vector<std::string> policy_dirs;
     KeyArguments key;
 };
 
-// --subject values, then --subject-file lines (blank lines and '#' comments skipped); an
-// unparsable line is named by file and line number.
 std::vector<connectors::Identifier> identifiers_of(const EraseArguments& arguments) {
-    std::vector<connectors::Identifier> identifiers;
-    for (const auto& subject : arguments.subjects) identifiers.push_back(connectors::parse_identifier(subject));
-    if (arguments.subject_file.empty()) return identifiers;
-    std::istringstream lines(util::read_file(arguments.subject_file));
-    std::size_t number = 0;
-    for (std::string line; std::getline(lines, line);) {
-        ++number;
-        if (line.empty() || line[0] == '#') continue;
-        try {
-            identifiers.push_back(connectors::parse_identifier(line));
-        } catch (const Error& e) {
-            throw Error::usage(arguments.subject_file + ":" + std::to_string(number) + ": " + e.what(),
-                               "write one KIND:VALUE per line, e.g. email:ann@example.org");
-        }
-    }
-    return identifiers;
+    return read_identifiers(arguments.subjects, arguments.subject_file);
 }
 
 connectors::Selector selector_of(const EraseArguments& arguments) {
@@ -69,14 +60,77 @@ void confirm_on_terminal(const erase::EraseReport& preview) {
     if (answer != "erase") throw Error::usage("not confirmed: nothing was erased");
 }
 
+// Art. 19: the register's recipients of the categories the erasure reached. Read after the
+// erasure is done, so a register that cannot be read costs the list, never the erasure.
+std::vector<std::string> recipients_to_tell(const config::Workspace& workspace, const erase::EraseReport& report) {
+    try {
+        std::vector<config::Dataset> datasets;
+        for (const auto& source : workspace.sources) {
+            auto connector = connectors::open_connector(source, workspace);
+            datasets.insert(datasets.end(), connector->datasets().begin(), connector->datasets().end());
+        }
+        return requests::recipients_of(load_register(workspace, ""), requests::erased_categories(report, datasets));
+    } catch (const std::exception& e) {
+        spdlog::warn("the recipients to tell of this erasure (Art. 19) are not listed: {}", e.what());
+        return {};
+    }
+}
+
+std::string recipients_text(const std::vector<std::string>& recipients, bool dry_run) {
+    if (recipients.empty()) return "";
+    std::string names;
+    for (const auto& name : recipients) names += (names.empty() ? "" : ", ") + name;
+    return std::string(dry_run ? "Would have to tell" : "Tell") +
+           " the recipients the register names (Art. 19): " + names + ".\n";
+}
+
+// The data subject request an erasure carries out, with the store that records the erasure on it.
+struct SubjectRequest {
+    std::unique_ptr<requests::RequestStore> store;
+    requests::Request request;
+};
+
+std::optional<SubjectRequest> subject_request_of(const EraseArguments& arguments, OpenKeystore& open,
+                                                 connectors::Selector& selector) {
+    if (arguments.subject_request.empty()) {
+        if (!arguments.unverified_reason.empty()) throw Error::usage("--unverified-reason goes with --request ID");
+        return std::nullopt;
+    }
+    if (!arguments.tenant.empty() || !arguments.subjects.empty() || !arguments.subject_file.empty() || arguments.resume)
+        throw Error::usage("--request carries its own person and tenant: give no --tenant, --subject or --resume");
+    SubjectRequest carried{std::make_unique<requests::RequestStore>(*open.state, open.keystore.get()), {}};
+    carried.request = carried.store->load(arguments.subject_request);
+    requests::check_runnable(carried.request, "erase", arguments.unverified_reason);
+    selector.tenant = carried.request.tenant;
+    selector.subjects = carried.store->subjects_of(carried.request);
+    return carried;
+}
+
+void record_erasure(SubjectRequest& carried, const erase::EraseReport& report, const EraseArguments& arguments,
+                    const std::vector<std::string>& recipients) {
+    auto now = arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
+    requests::Action action{util::format_iso8601(now),
+                            "erase",
+                            report.request,
+                            {{"records", report.records()},
+                             {"certified", !report.certificate.is_null()},
+                             {"certificate", arguments.certificate}},
+                            arguments.unverified_reason};
+    carried.store->record_action(carried.request, action, recipients);
+}
+
 void run_erase(GlobalOptions& options, const EraseArguments& arguments) {
-    if (!arguments.resume && arguments.tenant.empty() && arguments.subjects.empty() && arguments.subject_file.empty())
-        throw Error::usage("erase needs --tenant T or --subject KIND:VALUE (repeatable), or --resume");
+    if (!arguments.resume && arguments.tenant.empty() && arguments.subjects.empty() && arguments.subject_file.empty() &&
+        arguments.subject_request.empty())
+        throw Error::usage("erase needs --tenant T, --subject KIND:VALUE (repeatable) or --request ID, or --resume");
     // Unlocked when the workspace has a keystore: a person's erasure records them in the
-    // ledger, and every request keeps its identifiers sealed under the platform key.
-    auto open = open_keystore(options, arguments.key, Unlock::if_initialised);
+    // ledger, and every request keeps its identifiers sealed under the platform key. A data
+    // subject request's identifiers open only with it.
+    auto open =
+        open_keystore(options, arguments.key, arguments.subject_request.empty() ? Unlock::if_initialised : Unlock::yes);
     // After the workspace: it may declare identifier kinds of its own.
     auto selector = selector_of(arguments);
+    auto carried = subject_request_of(arguments, open, selector);
     const auto& workspace = open.workspace;
     auto policies = load_policies(workspace, arguments.policy_dirs);
     erase::EraseOptions erase_options;
@@ -96,7 +150,18 @@ void run_erase(GlobalOptions& options, const EraseArguments& arguments) {
     }
     erase_options.dry_run = arguments.dry_run;
     auto report = erase::run_erase(workspace, connectors::open_all_connectors, erase_options);
-    print_result(options, report.to_text(), report.to_json());
+    auto recipients = recipients_to_tell(workspace, report);
+    std::string text = report.to_text() + recipients_text(recipients, report.dry_run);
+    auto json = report.to_json();
+    json["recipients_to_tell"] = recipients;
+    if (carried && !report.dry_run) {
+        record_erasure(*carried, report, arguments, recipients);
+        json["subject_request"] = carried->request.id;
+        text += "Recorded on request " + carried->request.id + "; " +
+                (recipients.empty() ? std::string() : "once the recipients are told, ") + "'gdprctl request close " +
+                carried->request.id + (recipients.empty() ? "" : " --recipients-told") + "'.\n";
+    }
+    print_result(options, text, json);
     if ((!report.dry_run && !report.verification.clean()) || !report.blocked.empty())
         options.exit_code = static_cast<int>(ErrorKind::findings);
 }
@@ -276,6 +341,12 @@ void add_erase_command(CLI::App& app, GlobalOptions& options) {
     command->add_option("--certificate", arguments->certificate,
                         "Also write the signed certificate (JSON) to this file");
     command->add_option("--policies", arguments->policy_dirs, "Extra policy directory (for backup retention)");
+    command->add_option("--request", arguments->subject_request,
+                        "Carry out this erasure request (gdprctl-request(1)): its person and tenant; the erasure and "
+                        "the recipients to tell are recorded on it");
+    command->add_option("--unverified-reason", arguments->unverified_reason,
+                        "Erase for a request whose identity is not verified, for this reason (journaled)");
+    command->add_option("--now", arguments->now, "The time recorded on the request (default: now)");
     add_key_arguments(command, arguments->key);
     command->require_subcommand(0, 1);
 

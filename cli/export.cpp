@@ -5,6 +5,7 @@
 #include "connectors/connector.hpp"
 #include "core/error.hpp"
 #include "core/exports/export.hpp"
+#include "core/requests/requests.hpp"
 #include "core/retention/retention.hpp"
 
 namespace gdprctl::cli {
@@ -24,14 +25,57 @@ struct ExportArguments {
     std::vector<std::string> identities;
     std::string passphrase_file;
     unsigned scrypt_log2n = 18;
+    std::string request;
+    std::string unverified_reason;
+    KeyArguments key;
 };
 
+// A data subject request carried out: its person (the sealed identifiers) and tenant. The
+// open keystore's state database records the archive on the request afterwards.
+struct RequestCarriedOut {
+    OpenKeystore open;
+    std::unique_ptr<requests::RequestStore> store;
+    requests::Request request;
+};
+
+std::optional<RequestCarriedOut> request_of(const GlobalOptions& options, const ExportArguments& arguments,
+                                            exports::ExportOptions& export_options) {
+    if (arguments.request.empty()) {
+        if (!arguments.unverified_reason.empty()) throw Error::usage("--unverified-reason goes with --request ID");
+        return std::nullopt;
+    }
+    if (!arguments.tenant.empty() || !arguments.subjects.empty())
+        throw Error::usage("--request carries its own person and tenant: give no --tenant or --subject");
+    RequestCarriedOut carried{open_keystore(options, arguments.key, Unlock::yes), nullptr, {}};
+    carried.store = std::make_unique<requests::RequestStore>(*carried.open.state, carried.open.keystore.get());
+    carried.request = carried.store->load(arguments.request);
+    requests::check_runnable(carried.request, "export", arguments.unverified_reason);
+    export_options.selector.tenant = carried.request.tenant;
+    export_options.selector.subjects = carried.store->subjects_of(carried.request);
+    return carried;
+}
+
+void record_export(RequestCarriedOut& carried, const exports::ExportReport& report, const ExportArguments& arguments,
+                   util::UnixTime now) {
+    requests::Action action{util::format_iso8601(now),
+                            "export",
+                            std::filesystem::absolute(report.out).string(),
+                            {{"records", report.records()},
+                             {"entries", report.entries},
+                             {"bytes", report.archive_bytes},
+                             {"sha256", report.archive_sha256},
+                             {"encrypted", report.encrypted}},
+                            arguments.unverified_reason};
+    carried.store->record_action(carried.request, action, {});
+}
+
 void run_export(const GlobalOptions& options, const ExportArguments& arguments) {
-    if (arguments.tenant.empty() == arguments.subjects.empty())
-        throw Error::usage("export needs exactly one of --tenant T or --subject KIND:VALUE (repeatable)");
+    if (arguments.request.empty() && arguments.tenant.empty() == arguments.subjects.empty())
+        throw Error::usage("export needs exactly one of --tenant T, --subject KIND:VALUE (repeatable) or --request ID");
     if (arguments.out.empty() && !arguments.dry_run) throw Error::usage("export needs --out FILE");
-    auto workspace = load_workspace(options);
     exports::ExportOptions export_options;
+    auto carried = request_of(options, arguments, export_options);
+    auto workspace = carried ? carried->open.workspace : load_workspace(options);
     if (!arguments.tenant.empty()) export_options.selector.tenant = arguments.tenant;
     for (const auto& subject : arguments.subjects)
         export_options.selector.subjects.push_back(connectors::parse_identifier(subject));
@@ -47,6 +91,7 @@ void run_export(const GlobalOptions& options, const ExportArguments& arguments) 
     export_options.now = arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
     export_options.processing = load_register(workspace, "");
     auto report = exports::run_export(workspace, connectors::open_all_connectors, export_options);
+    if (carried && !report.dry_run) record_export(*carried, report, arguments, export_options.now);
 
     std::ostringstream text;
     text << (report.dry_run ? "Would export " : "Exported ") << report.records() << " records and files";
@@ -61,6 +106,9 @@ void run_export(const GlobalOptions& options, const ExportArguments& arguments) 
     if (report.shared_addresses)
         text << report.shared_addresses
              << " address(es) of this person were left out: other people used them too (a shared network).\n";
+    if (carried && !report.dry_run)
+        text << "Recorded on request " << carried->request.id << "; send the archive, then 'gdprctl request close "
+             << carried->request.id << "'.\n";
     print_result(options, text.str(), report.to_json());
 }
 
@@ -98,6 +146,12 @@ void add_export_command(CLI::App& app, GlobalOptions& options) {
     command->add_option("--scrypt-log2n", arguments->scrypt_log2n, "scrypt cost for --passphrase-file: N = 2^this")
         ->check(CLI::Range(10, 22));
     command->add_option("--now", arguments->now, "The export's time (ISO-8601 or unix seconds); default now");
+    command->add_option("--request", arguments->request,
+                        "Carry out this access or portability request (gdprctl-request(1)): its person and tenant; "
+                        "the archive is recorded on it");
+    command->add_option("--unverified-reason", arguments->unverified_reason,
+                        "Export for a request whose identity is not verified, for this reason (journaled)");
+    add_key_arguments(command, arguments->key, "--master-passphrase-file");
     command->require_subcommand(0, 1);
 
     auto* verify = command->add_subcommand(

@@ -22,7 +22,7 @@ struct Command {
 
 constexpr const char* k_compliance = "Compliance (the register, what is where, the audit trail)";
 constexpr const char* k_operations = "Operations (retention, backups, keys)";
-constexpr const char* k_requests = "Customers' requests (access, portability, erasure)";
+constexpr const char* k_requests = "Customers' requests (people's requests, export, erasure) and breaches";
 constexpr const char* k_ci = "CI";
 constexpr const char* k_shell = "Shell";
 
@@ -37,10 +37,12 @@ constexpr Command k_commands[] = {
     {"backup", k_operations, &gdprctl::cli::add_backup_command},
     {"keys", k_operations, &gdprctl::cli::add_keys_command},
     {"container", k_operations, &gdprctl::cli::add_container_command},
+    {"request", k_requests, &gdprctl::cli::add_request_command},
     {"export", k_requests, &gdprctl::cli::add_export_command},
     {"decrypt", k_requests, &gdprctl::cli::add_decrypt_command},
     {"erase", k_requests, &gdprctl::cli::add_erase_command},
     {"certificate", k_requests, &gdprctl::cli::add_certificate_command},
+    {"breach", k_requests, &gdprctl::cli::add_breach_command},
     {"check", k_ci, &gdprctl::cli::add_check_command},
     {"completion", k_shell, &gdprctl::cli::add_completion_command},
 };

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/audit/accountability.hpp"
 #include "core/crypto/primitives.hpp"
 #include "core/util/escape.hpp"
 
@@ -262,6 +263,8 @@ json build_report(const ReportInput& input) {
     report["backups"] = backups_json(input);
     report["erasure"] = erasure_section(input);
     report["operations"] = operations_section(input);
+    report["requests"] = requests_section(input);
+    report["breaches"] = breaches_section(input, others);
     report["journal"] = {
         {"intact", input.journal.intact}, {"entries", input.journal.entries}, {"head", input.journal_head}};
     if (!input.journal.intact) {
@@ -568,6 +571,8 @@ std::string render_html(const json& report) {
     html_retention(out, report);
     html_backups(out, report);
     html_erasures(out, report);
+    html_requests(out, report);
+    html_breaches(out, report);
     html_operations(out, report);
     const auto& j = report["journal"];
     out << "<section id=\"journal\"><h2>Journal integrity</h2><p class=\"" << (j["intact"].get<bool>() ? "ok" : "bad")
@@ -615,6 +620,8 @@ std::string render_markdown(const json& report) {
             << (r["kind"] == "tenant" ? "tenant " + r["tenant"].get<std::string>() : std::string("a person")) << ": "
             << r["status"].get<std::string>() << ", " << r["records"] << " records"
             << (r["certificate"].get<bool>() ? ", certificate signed" : "") << "\n";
+    markdown_requests(out, report);
+    markdown_breaches(out, report);
     out << "\n## Purges and checks\n\n";
     if (report["operations"]["purges"].empty()) out << "No retention purge was run.\n";
     for (const auto& p : report["operations"]["purges"])

@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "core/backup/backup.hpp"
+#include "core/breaches/breaches.hpp"
 #include "core/erase/erase.hpp"
 #include "core/journal/journal.hpp"
 #include "core/policy/check.hpp"
+#include "core/requests/requests.hpp"
 #include "core/ropa/register.hpp"
 
 namespace gdprctl::audit {
@@ -29,6 +31,8 @@ struct ReportInput {
     std::string journal_head;  // hash of the newest entry
     std::vector<erase::RequestSummary> erasures;
     std::vector<journal::Entry> journal_entries;  // the purges and checks are read from these
+    std::vector<requests::Request> requests;
+    std::vector<breaches::Breach> breaches;
 };
 
 // The report as data: every number the HTML and Markdown renderings show comes from here.

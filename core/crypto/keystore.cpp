@@ -477,4 +477,35 @@ SecretBytes read_identity_file(const std::filesystem::path& path) {
                        "create one with 'gdprctl keys keygen --out FILE'");
 }
 
+namespace {
+
+SecretBytes platform_sealing_key(Keystore& keystore, std::string_view purpose) {
+    auto platform = keystore.data_key("");
+    return hkdf_sha256(platform.second, "", purpose, k_key_size);
+}
+
+const unsigned char* bytes_of(std::string_view text) { return reinterpret_cast<const unsigned char*>(text.data()); }
+
+}  // namespace
+
+Bytes seal_with_platform_key(Keystore& keystore, std::string_view purpose, std::string_view id,
+                             std::string_view plain) {
+    Bytes sealed(k_nonce_size + plain.size() + k_tag_size);
+    random_bytes(sealed.data(), k_nonce_size);
+    Aead aead(Suite::aes256gcm, platform_sealing_key(keystore, purpose));
+    aead.seal(sealed.data(), bytes_of(id), id.size(), bytes_of(plain), plain.size(), sealed.data() + k_nonce_size);
+    return sealed;
+}
+
+std::optional<SecretBytes> open_with_platform_key(Keystore& keystore, std::string_view purpose, std::string_view id,
+                                                  const Bytes& sealed) {
+    if (sealed.size() < k_nonce_size + k_tag_size) return std::nullopt;
+    SecretBytes plain(sealed.size() - k_nonce_size - k_tag_size);
+    Aead aead(Suite::aes256gcm, platform_sealing_key(keystore, purpose));
+    if (!aead.open(sealed.data(), bytes_of(id), id.size(), sealed.data() + k_nonce_size, sealed.size() - k_nonce_size,
+                   plain.data()))
+        return std::nullopt;
+    return plain;
+}
+
 }  // namespace gdprctl::crypto

@@ -109,4 +109,12 @@ Bytes parse_recipient(const std::string& text);
 void write_identity_file(const std::filesystem::path& path, const X25519KeyPair& pair);
 SecretBytes read_identity_file(const std::filesystem::path& path);
 
+// What the state database keeps sealed (a request's identifiers): AES-256-GCM under a key the
+// platform key derives for purpose (HKDF info), bound to id as associated data, so a sealed value
+// copied to another row does not open. nonce || ciphertext || tag. The keystore must be unlocked.
+Bytes seal_with_platform_key(Keystore& keystore, std::string_view purpose, std::string_view id, std::string_view plain);
+// nullopt when sealed does not open under that purpose and id.
+std::optional<SecretBytes> open_with_platform_key(Keystore& keystore, std::string_view purpose, std::string_view id,
+                                                  const Bytes& sealed);
+
 }  // namespace gdprctl::crypto

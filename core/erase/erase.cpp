@@ -166,38 +166,25 @@ std::vector<SourceErasure> planned_sources(scan::Connectors& connectors, const s
     return sources;
 }
 
-// The key that seals a request's identifiers for a later rescan: derived from the platform
-// key, so it goes with the keystore and never sits beside the ciphertext.
-crypto::SecretBytes sealing_key(crypto::Keystore& keystore) {
-    auto platform = keystore.data_key("");
-    return crypto::hkdf_sha256(platform.second, "", "gdprctl/v1/erasure-requests", crypto::k_key_size);
-}
+// A request's identifiers, kept for a later rescan under a key derived from the platform key:
+// it goes with the keystore and never sits beside the ciphertext.
+constexpr const char* k_sealing_purpose = "gdprctl/v1/erasure-requests";
 
 std::vector<unsigned char> seal_identifiers(crypto::Keystore& keystore, const std::string& request,
                                             const Resolution& resolution) {
     nlohmann::json kept = {{"subjects", resolution.selector.to_plan_json().value("subjects", nlohmann::json::array())},
                            {"markers", resolution.markers}};
     auto plain = kept.dump();
-    std::vector<unsigned char> sealed(crypto::k_nonce_size + plain.size() + crypto::k_tag_size);
-    crypto::random_bytes(sealed.data(), crypto::k_nonce_size);
-    crypto::Aead aead(crypto::Suite::aes256gcm, sealing_key(keystore));
-    aead.seal(sealed.data(), reinterpret_cast<const unsigned char*>(request.data()), request.size(),
-              reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), sealed.data() + crypto::k_nonce_size);
+    auto sealed = crypto::seal_with_platform_key(keystore, k_sealing_purpose, request, plain);
     OPENSSL_cleanse(plain.data(), plain.size());
     return sealed;
 }
 
 std::optional<nlohmann::json> open_identifiers(crypto::Keystore& keystore, const std::string& request,
                                                const std::vector<unsigned char>& sealed) {
-    if (sealed.size() < crypto::k_nonce_size + crypto::k_tag_size) return std::nullopt;
-    std::string plain(sealed.size() - crypto::k_nonce_size - crypto::k_tag_size, '\0');
-    crypto::Aead aead(crypto::Suite::aes256gcm, sealing_key(keystore));
-    if (!aead.open(sealed.data(), reinterpret_cast<const unsigned char*>(request.data()), request.size(),
-                   sealed.data() + crypto::k_nonce_size, sealed.size() - crypto::k_nonce_size,
-                   reinterpret_cast<unsigned char*>(plain.data())))
-        return std::nullopt;
-    auto json = nlohmann::json::parse(plain, nullptr, false);
-    OPENSSL_cleanse(plain.data(), plain.size());
+    auto plain = crypto::open_with_platform_key(keystore, k_sealing_purpose, request, sealed);
+    if (!plain) return std::nullopt;
+    auto json = nlohmann::json::parse(plain->data(), plain->data() + plain->size(), nullptr, false);
     if (json.is_discarded()) return std::nullopt;
     return json;
 }

@@ -425,9 +425,11 @@ std::vector<DatasetCount> collect_into(ArchiveEntries& archive, scan::Connectors
 }
 
 std::string describe_selector(const connectors::Selector& selector) {
-    if (selector.tenant) return "everything the platform holds for customer \"" + *selector.tenant + "\"";
+    if (selector.tenant && selector.subjects.empty())
+        return "everything the platform holds for customer \"" + *selector.tenant + "\"";
     return "everything the platform holds about the person identified by the " +
-           std::to_string(selector.subjects.size()) + " identifier(s) given in the request";
+           std::to_string(selector.subjects.size()) + " identifier(s) given in the request" +
+           (selector.tenant ? ", within customer \"" + *selector.tenant + "\"" : "");
 }
 
 std::string list_text(const std::vector<std::string>& items) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/crypto/container.hpp"
+#include "core/policy/deadlines.hpp"
 #include "core/ropa/validate.hpp"
 #include "core/util/regex.hpp"
 
@@ -287,6 +288,15 @@ LiveFacts gather_live_facts(const config::Workspace& workspace, const scan::Sour
     return facts;
 }
 
+Accountability read_accountability(const config::Workspace& workspace) {
+    Accountability facts;
+    if (!std::filesystem::exists(workspace.state_dir / "state.db")) return facts;
+    state::StateDb state(workspace.state_dir);
+    facts.requests = requests::RequestStore(state, nullptr).all();
+    facts.breaches = breaches::BreachStore(state).all();
+    return facts;
+}
+
 CheckResult evaluate(const CheckInput& input, const std::vector<CheckRule>& rules) {
     CheckResult result;
     result.live = input.live != nullptr;
@@ -307,6 +317,10 @@ CheckResult evaluate(const CheckInput& input, const std::vector<CheckRule>& rule
             check_recording_default(input, rule, findings);
         else if (rule.kind == "storage-region")
             check_storage_region(input, rule, findings);
+        else if (rule.kind == "request-deadlines")
+            check_request_deadlines(input, rule, result.findings);
+        else if (rule.kind == "breach-notification")
+            check_breach_notification(input, rule, result.findings);
     }
     return result;
 }

@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "core/breaches/breaches.hpp"
 #include "core/config/workspace.hpp"
 #include "core/policy/findings.hpp"
 #include "core/policy/policy.hpp"
+#include "core/requests/requests.hpp"
 #include "core/ropa/register.hpp"
 #include "core/scan/scan.hpp"
 
@@ -44,6 +46,12 @@ struct LiveFacts {
     std::vector<BackupFileFact> backups;
 };
 
+// The legal clocks the state database keeps: requests and breaches.
+struct Accountability {
+    std::vector<requests::Request> requests;
+    std::vector<breaches::Breach> breaches;
+};
+
 struct CheckInput {
     const config::Workspace& workspace;
     std::vector<SourceDatasets> sources;
@@ -52,6 +60,7 @@ struct CheckInput {
     const PolicySet& policies;
     const LiveFacts* live = nullptr;
     util::UnixTime now = 0;
+    const Accountability* accountability = nullptr;  // null: the state database was not read
 };
 
 // Evaluates rules against input. Rules of a kind this build cannot evaluate do not exist:
@@ -63,6 +72,10 @@ std::vector<SourceDatasets> data_map_of(const scan::Connectors& connectors);
 
 // Reads what --live needs: the inventory (through scan), the values live checks name, and the
 // backup directory's files. Read-only towards the stores.
+// The requests and breaches of the workspace's state database; none when it has no state
+// database yet (a CI job checking a repository).
+Accountability read_accountability(const config::Workspace& workspace);
+
 LiveFacts gather_live_facts(const config::Workspace& workspace, const scan::SourceOpener& open_sources,
                             const std::vector<CheckRule>& rules, util::UnixTime now);
 

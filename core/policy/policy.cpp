@@ -79,6 +79,7 @@ CheckRule read_check(config::JsonReader& reader, const std::string& id, const st
     rule.allow = reader.string_list("allow");
     rule.live_field = reader.optional_string("live_field").value_or("");
     if (reader.has("max_age_days")) rule.max_age_seconds = read_days(reader, "max_age_days");
+    if (reader.has("warn_within_days")) rule.warn_within_seconds = read_days(reader, "warn_within_days");
     auto require = [&](bool present, const std::string& key, const std::string& what) {
         if (!present) reader.fail(key, "a " + kind + " check needs \"" + key + "\"", what);
     };
@@ -161,7 +162,7 @@ const std::vector<std::string>& check_kinds() {
         "register-complete",        "register-legal-basis", "register-transfers", "register-recipients",
         "register-coverage",        "register-drift",       "register-retention", "register-controllers",
         "retention-limit",          "backups-encrypted",    "anonymise-after",    "transport-encrypted",
-        "recording-off-by-default", "storage-region"};
+        "recording-off-by-default", "storage-region",       "request-deadlines",  "breach-notification"};
     return k_kinds;
 }
 

@@ -46,8 +46,9 @@ struct CheckRule {
     std::vector<std::string> datasets;  // globs over dataset names
     std::vector<std::string> fields;    // identifier kinds or field names
     std::int64_t max_age_seconds = 0;
-    std::vector<std::string> allow;  // regexes (endpoint URLs) or globs (regions)
-    std::string live_field;          // transport-encrypted: the field of `datasets` holding URLs
+    std::int64_t warn_within_seconds = 0;  // request-deadlines: how near a due date warns
+    std::vector<std::string> allow;        // regexes (endpoint URLs) or globs (regions)
+    std::string live_field;                // transport-encrypted: the field of `datasets` holding URLs
     std::string file;
 };
 

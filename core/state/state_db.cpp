@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/util/fs.hpp"
+#include "core/util/time.hpp"
 
 namespace gdprctl::state {
 
@@ -100,6 +101,17 @@ const char* const k_migrations[] = {
     "INSERT INTO erasures_6 SELECT * FROM erasures;"
     "DROP TABLE erasures;"
     "ALTER TABLE erasures_6 RENAME TO erasures;",
+    // 7: data subject requests and personal-data breaches. A body is the canonical JSON of the
+    // record (it names no person); a request's identifiers are sealed under the platform key.
+    "CREATE TABLE subject_requests ("
+    "  id TEXT PRIMARY KEY,"
+    "  received TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  sealed_subjects BLOB NOT NULL);"
+    "CREATE TABLE breaches ("
+    "  id TEXT PRIMARY KEY,"
+    "  aware_at TEXT NOT NULL,"
+    "  body TEXT NOT NULL);",
 };
 
 void create_private_file(const std::filesystem::path& path) {
@@ -157,6 +169,15 @@ void StateDb::migrate() {
         transaction.commit();
     }
     m_db->exec("PRAGMA foreign_keys = ON");
+}
+
+std::string next_yearly_id(StateDb& state, const std::string& table, const std::string& prefix, std::int64_t now) {
+    auto year_prefix = prefix + "-" + util::format_utc(now, "%Y") + "-";
+    SQLite::Statement count(state.db(), "SELECT COUNT(*) FROM " + table + " WHERE id LIKE ? || '%'");
+    count.bind(1, year_prefix);
+    count.executeStep();
+    auto number = std::to_string(count.getColumn(0).getInt64() + 1);
+    return year_prefix + std::string(number.size() < 4 ? 4 - number.size() : 0, '0') + number;
 }
 
 }  // namespace gdprctl::state

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 namespace gdprctl::state {
 
@@ -22,5 +23,10 @@ private:
     void migrate();
     std::unique_ptr<SQLite::Database> m_db;
 };
+
+// "rq-2026-0007": prefix, the year of now (UTC), and one more than the ids of that year in
+// table's id column, four digits at least. Short enough to say on the phone; call it inside the
+// transaction that inserts the row.
+std::string next_yearly_id(StateDb& state, const std::string& table, const std::string& prefix, std::int64_t now);
 
 }  // namespace gdprctl::state
