@@ -122,6 +122,81 @@ TEST_F(AuditTest, ATenantsReportShowsOnlyThatTenant) {
         EXPECT_EQ(shown[std::make_pair(dataset, std::string("acme"))], records.get<std::uint64_t>()) << dataset;
 }
 
+// The requests section's figures are the requests' own clocks; the breach register shows each
+// breach with the people and records its assessment counted; a tenant's report shows only its part.
+TEST_F(AuditTest, ChromiumShowsTheRequestsAndTheBreachRegisterWithTheirNumbers) {
+    ASSERT_EQ(gdprctl("keys init --key-file " + (dir() / "master.key").string() + " -q"), 0);
+    auto open_request = [&](const std::string& kind, const std::string& received, const std::string& tenant) {
+        std::string out;
+        EXPECT_EQ(gdprctl("--format json request open --kind " + kind + " --subject email:someone@example.org" +
+                              tenant + " --received " + received + " --now " + received,
+                          &out),
+                  0);
+        return nlohmann::json::parse(out)["id"].get<std::string>();
+    };
+    // Answered in 2 and in 6 days, one overdue, one refused after 10 days.
+    auto two = open_request("access", "2026-11-01T00:00:00Z", " --tenant acme");
+    auto six = open_request("portability", "2026-11-01T00:00:00Z", " --tenant bluebird");
+    auto overdue = open_request("erasure", "2026-10-01T00:00:00Z", " --tenant acme");
+    auto refused = open_request("rectification", "2026-11-05T00:00:00Z", "");
+    for (const auto& id : {two, six}) {
+        ASSERT_EQ(gdprctl("request verify " + id + " --method login --by desk -q"), 0);
+        ASSERT_EQ(gdprctl("export --request " + id + " --out " + (dir() / (id + ".zip")).string() + " -q"), 0);
+    }
+    ASSERT_EQ(gdprctl("request close " + two + " --now 2026-11-03T00:00:00Z -q"), 0);
+    ASSERT_EQ(gdprctl("request close " + six + " --now 2026-11-07T00:00:00Z -q"), 0);
+    ASSERT_EQ(gdprctl("request close " + refused + " --refused 'the data is accurate' --now 2026-11-15T00:00:00Z -q"),
+              0);
+
+    std::string out;
+    ASSERT_EQ(gdprctl("--format json breach open --aware-at 2026-11-19T00:00:00Z --summary 'Edge log archive of acme "
+                      "and bluebird exposed' --tenant acme --tenant bluebird --now 2026-11-19T01:00:00Z",
+                      &out),
+              0);
+    auto breach = nlohmann::json::parse(out)["id"].get<std::string>();
+    ASSERT_EQ(gdprctl("--format json breach assess " + breach +
+                          " --source access-log --consequences 'addresses exposed' --measures 'archive removed' "
+                          "--risk risk --now 2026-11-19T02:00:00Z",
+                      &out),
+              0);
+    auto assessment = nlohmann::json::parse(out)["assessment"];
+
+    auto page = dir() / "report.html";
+    ASSERT_EQ(gdprctl("audit --out " + page.string() + k_at), 0);
+    auto run = render_in_chromium(page, dir() / "profile");
+    ASSERT_EQ(run.exit, 0) << "chromium failed";
+    EXPECT_TRUE(run.console.empty()) << run.console.front();
+    auto tile = [&](const std::string& key, const std::string& value) {
+        return run.dom.find("<div class=\"tile\" data-summary=\"" + key + "\"><b>" + value + "</b>") !=
+               std::string::npos;
+    };
+    EXPECT_TRUE(tile("requests-received", "4")) << run.dom.substr(run.dom.find("id=\"requests\""), 1500);
+    EXPECT_TRUE(tile("requests-answered", "2"));
+    EXPECT_TRUE(tile("requests-refused", "1"));
+    EXPECT_TRUE(tile("requests-overdue", "1"));
+    EXPECT_TRUE(tile("requests-median-days", "6.0"));  // 2, 6 and 10 days
+    EXPECT_TRUE(tile("requests-worst-days", "10.0"));
+    EXPECT_NE(run.dom.find("<tr data-request=\"" + overdue + "\" data-overdue=\"true\">"), std::string::npos);
+    EXPECT_NE(run.dom.find("<tr data-breach=\"" + breach + "\" data-people=\"" + assessment["people"].dump() +
+                           "\" data-records=\"" + assessment["records"].dump() + "\">"),
+              std::string::npos)
+        << run.dom.substr(run.dom.find("id=\"breaches\""), 1500);
+    EXPECT_NE(run.dom.find("authority OVERDUE"), std::string::npos);
+
+    // acme's report: its own requests and its part of the breach, nothing of bluebird's.
+    auto acme = dir() / "acme.html";
+    ASSERT_EQ(gdprctl("audit --tenant acme --out " + acme.string() + k_at), 0);
+    auto tenant_run = render_in_chromium(acme, dir() / "profile");
+    EXPECT_TRUE(tenant_run.console.empty());
+    EXPECT_EQ(tenant_run.dom.find(six), std::string::npos);
+    EXPECT_NE(tenant_run.dom.find(overdue), std::string::npos);
+    EXPECT_EQ(read_text(acme).find("bluebird"), std::string::npos);
+    std::uint64_t acme_records = 0;
+    for (const auto& affected : assessment["affected"])
+        if (affected["tenant"] == "acme") acme_records = affected["records"];
+    EXPECT_NE(tenant_run.dom.find("data-records=\"" + std::to_string(acme_records) + "\""), std::string::npos);
+}
+
 TEST_F(AuditTest, JsonAndMarkdownCarryTheSameNumbers) {
     std::string json_text, markdown;
     ASSERT_EQ(gdprctl("audit --format json" + k_at, &json_text), 0);

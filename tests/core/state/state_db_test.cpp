@@ -14,7 +14,7 @@ void write_version_5(const std::filesystem::path& dir) {
     { StateDb current(dir); }
     SQLite::Database db((dir / "state.db").string(), SQLite::OPEN_READWRITE);
     db.exec(
-        "PRAGMA foreign_keys = OFF; DROP TABLE erasures;"
+        "PRAGMA foreign_keys = OFF; DROP TABLE erasures; DROP TABLE subject_requests; DROP TABLE breaches;"
         "CREATE TABLE erasures (id TEXT PRIMARY KEY, created TEXT NOT NULL, updated TEXT NOT NULL,"
         "  kind TEXT NOT NULL CHECK (kind IN ('tenant', 'subject')), tenant TEXT,"
         "  status TEXT NOT NULL CHECK (status IN ('applying', 'residue', 'verified')), plan TEXT,"
@@ -35,6 +35,9 @@ TEST(StateDb, Version5MigratesKeepingRequestsAndTheirStepsAndAcceptsFailed) {
     EXPECT_EQ(state.db().execAndGet("SELECT count(*) FROM erasure_steps WHERE request = 'er-1'").getInt(), 1);
     state.db().exec("UPDATE erasures SET status = 'failed' WHERE id = 'er-1'");
     EXPECT_THROW(state.db().exec("UPDATE erasures SET status = 'lost' WHERE id = 'er-1'"), SQLite::Exception);
+    // Version 7's tables came with the migration.
+    EXPECT_EQ(state.db().execAndGet("SELECT count(*) FROM subject_requests").getInt(), 0);
+    EXPECT_EQ(state.db().execAndGet("SELECT count(*) FROM breaches").getInt(), 0);
     // The children's keys are enforced again after migrating.
     EXPECT_THROW(state.db().exec("INSERT INTO erasure_steps VALUES ('er-none', 'x')"), SQLite::Exception);
 }
