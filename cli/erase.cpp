@@ -81,7 +81,7 @@ std::string recipients_text(const std::vector<std::string>& recipients, bool dry
     std::string names;
     for (const auto& name : recipients) names += (names.empty() ? "" : ", ") + name;
     return std::string(dry_run ? "Would have to tell" : "Tell") +
-           " the recipients the register names (Art. 19): " + names + ".\n";
+           " the recipients the register names (Art. 19): " + names + "\n";
 }
 
 // The data subject request an erasure carries out, with the store that records the erasure on it.

@@ -13,6 +13,11 @@ std::string days_text(std::int64_t seconds) {
                      : std::to_string(days) + (days == 1 ? " day" : " days");
 }
 
+std::string hours_text(std::int64_t seconds) {
+    auto hours = seconds / k_hour;
+    return std::to_string(hours) + (hours == 1 ? " hour" : " hours");
+}
+
 std::string described(const requests::Request& request) {
     return request.kind + (request.tenant ? ", tenant " + *request.tenant : "") + ", received " +
            util::format_iso8601(request.received);
@@ -67,7 +72,7 @@ void check_breach_notification(const CheckInput& input, const CheckRule& rule, s
             if (input.now > breach.deadline())
                 out.push_back(finding_of(
                     rule, rule.severity, where,
-                    "breach " + breach.id + " (" + aware + ") is " + days_text(input.now - breach.deadline()) +
+                    "breach " + breach.id + " (" + aware + ") is " + hours_text(input.now - breach.deadline()) +
                         " past the 72-hour deadline and the supervisory authority was not told (Art. 33(1))",
                     "'gdprctl breach notify " + breach.id +
                         " --to authority --late-reason TEXT'; or, if the assessment finds it unlikely to result in a "
@@ -78,7 +83,7 @@ void check_breach_notification(const CheckInput& input, const CheckRule& rule, s
                                          "breach " + breach.id + " (" + aware +
                                              "): the supervisory authority must be "
                                              "told within " +
-                                             days_text(breach.deadline() - input.now) + ", by " +
+                                             hours_text(breach.deadline() - input.now) + ", by " +
                                              util::format_iso8601(breach.deadline()) + " (Art. 33(1))",
                                          "'gdprctl breach assess " + breach.id + "', then 'gdprctl breach notify " +
                                              breach.id + " --to authority'"));

@@ -1,7 +1,8 @@
 // Personal-data breaches on the reference platform, through the real binary: a breach reaching
 // two tenants whose notification counts equal an independent count of their records (the
-// seeder's truth, and the access logs read from outside with zcat and Python), a breach past 72
-// hours flagged by `check` until the authority is told, and the rules a notification follows.
+// seeder's truth, and the access logs read from outside by tests/data/breach/count_access_log.py),
+// a breach past 72 hours flagged by `check` until the authority is told, and the rules a
+// notification follows.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -13,32 +14,6 @@ namespace gdprctl::testing {
 namespace {
 
 const std::filesystem::path k_source_dir = GDPRCTL_SOURCE_DIR;
-
-// Per tenant, the access-log lines and the distinct client addresses ($remote_addr and every
-// hop of $http_x_forwarded_for), read from the files as nginx wrote them.
-const char* k_count_access_log = R"py(
-import glob, gzip, ipaddress, json, re, sys
-lines, addresses = {}, {}
-for name in glob.glob(sys.argv[1] + "/logs/access.log*"):
-    opener = gzip.open if name.endswith(".gz") else open
-    with opener(name, "rt", errors="replace") as f:
-        for line in f:
-            parts = line.split('"')
-            if len(parts) < 8:
-                continue
-            m = re.match(r"^[A-Z]+ /hls/([^/]+)/", parts[1])
-            if not m:
-                continue
-            tenant = m.group(1)
-            lines[tenant] = lines.get(tenant, 0) + 1
-            seen = addresses.setdefault(tenant, set())
-            for text in [parts[0].split(" ")[0]] + parts[7].split(","):
-                try:
-                    seen.add(str(ipaddress.ip_address(text.strip())))
-                except ValueError:
-                    pass
-print(json.dumps({t: {"lines": lines[t], "addresses": len(addresses[t])} for t in lines}))
-)py";
 
 class BreachTest : public ::testing::Test, protected ReferencePlatform {
 protected:
@@ -54,10 +29,14 @@ protected:
         return parsed;
     }
 
+    // Per tenant, the access-log lines and their distinct client addresses, counted by a script
+    // that shares no code with gdprctl.
     nlohmann::json access_log_counts() const {
-        write_text(dir() / "count.py", k_count_access_log);
         std::string out;
-        EXPECT_EQ(run_command("python3 " + (dir() / "count.py").string() + " " + dir().string(), &out), 0);
+        EXPECT_EQ(run_command("python3 " + (k_source_dir / "tests/data/breach/count_access_log.py").string() + " " +
+                                  dir().string(),
+                              &out),
+                  0);
         return nlohmann::json::parse(out);
     }
 

@@ -1,7 +1,8 @@
 // The whole lifecycle on a live platform, as one story: while nginx-rtmp records and serves HLS,
 // ffmpeg publishes and viewers fetch from 127.0.0.10-13, gdprctl scans, checks the register
 // and the policies, backs every tenant up, exports one, purges by retention 120 days ahead,
-// erases a viewer seen under several tenants and then a tenant, writes the audit report (read
+// carries out the erasure request of a viewer seen under several tenants, erases a tenant,
+// records a breach and notifies it with counts from the stores, writes the audit report (read
 // in headless Chromium) and verifies its journal. Each step asserts what it proves; the test
 // prints one line of figures per step.
 #include <gtest/gtest.h>
@@ -177,8 +178,16 @@ protected:
         EXPECT_NE(viewer, nullptr);
         if (!viewer) return 0;
         auto email = shell_quote("email:" + (*viewer)["identifiers"]["email"].get<std::string>());
-        auto person = gdprctl_json("erase --yes --subject " + email + " --certificate " + certificate("viewer"));
+        m_subject_request = gdprctl_json("request open --kind erasure --subject " + email + " --channel e-mail")["id"]
+                                .get<std::string>();
+        EXPECT_EQ(gdprctl("request verify " + m_subject_request + " --method 'e-mail confirmation' --by desk -q"), 0);
+        auto person =
+            gdprctl_json("erase --yes --request " + m_subject_request + " --certificate " + certificate("viewer"));
         EXPECT_EQ(person["verification"]["result"], "no residue") << person.dump(2);
+        EXPECT_FALSE(person["recipients_to_tell"].empty()) << "Art. 19 named nobody";
+        auto closed = gdprctl_json("request close " + m_subject_request + " --recipients-told");
+        EXPECT_EQ(closed["status"], "answered");
+        EXPECT_EQ(closed["answered_late"], false);
         EXPECT_GT(person["records"].get<std::uint64_t>(), 0u);
         EXPECT_EQ(gdprctl_json("export --dry-run --subject " + email)["records"], 0) << "the viewer is still found";
         m_requests.push_back(person["request"]);
@@ -230,6 +239,45 @@ protected:
             << err;
     }
 
+    // A breach of two tenants' access logs, found 30 hours ago: check flags it until the authority
+    // and both tenants are told, and the notification's counts are the logs' own, counted from
+    // outside by tests/data/breach/count_access_log.py.
+    void a_breach_is_counted_in_the_stores_and_notified() {
+        auto aware = util::format_iso8601(util::now() - 30 * 3600);
+        m_breach =
+            gdprctl_json("breach open --aware-at " + aware + " --summary 'access-log archive exposed' --tenant " +
+                         k_tenant_a + " --tenant bluebird")["id"]
+                .get<std::string>();
+        EXPECT_EQ(gdprctl("check"), 1) << "the untold tenants are no finding";
+        auto assessed = gdprctl_json("breach assess " + m_breach +
+                                     " --source access-log --consequences 'addresses exposed' --measures 'removed' "
+                                     "--risk risk");
+        std::string counted;
+        ASSERT_EQ(run_command("python3 " + (k_source_dir / "tests/data/breach/count_access_log.py").string() + " " +
+                                  m_dir.string() + " " + k_tenant_a + " bluebird",
+                              &counted),
+                  0);
+        auto expected = nlohmann::json::parse(counted);
+        std::uint64_t records = 0;
+        for (const auto& affected : assessed["assessment"]["affected"]) {
+            const auto& logs = expected[affected["tenant"].get<std::string>()];
+            EXPECT_EQ(affected["records_per_category"]["usage-data"], logs["lines"]) << affected.dump();
+            EXPECT_EQ(affected["identifiers_per_kind"]["ip"], logs["addresses"]) << affected.dump();
+            records += logs["lines"].get<std::uint64_t>();
+        }
+        auto notice =
+            gdprctl_json("breach notify " + m_breach + " --to authority -o " + (m_temp / "authority.html").string());
+        EXPECT_EQ(notice["document"]["nature"]["approximate_records"], records);
+        for (const std::string tenant : {k_tenant_a, "bluebird"})
+            EXPECT_EQ(gdprctl("breach notify " + m_breach + " --to controller --tenant " + tenant + " -o " +
+                              (m_temp / (tenant + ".md")).string() + " -q"),
+                      0);
+        std::string out;
+        EXPECT_EQ(gdprctl("check", &out), 0) << out;
+        summarise("6b breach assess + notify", std::to_string(records) + " log lines of 2 tenants, as counted from " +
+                                                   "outside; authority and both tenants told; check clean");
+    }
+
     void audit_report_shows_the_erasures_the_purge_and_the_clean_checks() {
         ASSERT_EQ(gdprctl("audit --out " + (m_temp / "report.html").string()), 0);
         auto page = render_in_chromium(m_temp / "report.html", m_temp / "profile");
@@ -240,7 +288,11 @@ protected:
         EXPECT_NE(page.dom.find("<tr data-purge-records=\"" + std::to_string(m_purged_records) + "\">"),
                   std::string::npos);
         EXPECT_NE(page.dom.find("<tr data-check-outcome=\"ok\">"), std::string::npos) << "no clean check on the report";
-        summarise("7 audit report", "rendered by Chromium: 2 erasures, the purge, the clean checks");
+        EXPECT_NE(page.dom.find("<tr data-request=\"" + m_subject_request + "\" data-overdue=\"false\">"),
+                  std::string::npos);
+        EXPECT_NE(page.dom.find("<tr data-breach=\"" + m_breach + "\""), std::string::npos);
+        summarise("7 audit report",
+                  "rendered by Chromium: 2 erasures, the request, the breach, the purge, the clean checks");
     }
 
     void journal_holds_and_lists_every_step() {
@@ -248,7 +300,8 @@ protected:
         std::multiset<std::string> commands;
         for (const auto& entry : entries) commands.insert(entry["command"].get<std::string>());
         for (const char* command : {"scan", "register import", "register validate", "check", "backup create", "export",
-                                    "retention apply", "erase", "keys destroy"})
+                                    "retention apply", "erase", "keys destroy", "request open", "request erase",
+                                    "request close", "breach open", "breach assess", "breach notify"})
             EXPECT_TRUE(commands.count(command)) << command << " is not in the journal";
         EXPECT_EQ(commands.count("erase"), 2u);
         std::string out;
@@ -278,6 +331,8 @@ protected:
     std::map<std::string, std::string> m_backup_of;  // tenant ("" for the platform) -> backup file
     std::uint64_t m_purged_records = 0;
     std::vector<std::string> m_requests;  // the erasure requests, in order
+    std::string m_subject_request;        // the viewer's erasure request (gdprctl request)
+    std::string m_breach;
     std::ostringstream m_summary;
 };
 
@@ -296,6 +351,7 @@ TEST_F(Lifecycle, TheWholeStoryOnALivePlatform) {
                                              " records erased, rescans clean, 2 certificates verify, " + k_tenant_b +
                                              "'s backup shredded, acme's restores");
     m_live->down();
+    ASSERT_NO_FATAL_FAILURE(a_breach_is_counted_in_the_stores_and_notified());
     ASSERT_NO_FATAL_FAILURE(audit_report_shows_the_erasures_the_purge_and_the_clean_checks());
     journal_holds_and_lists_every_step();
     std::cout << "The lifecycle on the live platform (" << (platform_on_postgres() ? "PostgreSQL" : "SQLite") << "):\n"
