@@ -34,10 +34,6 @@ struct BreachArguments {
     std::string now;
 };
 
-util::UnixTime now_of(const BreachArguments& arguments) {
-    return arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
-}
-
 std::string duties_text(const breaches::Breach& breach, util::UnixTime now) {
     std::string text;
     if (breach.authority_due()) {
@@ -69,7 +65,7 @@ void run_open(const GlobalOptions& options, const BreachArguments& arguments) {
     auto workspace = load_workspace(options);
     state::StateDb state(workspace.state_dir);
     breaches::NewBreach asked;
-    asked.now = now_of(arguments);
+    asked.now = clock_now(arguments.now);
     asked.aware_at = retention::parse_now(arguments.aware_at);
     asked.summary = arguments.summary;
     asked.tenants = arguments.tenants;
@@ -89,7 +85,7 @@ void run_assess(const GlobalOptions& options, const BreachArguments& arguments) 
     breaches::BreachStore store(state);
     auto breach = store.load(arguments.id);
     breaches::AssessmentAsked asked{arguments.sources,  arguments.categories, arguments.consequences,
-                                    arguments.measures, arguments.risk,       now_of(arguments)};
+                                    arguments.measures, arguments.risk,       clock_now(arguments.now)};
     auto assessment = breaches::assess(workspace, connectors::open_all_connectors, breach, asked);
     store.add_assessment(breach, assessment);
     std::ostringstream text;
@@ -123,7 +119,7 @@ void run_notify(const GlobalOptions& options, const BreachArguments& arguments) 
     state::StateDb state(workspace.state_dir);
     breaches::BreachStore store(state);
     auto breach = store.load(arguments.id);
-    auto now = now_of(arguments);
+    auto now = clock_now(arguments.now);
     auto sent = arguments.sent.empty() ? now : retention::parse_now(arguments.sent);
     breaches::Notification notification{arguments.to, arguments.tenant, util::format_iso8601(sent),
                                         arguments.late_reason, arguments.out};
@@ -154,7 +150,7 @@ void run_notify(const GlobalOptions& options, const BreachArguments& arguments) 
 void run_list(const GlobalOptions& options, const BreachArguments& arguments) {
     auto workspace = load_workspace(options);
     state::StateDb state(workspace.state_dir);
-    auto now = now_of(arguments);
+    auto now = clock_now(arguments.now);
     std::ostringstream text;
     nlohmann::json json = nlohmann::json::array();
     for (const auto& breach : breaches::BreachStore(state).all()) {
@@ -169,7 +165,7 @@ void run_show(const GlobalOptions& options, const BreachArguments& arguments) {
     auto workspace = load_workspace(options);
     state::StateDb state(workspace.state_dir);
     auto breach = breaches::BreachStore(state).load(arguments.id);
-    auto now = now_of(arguments);
+    auto now = clock_now(arguments.now);
     std::ostringstream text;
     text << register_line(breach, now);
     if (const auto* a = breach.assessment())
@@ -186,11 +182,6 @@ CLI::App* with_id(CLI::App* command, BreachArguments& arguments) {
     return command;
 }
 
-void add_now(CLI::App* command, BreachArguments& arguments) {
-    command->add_option("--now", arguments.now,
-                        "The time to record and judge the clock at: ISO-8601 or unix seconds (default: now)");
-}
-
 }  // namespace
 
 void add_breach_command(CLI::App& app, GlobalOptions& options) {
@@ -204,7 +195,7 @@ void add_breach_command(CLI::App& app, GlobalOptions& options) {
     open->add_option("--summary", arguments->summary, "What happened")->required();
     open->add_option("--tenant", arguments->tenants,
                      "A tenant whose data it reached (repeatable); none: the platform's own data");
-    add_now(open, *arguments);
+    add_now_option(open, arguments->now);
     open->callback([&options, arguments] { run_open(options, *arguments); });
 
     auto* assess = with_id(
@@ -218,7 +209,7 @@ void add_breach_command(CLI::App& app, GlobalOptions& options) {
     assess->add_option("--risk", arguments->risk, "unlikely, risk or high")
         ->required()
         ->check(CLI::IsMember(breaches::risk_levels()));
-    add_now(assess, *arguments);
+    add_now_option(assess, arguments->now);
     assess->callback([&options, arguments] { run_assess(options, *arguments); });
 
     auto* notify = with_id(
@@ -235,15 +226,15 @@ void add_breach_command(CLI::App& app, GlobalOptions& options) {
     notify->add_option("--late-reason", arguments->late_reason,
                        "Why the authority is told after 72 hours (required then, Art. 33(1))");
     notify->add_flag("--dry-run", arguments->dry_run, "Print the notification; write and record nothing");
-    add_now(notify, *arguments);
+    add_now_option(notify, arguments->now);
     notify->callback([&options, arguments] { run_notify(options, *arguments); });
 
     auto* list = command->add_subcommand("list", "The breach register (Art. 33(5)): every breach, notified or not");
-    add_now(list, *arguments);
+    add_now_option(list, arguments->now);
     list->callback([&options, arguments] { run_list(options, *arguments); });
 
     auto* show = with_id(command->add_subcommand("show", "Everything recorded of one breach"), *arguments);
-    add_now(show, *arguments);
+    add_now_option(show, arguments->now);
     show->callback([&options, arguments] { run_show(options, *arguments); });
 }
 

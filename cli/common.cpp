@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 
 #include "core/config/workspace.hpp"
+#include "core/retention/retention.hpp"
 #include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
 
@@ -50,6 +51,13 @@ std::vector<connectors::Identifier> read_identifiers(const std::vector<std::stri
     }
     return identifiers;
 }
+
+void add_now_option(CLI::App* command, std::string& now) {
+    command->add_option("--now", now,
+                        "The time to record and judge the clock at: ISO-8601 or unix seconds (default: now)");
+}
+
+util::UnixTime clock_now(const std::string& now) { return now.empty() ? util::now() : retention::parse_now(now); }
 
 policy::PolicySet load_policies(const config::Workspace& workspace, const std::vector<std::string>& extra_dirs) {
     std::vector<std::filesystem::path> dirs = {policy::shipped_policy_dir()};

@@ -36,6 +36,11 @@ void print_result(const GlobalOptions& options, const std::string& text, const n
 std::vector<connectors::Identifier> read_identifiers(const std::vector<std::string>& subjects,
                                                      const std::string& subject_file);
 
+// --now for the commands that keep a legal clock: the time they record and judge the clock at.
+void add_now_option(CLI::App* command, std::string& now);
+// The time --now gave (ISO-8601 or unix seconds), else now.
+util::UnixTime clock_now(const std::string& now);
+
 // Policies: the shipped pack, the workspace's dirs, then extra_dirs (--policies).
 policy::PolicySet load_policies(const config::Workspace& workspace, const std::vector<std::string>& extra_dirs);
 

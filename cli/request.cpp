@@ -1,3 +1,4 @@
+#include <functional>
 #include <sstream>
 
 #include "cli/common.hpp"
@@ -31,10 +32,6 @@ struct RequestArguments {
     std::string now;
     KeyArguments key;
 };
-
-util::UnixTime now_of(const RequestArguments& arguments) {
-    return arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
-}
 
 // "7d", "36h", "2w": how far ahead --due-within looks.
 std::int64_t parse_duration(const std::string& text) {
@@ -82,7 +79,7 @@ void run_open(const GlobalOptions& options, const RequestArguments& arguments) {
     asked.subjects = read_identifiers(arguments.subjects, arguments.subject_file);
     if (!arguments.tenant.empty()) asked.tenant = arguments.tenant;
     asked.channel = arguments.channel;
-    asked.now = now_of(arguments);
+    asked.now = clock_now(arguments.now);
     asked.received = arguments.received.empty() ? asked.now : retention::parse_now(arguments.received);
     requests::RequestStore store(*open.state, open.keystore.get());
     auto request = store.open(asked);
@@ -96,28 +93,32 @@ void run_open(const GlobalOptions& options, const RequestArguments& arguments) {
                   request, asked.now);
 }
 
-void run_verify(const GlobalOptions& options, const RequestArguments& arguments) {
+// Changes the request named on the command line and prints it under the headline change returns.
+using Change =
+    std::function<std::string(const config::Workspace&, requests::RequestStore&, requests::Request&, util::UnixTime)>;
+void change_request(const GlobalOptions& options, const RequestArguments& arguments, const Change& change) {
     auto workspace = load_workspace(options);
     state::StateDb state(workspace.state_dir);
     requests::RequestStore store(state, nullptr);
     auto request = store.load(arguments.id);
-    auto now = now_of(arguments);
-    store.verify(request, {util::format_iso8601(now), arguments.method, arguments.by});
-    print_request(options, "Identity behind request " + request.id + " verified (" + arguments.method + ").", request,
-                  now);
+    auto now = clock_now(arguments.now);
+    auto headline = change(workspace, store, request, now);
+    print_request(options, headline, request, now);
+}
+
+void run_verify(const GlobalOptions& options, const RequestArguments& arguments) {
+    change_request(options, arguments, [&](const auto&, auto& store, auto& request, util::UnixTime now) {
+        store.verify(request, {util::format_iso8601(now), arguments.method, arguments.by});
+        return "Identity behind request " + request.id + " verified (" + arguments.method + ").";
+    });
 }
 
 void run_extend(const GlobalOptions& options, const RequestArguments& arguments) {
-    auto workspace = load_workspace(options);
-    state::StateDb state(workspace.state_dir);
-    requests::RequestStore store(state, nullptr);
-    auto request = store.load(arguments.id);
-    auto now = now_of(arguments);
-    store.extend(request, {util::format_iso8601(now), arguments.months, arguments.reason}, now);
-    print_request(options,
-                  "Request " + request.id + " extended by " + std::to_string(arguments.months) + " month(s): due " +
-                      util::format_iso8601(request.due()) + ". Tell the person, with the reason (Art. 12(3)).",
-                  request, now);
+    change_request(options, arguments, [&](const auto&, auto& store, auto& request, util::UnixTime now) {
+        store.extend(request, {util::format_iso8601(now), arguments.months, arguments.reason}, now);
+        return "Request " + request.id + " extended by " + std::to_string(arguments.months) + " month(s): due " +
+               util::format_iso8601(request.due()) + ". Tell the person, with the reason (Art. 12(3)).";
+    });
 }
 
 // The erasure the request was carried out by, as the state database has it now: a residue
@@ -134,25 +135,23 @@ void run_close(const GlobalOptions& options, const RequestArguments& arguments) 
         throw Error::usage("a request is answered or refused, not both: give --answer or --refused");
     if (arguments.recipients_told && !arguments.recipients_not_told.empty())
         throw Error::usage("give one of --recipients-told and --recipients-not-told");
-    auto workspace = load_workspace(options);
-    state::StateDb state(workspace.state_dir);
-    requests::RequestStore store(state, nullptr);
-    auto request = store.load(arguments.id);
-    auto now = now_of(arguments);
-    requests::Closing closing;
-    closing.refused = !arguments.refused.empty();
-    closing.text = closing.refused ? arguments.refused : arguments.answer;
-    closing.recipients = arguments.recipients_told ? "told" : arguments.recipients_not_told;
-    store.close(request, closing, now, status_of_erasure(workspace, request));
-    auto late = now > request.due() ? " LATE: it was due " + util::format_iso8601(request.due()) + "." : std::string();
-    print_request(options, "Request " + request.id + " closed: " + request.status() + "." + late, request, now);
+    change_request(options, arguments, [&](const auto& workspace, auto& store, auto& request, util::UnixTime now) {
+        requests::Closing closing;
+        closing.refused = !arguments.refused.empty();
+        closing.text = closing.refused ? arguments.refused : arguments.answer;
+        closing.recipients = arguments.recipients_told ? "told" : arguments.recipients_not_told;
+        store.close(request, closing, now, status_of_erasure(workspace, request));
+        auto late =
+            now > request.due() ? " LATE: it was due " + util::format_iso8601(request.due()) + "." : std::string();
+        return "Request " + request.id + " closed: " + request.status() + "." + late;
+    });
 }
 
 void run_list(const GlobalOptions& options, const RequestArguments& arguments) {
     auto workspace = load_workspace(options);
     state::StateDb state(workspace.state_dir);
     requests::RequestStore store(state, nullptr);
-    auto now = now_of(arguments);
+    auto now = clock_now(arguments.now);
     std::optional<std::int64_t> within;
     if (!arguments.due_within.empty()) within = parse_duration(arguments.due_within);
     std::ostringstream text;
@@ -171,7 +170,7 @@ void run_show(const GlobalOptions& options, const RequestArguments& arguments) {
     auto workspace = load_workspace(options);
     state::StateDb state(workspace.state_dir);
     auto request = requests::RequestStore(state, nullptr).load(arguments.id);
-    auto now = now_of(arguments);
+    auto now = clock_now(arguments.now);
     std::ostringstream text;
     text << summary_line(request, now);
     if (!request.channel.empty()) text << "  channel: " << request.channel << "\n";
@@ -200,11 +199,6 @@ CLI::App* with_id(CLI::App* command, RequestArguments& arguments) {
     return command;
 }
 
-void add_now(CLI::App* command, RequestArguments& arguments) {
-    command->add_option("--now", arguments.now,
-                        "The time to record and judge the clock at: ISO-8601 or unix seconds (default: now)");
-}
-
 }  // namespace
 
 void add_request_command(CLI::App& app, GlobalOptions& options) {
@@ -222,7 +216,7 @@ void add_request_command(CLI::App& app, GlobalOptions& options) {
     open->add_option("--tenant", arguments->tenant, "The tenant (controller) the request is about, if one");
     open->add_option("--received", arguments->received, "When the request reached the platform (default: now)");
     open->add_option("--channel", arguments->channel, "How it came: e-mail, web form, letter, ...");
-    add_now(open, *arguments);
+    add_now_option(open, arguments->now);
     add_key_arguments(open, arguments->key);
     open->callback([&options, arguments] { run_open(options, *arguments); });
 
@@ -231,7 +225,7 @@ void add_request_command(CLI::App& app, GlobalOptions& options) {
     verify->add_option("--method", arguments->method, "How: account login, e-mail confirmation, ID document, ...")
         ->required();
     verify->add_option("--by", arguments->by, "Who verified it")->required();
-    add_now(verify, *arguments);
+    add_now_option(verify, arguments->now);
     verify->callback([&options, arguments] { run_verify(options, *arguments); });
 
     auto* extend = with_id(
@@ -239,7 +233,7 @@ void add_request_command(CLI::App& app, GlobalOptions& options) {
         *arguments);
     extend->add_option("--months", arguments->months, "1 or 2")->required()->check(CLI::Range(1, 2));
     extend->add_option("--reason", arguments->reason, "Why: the person is told it (Art. 12(3))")->required();
-    add_now(extend, *arguments);
+    add_now_option(extend, arguments->now);
     extend->callback([&options, arguments] { run_extend(options, *arguments); });
 
     auto* close =
@@ -251,17 +245,17 @@ void add_request_command(CLI::App& app, GlobalOptions& options) {
                     "The recipients Art. 19 names were told of the erasure");
     close->add_option("--recipients-not-told", arguments->recipients_not_told,
                       "Why they were not: impossible or disproportionate effort (Art. 19)");
-    add_now(close, *arguments);
+    add_now_option(close, arguments->now);
     close->callback([&options, arguments] { run_close(options, *arguments); });
 
     auto* list = command->add_subcommand("list", "List requests with their due dates and status");
     list->add_flag("--overdue", arguments->overdue, "Only open requests past their due date");
     list->add_option("--due-within", arguments->due_within, "Only open requests due within this time: 7d, 36h, 2w");
-    add_now(list, *arguments);
+    add_now_option(list, arguments->now);
     list->callback([&options, arguments] { run_list(options, *arguments); });
 
     auto* show = with_id(command->add_subcommand("show", "Everything recorded of one request"), *arguments);
-    add_now(show, *arguments);
+    add_now_option(show, arguments->now);
     show->callback([&options, arguments] { run_show(options, *arguments); });
 }
 

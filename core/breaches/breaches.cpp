@@ -268,27 +268,21 @@ Breach BreachStore::open(const NewBreach& asked) {
 }
 
 Breach BreachStore::load(const std::string& id) {
-    SQLite::Statement query(m_state.db(), "SELECT body FROM breaches WHERE id = ?");
-    query.bind(1, id);
-    if (!query.executeStep())
-        throw Error::usage("no breach \"" + id + "\"", "'gdprctl breach list' shows the breach register");
-    return Breach::from_json(nlohmann::json::parse(query.getColumn(0).getString()));
+    auto body = state::find_body(m_state, "breaches", id);
+    if (!body) throw Error::usage("no breach \"" + id + "\"", "'gdprctl breach list' shows the breach register");
+    return Breach::from_json(*body);
 }
 
 std::vector<Breach> BreachStore::all() {
-    SQLite::Statement query(m_state.db(), "SELECT body FROM breaches ORDER BY aware_at, id");
     std::vector<Breach> breaches;
-    while (query.executeStep())
-        breaches.push_back(Breach::from_json(nlohmann::json::parse(query.getColumn(0).getString())));
+    for (const auto& body : state::all_bodies(m_state, "breaches", "aware_at, id"))
+        breaches.push_back(Breach::from_json(body));
     return breaches;
 }
 
 void BreachStore::save(const Breach& breach, const std::string& command, const nlohmann::json& counts,
                        const std::string& outcome) {
-    SQLite::Statement update(m_state.db(), "UPDATE breaches SET body = ? WHERE id = ?");
-    update.bind(1, body_of(breach).dump());
-    update.bind(2, breach.id);
-    update.exec();
+    state::update_body(m_state, "breaches", breach.id, body_of(breach));
     journal::Journal(m_state).append(command, {{"breach", breach.id}, {"tenants", breach.tenants}},
                                      nlohmann::json::array(), counts, outcome);
 }

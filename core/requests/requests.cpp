@@ -211,18 +211,16 @@ Request RequestStore::open(const NewRequest& asked) {
 }
 
 Request RequestStore::load(const std::string& id) {
-    SQLite::Statement query(m_state.db(), "SELECT body FROM subject_requests WHERE id = ?");
-    query.bind(1, id);
-    if (!query.executeStep())
+    auto body = state::find_body(m_state, "subject_requests", id);
+    if (!body)
         throw Error::usage("no request \"" + id + "\"", "'gdprctl request list' shows the requests and their ids");
-    return Request::from_json(nlohmann::json::parse(query.getColumn(0).getString()));
+    return Request::from_json(*body);
 }
 
 std::vector<Request> RequestStore::all() {
-    SQLite::Statement query(m_state.db(), "SELECT body FROM subject_requests ORDER BY received, id");
     std::vector<Request> requests;
-    while (query.executeStep())
-        requests.push_back(Request::from_json(nlohmann::json::parse(query.getColumn(0).getString())));
+    for (const auto& body : state::all_bodies(m_state, "subject_requests", "received, id"))
+        requests.push_back(Request::from_json(body));
     return requests;
 }
 
@@ -247,10 +245,7 @@ std::vector<connectors::Identifier> RequestStore::subjects_of(const Request& req
 }
 
 void RequestStore::save(const Request& request, const std::string& command, const std::string& outcome) {
-    SQLite::Statement update(m_state.db(), "UPDATE subject_requests SET body = ? WHERE id = ?");
-    update.bind(1, body_of(request).dump());
-    update.bind(2, request.id);
-    update.exec();
+    state::update_body(m_state, "subject_requests", request.id, body_of(request));
     append_journal(m_state, command, request, outcome);
 }
 

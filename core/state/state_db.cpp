@@ -180,4 +180,25 @@ std::string next_yearly_id(StateDb& state, const std::string& table, const std::
     return year_prefix + std::string(number.size() < 4 ? 4 - number.size() : 0, '0') + number;
 }
 
+std::optional<nlohmann::json> find_body(StateDb& state, const std::string& table, const std::string& id) {
+    SQLite::Statement query(state.db(), "SELECT body FROM " + table + " WHERE id = ?");
+    query.bind(1, id);
+    if (!query.executeStep()) return std::nullopt;
+    return nlohmann::json::parse(query.getColumn(0).getString());
+}
+
+std::vector<nlohmann::json> all_bodies(StateDb& state, const std::string& table, const std::string& order_by) {
+    SQLite::Statement query(state.db(), "SELECT body FROM " + table + " ORDER BY " + order_by);
+    std::vector<nlohmann::json> bodies;
+    while (query.executeStep()) bodies.push_back(nlohmann::json::parse(query.getColumn(0).getString()));
+    return bodies;
+}
+
+void update_body(StateDb& state, const std::string& table, const std::string& id, const nlohmann::json& body) {
+    SQLite::Statement update(state.db(), "UPDATE " + table + " SET body = ? WHERE id = ?");
+    update.bind(1, body.dump());
+    update.bind(2, id);
+    update.exec();
+}
+
 }  // namespace gdprctl::state

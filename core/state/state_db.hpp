@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
 #include <string>
 
 namespace gdprctl::state {
@@ -28,5 +31,11 @@ private:
 // table's id column, four digits at least. Short enough to say on the phone; call it inside the
 // transaction that inserts the row.
 std::string next_yearly_id(StateDb& state, const std::string& table, const std::string& prefix, std::int64_t now);
+
+// Tables that keep each record as one JSON body beside its id (subject_requests, breaches).
+std::optional<nlohmann::json> find_body(StateDb& state, const std::string& table, const std::string& id);
+// Every body of table, ordered by order_by (column names).
+std::vector<nlohmann::json> all_bodies(StateDb& state, const std::string& table, const std::string& order_by);
+void update_body(StateDb& state, const std::string& table, const std::string& id, const nlohmann::json& body);
 
 }  // namespace gdprctl::state

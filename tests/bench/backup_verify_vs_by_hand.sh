@@ -23,18 +23,8 @@ backup=$(ls -S "$work"/backups/*/*.gdpb | head -1)
 echo "backup: $(basename "$(dirname "$backup")") $(du -h "$backup" | cut -f1)"
 
 runs=${BENCH_RUNS:-5}
-# median_of COMMAND: the median wall time of runs runs, warm cache.
-median_of() {
-  local times=()
-  for _ in $(seq "$runs"); do
-    local start end
-    start=$(date +%s.%N)
-    bash -c "$1" > /dev/null 2>&1 || { echo "failed: $1"; bash -c "$1"; exit 1; }
-    end=$(date +%s.%N)
-    times+=("$(echo "$end - $start" | bc)")
-  done
-  printf "%.3f\n" "$(printf "%s\n" "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")"
-}
+# shellcheck source=median_of.sh
+source "$source_dir/tests/bench/median_of.sh"
 
 cat "$backup" > /dev/null
 g="'$build/gdprctl' --config '$work/gdprctl.json'"

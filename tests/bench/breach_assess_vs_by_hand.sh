@@ -22,18 +22,8 @@ breach=$(gdprctl --format json breach open --aware-at 2026-11-23T08:00:00Z --now
 echo "access logs: $(du -ch "$work"/logs/access.log* | tail -1 | cut -f1) (rotated ones gzipped)"
 
 runs=${BENCH_RUNS:-5}
-# median_of COMMAND: the median wall time of runs runs, warm cache.
-median_of() {
-  local times=()
-  for _ in $(seq "$runs"); do
-    local start end
-    start=$(date +%s.%N)
-    bash -c "$1" > /dev/null 2>&1 || { echo "failed: $1"; bash -c "$1"; exit 1; }
-    end=$(date +%s.%N)
-    times+=("$(echo "$end - $start" | bc)")
-  done
-  printf "%.3f\n" "$(printf "%s\n" "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")"
-}
+# shellcheck source=median_of.sh
+source "$source_dir/tests/bench/median_of.sh"
 
 assess="'$build/gdprctl' --config '$work/gdprctl.json' breach assess $breach --source access-log \
   --consequences c --measures m --risk risk --now 2026-11-23T10:00:00Z"

@@ -17,17 +17,7 @@ const std::filesystem::path k_source_dir = GDPRCTL_SOURCE_DIR;
 
 class BreachTest : public ::testing::Test, protected ReferencePlatform {
 protected:
-    void SetUp() override {
-        ASSERT_EQ(gdprctl("register import " + (k_source_dir / "examples/refstack/register.json").string() + " -q"), 0);
-    }
-
-    nlohmann::json json_of(const std::string& args, int expected_exit) const {
-        std::string out, err;
-        EXPECT_EQ(gdprctl("--format json " + args, &out, &err), expected_exit) << args << "\n" << err;
-        auto parsed = nlohmann::json::parse(out, nullptr, false);
-        EXPECT_FALSE(parsed.is_discarded()) << args << " printed " << out;
-        return parsed;
-    }
+    void SetUp() override { ASSERT_EQ(import_reference_register(), 0); }
 
     // Per tenant, the access-log lines and their distinct client addresses, counted by a script
     // that shares no code with gdprctl.
@@ -41,10 +31,10 @@ protected:
     }
 
     std::string open_breach(const std::string& aware_at, const std::string& tenants) const {
-        return json_of("breach open --aware-at " + aware_at +
-                           " --summary 'An access-log archive was world-readable on the edge server'" + tenants +
-                           " --now " + aware_at,
-                       0)["id"];
+        return gdprctl_json("breach open --aware-at " + aware_at +
+                                " --summary 'An access-log archive was world-readable on the edge server'" + tenants +
+                                " --now " + aware_at,
+                            0)["id"];
     }
 
     static std::vector<nlohmann::json> findings_of(const nlohmann::json& check, const std::string& where) {
@@ -60,10 +50,11 @@ protected:
 TEST_F(BreachTest, ABreachOfTwoTenantsIsCountedAsTheStoresHoldTheirRecords) {
     auto id = open_breach("2026-11-23T08:00:00Z", " --tenant acme --tenant bluebird");
     auto logs = access_log_counts();
-    auto assessed = json_of("breach assess " + id +
-                                " --source access-log --consequences 'Viewing habits and addresses exposed' --measures "
-                                "'Permissions fixed, archive rotated away' --risk risk --now 2026-11-23T12:00:00Z",
-                            0);
+    auto assessed =
+        gdprctl_json("breach assess " + id +
+                         " --source access-log --consequences 'Viewing habits and addresses exposed' --measures "
+                         "'Permissions fixed, archive rotated away' --risk risk --now 2026-11-23T12:00:00Z",
+                     0);
     const auto& affected = assessed["assessment"]["affected"];
     ASSERT_EQ(affected.size(), 2u);
     std::uint64_t records = 0;
@@ -107,10 +98,10 @@ TEST_F(BreachTest, ABreachOfTwoTenantsIsCountedAsTheStoresHoldTheirRecords) {
 
     // Assessed over every source, the counts per category are the seeder's, tenant by tenant.
     auto everywhere =
-        json_of("breach assess " + id +
-                    " --consequences 'Wider than first thought' --measures 'All archives re-permissioned' "
-                    "--risk high --now 2026-11-23T16:00:00Z",
-                0);
+        gdprctl_json("breach assess " + id +
+                         " --consequences 'Wider than first thought' --measures 'All archives re-permissioned' "
+                         "--risk high --now 2026-11-23T16:00:00Z",
+                     0);
     for (const auto& tenant : everywhere["assessment"]["affected"]) {
         const auto& seeded = truth["tenants"][tenant["tenant"].get<std::string>()]["by_category"];
         EXPECT_EQ(tenant["records_per_category"], seeded) << tenant["tenant"];
@@ -122,7 +113,7 @@ TEST_F(BreachTest, ABreachPast72HoursIsFlaggedUntilTheAuthorityIsToldWithTheReas
     const std::string later = " --now 2026-11-23T15:25:10Z";
     ASSERT_EQ(gdprctl("breach assess " + id + " --source access-log --consequences c --measures m --risk risk" + later),
               0);
-    auto check = json_of("check" + later, 1);
+    auto check = gdprctl_json("check" + later, 1);
     auto flagged = findings_of(check, "breach " + id);
     ASSERT_EQ(flagged.size(), 2u) << check.dump(2);
     EXPECT_EQ(flagged[0]["severity"], "error");
@@ -138,7 +129,7 @@ TEST_F(BreachTest, ABreachPast72HoursIsFlaggedUntilTheAuthorityIsToldWithTheReas
                       " --late-reason 'The edge server logs were only read on Monday'" + later + " -q"),
               0);
     EXPECT_NE(read_text(notice).find("Reasons for the delay"), std::string::npos);
-    check = json_of("check" + later, 1);
+    check = gdprctl_json("check" + later, 1);
     flagged = findings_of(check, "breach " + id);
     ASSERT_EQ(flagged.size(), 1u) << check.dump(2);
     EXPECT_EQ(flagged[0]["where"], "breach " + id + " tenant acme");
@@ -146,7 +137,7 @@ TEST_F(BreachTest, ABreachPast72HoursIsFlaggedUntilTheAuthorityIsToldWithTheReas
                       later + " -q"),
               0);
     EXPECT_EQ(gdprctl("check" + later), 0);
-    auto listed = json_of("breach list" + later, 0);
+    auto listed = gdprctl_json("breach list" + later, 0);
     ASSERT_EQ(listed.size(), 1u);
     EXPECT_EQ(listed[0]["status"], "notified");
     EXPECT_EQ(listed[0]["notifications"].size(), 2u);
@@ -155,7 +146,7 @@ TEST_F(BreachTest, ABreachPast72HoursIsFlaggedUntilTheAuthorityIsToldWithTheReas
 TEST_F(BreachTest, WithinTheClockItWarnsAndAnUnlikelyRiskNeedsNoNotificationButStaysInTheRegister) {
     auto id = open_breach("2026-11-23T08:00:00Z", "");
     const std::string soon = " --now 2026-11-23T15:25:10Z";
-    auto check = json_of("check" + soon, 0);
+    auto check = gdprctl_json("check" + soon, 0);
     auto flagged = findings_of(check, "breach " + id);
     ASSERT_EQ(flagged.size(), 1u) << check.dump(2);
     EXPECT_EQ(flagged[0]["severity"], "warning");
@@ -165,8 +156,8 @@ TEST_F(BreachTest, WithinTheClockItWarnsAndAnUnlikelyRiskNeedsNoNotificationButS
                       "'file removed' --risk unlikely" +
                       soon),
               0);
-    EXPECT_TRUE(findings_of(json_of("check --now 2026-12-01T00:00:00Z", 0), "breach").empty());
-    auto listed = json_of("breach list" + soon, 0);
+    EXPECT_TRUE(findings_of(gdprctl_json("check --now 2026-12-01T00:00:00Z", 0), "breach").empty());
+    auto listed = gdprctl_json("breach list" + soon, 0);
     ASSERT_EQ(listed.size(), 1u);
     EXPECT_EQ(listed[0]["status"], "recorded");
     EXPECT_EQ(listed[0]["assessment"]["risk"], "unlikely");
@@ -188,7 +179,7 @@ TEST_F(BreachTest, BadInputSaysWhatIsWrong) {
                       &out, &err),
               2);
     EXPECT_NE(err.find("acme"), std::string::npos) << err;
-    EXPECT_EQ(json_of("breach list", 0).size(), 1u);
+    EXPECT_EQ(gdprctl_json("breach list", 0).size(), 1u);
 }
 
 }  // namespace

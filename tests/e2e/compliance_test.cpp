@@ -15,18 +15,7 @@ const std::filesystem::path k_source_dir = GDPRCTL_SOURCE_DIR;
 
 class ComplianceTest : public ::testing::Test, protected ReferencePlatform {
 protected:
-    void SetUp() override {
-        std::string err;
-        ASSERT_EQ(
-            gdprctl("register import " + (k_source_dir / "examples/refstack/register.json").string(), nullptr, &err), 0)
-            << err;
-    }
-
-    nlohmann::json json_of(const std::string& args, int expected_exit) {
-        std::string out, err;
-        EXPECT_EQ(gdprctl("--format json " + args, &out, &err), expected_exit) << args << "\n" << out << err;
-        return nlohmann::json::parse(out);
-    }
+    void SetUp() override { ASSERT_EQ(import_reference_register(), 0); }
 
     static std::vector<std::string> policies_of(const nlohmann::json& report) {
         std::vector<std::string> ids;
@@ -36,10 +25,10 @@ protected:
 };
 
 TEST_F(ComplianceTest, TheShippedRegisterValidatesCleanAgainstTheReferencePlatform) {
-    auto report = json_of("register validate --live", 0);
+    auto report = gdprctl_json("register validate --live", 0);
     EXPECT_TRUE(report["findings"].empty()) << report.dump(2);
     EXPECT_EQ(report["policies"].size(), 8u);
-    auto checked = json_of("check --live --now 2026-11-23T15:25:10Z", 0);
+    auto checked = gdprctl_json("check --live --now 2026-11-23T15:25:10Z", 0);
     EXPECT_TRUE(checked["findings"].empty()) << checked.dump(2);
     EXPECT_GE(checked["policies"].size(), 15u);
 }
@@ -79,14 +68,14 @@ TEST_F(ComplianceTest, CsvHasOneRowPerActivityWithTheArticle30Columns) {
 TEST_F(ComplianceTest, DeletingAnActivityFailsValidateAndCheckNamingTheUncoveredCategory) {
     std::string out;
     ASSERT_EQ(gdprctl("register remove recordings --dry-run"), 0);
-    EXPECT_EQ(json_of("register validate", 0)["findings"].size(), 0u) << "a dry run changed the register";
+    EXPECT_EQ(gdprctl_json("register validate", 0)["findings"].size(), 0u) << "a dry run changed the register";
     ASSERT_EQ(gdprctl("register remove recordings"), 0);
-    auto report = json_of("register validate", 1);
+    auto report = gdprctl_json("register validate", 1);
     ASSERT_EQ(report["findings"].size(), 1u) << report.dump(2);
     EXPECT_EQ(report["findings"][0]["policy"], "register.covers-data-map");
     EXPECT_NE(report["findings"][0]["message"].get<std::string>().find("\"recordings\""), std::string::npos);
     EXPECT_EQ(report["findings"][0]["pointer"], "/sources/4");
-    auto checked = json_of("check", 1);
+    auto checked = gdprctl_json("check", 1);
     EXPECT_EQ(policies_of(checked), std::vector<std::string>{"register.covers-data-map"});
 }
 
@@ -94,9 +83,9 @@ TEST_F(ComplianceTest, AnUndeclaredColumnOfEmailsFailsTheLiveChecksNamingTheColu
     database().execute(
         "ALTER TABLE viewers ADD COLUMN backup_email TEXT; UPDATE viewers SET backup_email = 'alt' || id || "
         "'@mail.example';");
-    EXPECT_EQ(json_of("register validate", 0)["findings"].size(), 0u) << "without --live the stores are not read";
+    EXPECT_EQ(gdprctl_json("register validate", 0)["findings"].size(), 0u) << "without --live the stores are not read";
     for (const std::string command : {"register validate --live", "check --live --now 2026-11-23T15:25:10Z"}) {
-        auto report = json_of(command, 1);
+        auto report = gdprctl_json(command, 1);
         ASSERT_EQ(report["findings"].size(), 1u) << report.dump(2);
         EXPECT_EQ(report["findings"][0]["where"], "platform-db:viewers.backup_email");
         EXPECT_NE(report["findings"][0]["message"].get<std::string>().find("email"), std::string::npos);
@@ -114,7 +103,7 @@ TEST_F(ComplianceTest, EachRegisterCheckFindsWhatBrokeIt) {
     reg["controllers_served"].erase(reg["controllers_served"].begin());  // acme missing (live)
     write_text(dir() / "broken.json", reg.dump(2));
     ASSERT_EQ(gdprctl("register import " + (dir() / "broken.json").string()), 0);
-    auto report = json_of("register validate --live", 1);
+    auto report = gdprctl_json("register validate --live", 1);
     auto ids = policies_of(report);
     std::multiset<std::string> got(ids.begin(), ids.end());
     std::multiset<std::string> expected = {
@@ -188,7 +177,7 @@ TEST_F(ComplianceTest, PlainRtmpAndUnknownRegionsInTheSettingsAreFindings) {
     config["settings"]["storage_regions"].push_back("us-east-1");
     config["settings"]["recording_default"] = "on";
     write_text(dir() / "gdprctl.json", config.dump(2));
-    auto report = json_of("check", 1);
+    auto report = gdprctl_json("check", 1);
     auto ids = policies_of(report);
     std::multiset<std::string> got(ids.begin(), ids.end());
     EXPECT_EQ(got, (std::multiset<std::string>{"security.encrypted-transport", "security.encrypted-transport",
@@ -199,7 +188,7 @@ TEST_F(ComplianceTest, PlainRtmpAndUnknownRegionsInTheSettingsAreFindings) {
 
 TEST_F(ComplianceTest, AnEndpointInTheStoresUsingPlainRtmpIsALiveFindingThatHidesTheStreamKey) {
     database().execute("UPDATE endpoints SET url = 'rtmp://ingest.example.net/acme/main?key=SECRETKEY' WHERE id = 1");
-    EXPECT_EQ(json_of("check", 0)["findings"].size(), 0u);
+    EXPECT_EQ(gdprctl_json("check", 0)["findings"].size(), 0u);
     std::string out;
     EXPECT_EQ(gdprctl("check --live --now 2026-11-23T15:25:10Z", &out), 1);
     EXPECT_NE(out.find("platform-db:endpoints (tenant acme) has an endpoint using rtmp"), std::string::npos) << out;
@@ -208,11 +197,11 @@ TEST_F(ComplianceTest, AnEndpointInTheStoresUsingPlainRtmpIsALiveFindingThatHide
 
 TEST_F(ComplianceTest, OldLogsPastTheLimitAreLiveFindingsUntilRetentionRuns) {
     const std::string later = " --now 2027-02-15T00:00:00Z";
-    auto report = json_of("check --live" + later, 1);
+    auto report = gdprctl_json("check --live" + later, 1);
     for (const auto& id : policies_of(report)) EXPECT_EQ(id, "limits.usage-logs-90d");
     EXPECT_FALSE(report["findings"].empty());
     ASSERT_EQ(gdprctl("retention apply --force" + later), 0);
-    EXPECT_TRUE(json_of("check --live" + later, 0)["findings"].empty());
+    EXPECT_TRUE(gdprctl_json("check --live" + later, 0)["findings"].empty());
 }
 
 TEST_F(ComplianceTest, SarifAndJunitValidateAgainstTheirSchemas) {
@@ -264,7 +253,7 @@ TEST_F(ComplianceTest, ARegisterFileNamedByTheConfigIsWhatCiChecks) {
     auto reg = nlohmann::json::parse(read_text(k_source_dir / "examples/refstack/register.json"));
     reg["activities"].erase(reg["activities"].begin() + 2);  // connection-logs: usage-data uncovered
     write_text(dir() / "register.json", reg.dump(2));
-    auto report = json_of("check", 1);
+    auto report = gdprctl_json("check", 1);
     ASSERT_EQ(policies_of(report), std::vector<std::string>{"register.covers-data-map"});
     EXPECT_NE(report["findings"][0]["message"].get<std::string>().find("usage-data"), std::string::npos);
     std::string err;

@@ -18,16 +18,8 @@ const std::filesystem::path k_source_dir = GDPRCTL_SOURCE_DIR;
 class RequestsTest : public ::testing::Test, protected ReferencePlatform {
 protected:
     void SetUp() override {
-        ASSERT_EQ(gdprctl("register import " + (k_source_dir / "examples/refstack/register.json").string() + " -q"), 0);
+        ASSERT_EQ(import_reference_register(), 0);
         ASSERT_EQ(gdprctl("keys init --key-file " + (dir() / "master.key").string() + " -q"), 0);
-    }
-
-    nlohmann::json json_of(const std::string& args, int expected_exit) const {
-        std::string out, err;
-        EXPECT_EQ(gdprctl("--format json " + args, &out, &err), expected_exit) << args << "\n" << err;
-        auto parsed = nlohmann::json::parse(out, nullptr, false);
-        EXPECT_FALSE(parsed.is_discarded()) << args << " printed " << out;
-        return parsed;
     }
 
     // A viewer with an e-mail address and webinar registrations in the platform database.
@@ -41,9 +33,9 @@ protected:
     std::string email() const { return viewer()["identifiers"]["email"].get<std::string>(); }
 
     std::string open(const std::string& kind, const std::string& received) const {
-        auto opened = json_of("request open --kind " + kind + " --subject email:" + email() + " --received " +
-                                  received + " --channel e-mail --now " + received,
-                              0);
+        auto opened = gdprctl_json("request open --kind " + kind + " --subject email:" + email() + " --received " +
+                                       received + " --channel e-mail --now " + received,
+                                   0);
         return opened["id"].get<std::string>();
     }
 
@@ -107,7 +99,8 @@ TEST_F(RequestsTest, ARequestOpenedVerifiedExportedAndClosedInTimeLeavesNoFindin
     ASSERT_EQ(
         gdprctl("request verify " + id + " --method 'account login' --by 'Support desk' --now 2026-11-21T09:00:00Z"),
         0);
-    auto exported = json_of("export --request " + id + " --out " + archive.string() + " --now 2026-11-21T10:00:00Z", 0);
+    auto exported =
+        gdprctl_json("export --request " + id + " --out " + archive.string() + " --now 2026-11-21T10:00:00Z", 0);
     // The archive holds the person's registrations, as many as the seeder wrote for them.
     std::string registrations;
     ASSERT_EQ(run_command("unzip -p " + archive.string() + " records/platform-db/registrations.jsonl | wc -l",
@@ -116,7 +109,7 @@ TEST_F(RequestsTest, ARequestOpenedVerifiedExportedAndClosedInTimeLeavesNoFindin
     EXPECT_EQ(std::stoull(registrations), viewer()["records"]["platform-db:registrations"].get<std::uint64_t>());
     EXPECT_EQ(exported["records"].get<std::uint64_t>() > 0, true);
 
-    auto shown = json_of("request show " + id + " --now 2026-11-21T10:00:00Z", 0);
+    auto shown = gdprctl_json("request show " + id + " --now 2026-11-21T10:00:00Z", 0);
     ASSERT_EQ(shown["actions"].size(), 1u);
     EXPECT_EQ(shown["actions"][0]["reference"], std::filesystem::absolute(archive).string());
     std::string sha;
@@ -124,11 +117,11 @@ TEST_F(RequestsTest, ARequestOpenedVerifiedExportedAndClosedInTimeLeavesNoFindin
     EXPECT_EQ(shown["actions"][0]["details"]["sha256"], sha.substr(0, 64));
     EXPECT_EQ(shown["status"], "carried out");
 
-    auto closed = json_of("request close " + id + " --now 2026-11-22T09:00:00Z", 0);
+    auto closed = gdprctl_json("request close " + id + " --now 2026-11-22T09:00:00Z", 0);
     EXPECT_EQ(closed["status"], "answered");
     EXPECT_EQ(closed["days_to_answer"], 2);
     EXPECT_EQ(closed["answered_late"], false);
-    auto check = json_of("check --now 2026-12-30T00:00:00Z", 0);
+    auto check = gdprctl_json("check --now 2026-12-30T00:00:00Z", 0);
     EXPECT_TRUE(findings_of(check, "requests.answered-in-time").empty()) << check.dump(2);
     // A closed request is closed: nothing more is carried out for it.
     EXPECT_EQ(gdprctl("export --request " + id + " --out " + (dir() / "again.zip").string()), 2);
@@ -145,15 +138,15 @@ TEST_F(RequestsTest, AnOverdueRequestFailsCheckInSarifAndJunitThatValidateAgains
     auto fresh = open("access", "2026-11-20T12:00:00Z");
     const std::string now = " --now 2026-11-23T15:25:10Z";
 
-    auto listed = json_of("request list --overdue" + now, 0);
+    auto listed = gdprctl_json("request list --overdue" + now, 0);
     ASSERT_EQ(listed.size(), 1u);
     EXPECT_EQ(listed[0]["id"], overdue);
     EXPECT_EQ(listed[0]["due"], "2026-11-01T23:59:59Z");
-    auto due_soon = json_of("request list --due-within 7d" + now, 0);
+    auto due_soon = gdprctl_json("request list --due-within 7d" + now, 0);
     ASSERT_EQ(due_soon.size(), 2u) << due_soon.dump(2);
     EXPECT_EQ(due_soon[1]["id"], nearly);
 
-    auto check = json_of("check" + now, 1);
+    auto check = gdprctl_json("check" + now, 1);
     auto found = findings_of(check, "requests.answered-in-time");
     ASSERT_EQ(found.size(), 2u) << check.dump(2);
     EXPECT_EQ(found[0]["severity"], "error");
@@ -186,19 +179,19 @@ TEST_F(RequestsTest, AnOverdueRequestFailsCheckInSarifAndJunitThatValidateAgains
     // Answered (late), it no longer fails the build; the late answer stays on record.
     ASSERT_EQ(gdprctl("request close " + overdue + " --refused 'Art. 17(3)(b): kept for a legal obligation'" + now), 0);
     ASSERT_EQ(gdprctl("check" + now), 0);
-    EXPECT_EQ(json_of("request show " + overdue + now, 0)["answered_late"], true);
+    EXPECT_EQ(gdprctl_json("request show " + overdue + now, 0)["answered_late"], true);
 }
 
 TEST_F(RequestsTest, AnExtensionPastThreeMonthsFromReceiptIsRefusedAndChangesNothing) {
     auto id = open("access", "2026-11-20T09:00:00Z");
-    auto extended = json_of(
+    auto extended = gdprctl_json(
         "request extend " + id + " --months 2 --reason 'many archives to gather' --now 2026-11-25T00:00:00Z", 0);
     EXPECT_EQ(extended["due"], "2027-02-20T23:59:59Z");
     std::string out, err;
     EXPECT_EQ(gdprctl("request extend " + id + " --months 1 --reason more --now 2026-11-26T00:00:00Z", &out, &err), 2);
     EXPECT_NE(err.find("past three months from receipt"), std::string::npos) << err;
     EXPECT_EQ(gdprctl("request extend " + id + " --months 3 --reason more --now 2026-11-26T00:00:00Z", &out, &err), 2);
-    auto shown = json_of("request show " + id + " --now 2026-11-26T00:00:00Z", 0);
+    auto shown = gdprctl_json("request show " + id + " --now 2026-11-26T00:00:00Z", 0);
     EXPECT_EQ(shown["due"], "2027-02-20T23:59:59Z");
     EXPECT_EQ(shown["extensions"].size(), 1u);
 
@@ -219,10 +212,10 @@ TEST_F(RequestsTest, AnErasureRequestNamesTheRecipientsToTellAndClosesOnlyOnceTh
     // Unverified, it runs only with a reason, and the reason is journaled.
     EXPECT_EQ(gdprctl("erase --request " + id + " --yes --now 2026-11-21T00:00:00Z"), 2);
     EXPECT_NE(count_rows(), "0") << "an unverified request erased";
-    auto report = json_of("erase --request " + id +
-                              " --yes --unverified-reason 'the account owner asked while logged in' --now "
-                              "2026-11-21T00:00:00Z",
-                          0);
+    auto report = gdprctl_json("erase --request " + id +
+                                   " --yes --unverified-reason 'the account owner asked while logged in' --now "
+                                   "2026-11-21T00:00:00Z",
+                               0);
     EXPECT_EQ(report["certified"], true);
     EXPECT_EQ(count_rows(), "0");
     std::vector<std::string> recipients = report["recipients_to_tell"];
@@ -237,7 +230,7 @@ TEST_F(RequestsTest, AnErasureRequestNamesTheRecipientsToTellAndClosesOnlyOnceTh
     EXPECT_NE(out.find("the account owner asked while logged in"), std::string::npos) << out;
     EXPECT_EQ(gdprctl("request close " + id + " --now 2026-11-22T00:00:00Z", &out, &err), 2);
     EXPECT_NE(err.find("Art. 19"), std::string::npos) << err;
-    auto closed = json_of("request close " + id + " --recipients-told --now 2026-11-22T00:00:00Z", 0);
+    auto closed = gdprctl_json("request close " + id + " --recipients-told --now 2026-11-22T00:00:00Z", 0);
     EXPECT_EQ(closed["status"], "answered");
     EXPECT_EQ(closed["closing"]["recipients"], "told");
     EXPECT_EQ(closed["actions"][0]["reference"], report["request"]);
@@ -258,7 +251,7 @@ TEST_F(RequestsTest, BadInputSaysWhatIsWrongAndChangesNothing) {
     EXPECT_NE(err.find("request list"), std::string::npos) << err;
     EXPECT_EQ(gdprctl("request list --due-within soon", &out, &err), 2);
     EXPECT_NE(err.find("7d"), std::string::npos) << err;
-    EXPECT_EQ(json_of("request list", 0).size(), 0u);
+    EXPECT_EQ(gdprctl_json("request list", 0).size(), 0u);
 }
 
 }  // namespace

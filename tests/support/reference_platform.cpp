@@ -1,5 +1,7 @@
 #include "tests/support/reference_platform.hpp"
 
+#include <gtest/gtest.h>
+
 #include <stdexcept>
 
 namespace gdprctl::testing {
@@ -14,6 +16,18 @@ ReferencePlatform::ReferencePlatform() {
 int ReferencePlatform::gdprctl(const std::string& args, std::string* out, std::string* err) const {
     return run_command(std::string(GDPRCTL_BINARY) + " --config " + (dir() / "gdprctl.json").string() + " " + args, out,
                        err);
+}
+
+nlohmann::json ReferencePlatform::gdprctl_json(const std::string& args, int expected_exit) const {
+    std::string out, err;
+    EXPECT_EQ(gdprctl("--format json " + args, &out, &err), expected_exit) << args << "\n" << out << err;
+    auto parsed = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_FALSE(parsed.is_discarded()) << args << " printed no JSON: " << out;
+    return parsed.is_discarded() ? nlohmann::json() : parsed;
+}
+
+int ReferencePlatform::import_reference_register() const {
+    return gdprctl("register import " + std::string(GDPRCTL_SOURCE_DIR) + "/examples/refstack/register.json -q");
 }
 
 void ReferencePlatform::write_backup_manifest(const std::filesystem::path& sealed,

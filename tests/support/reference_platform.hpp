@@ -21,6 +21,11 @@ public:
     ReferencePlatform();
     const std::filesystem::path& dir() const { return m_dir.path(); }
     int gdprctl(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const;
+    // `gdprctl --format json ARGS`, its exit status expected (a test failure otherwise), parsed:
+    // null when it printed no JSON.
+    nlohmann::json gdprctl_json(const std::string& args, int expected_exit = 0) const;
+    // Imports the reference platform's register (examples/refstack/register.json); its exit status.
+    int import_reference_register() const;
     PlatformDatabase database() const { return PlatformDatabase(dir()); }
     // Beside a container sealed by hand, the manifest 'backup restore' asks for, written from
     // outside: the header as 'container inspect' shows it, the tar's size and SHA-256
