@@ -69,7 +69,8 @@ void run_open(const GlobalOptions& options, const BreachArguments& arguments) {
     asked.aware_at = retention::parse_now(arguments.aware_at);
     asked.summary = arguments.summary;
     asked.tenants = arguments.tenants;
-    for (const auto& served : load_register(workspace, "").served) asked.known_tenants.push_back(served.tenant);
+    auto reg = load_register(workspace, "");
+    for (const auto& tenant : asked.tenants) reg.require_served(tenant);
     auto breach = breaches::BreachStore(state).open(asked);
     print_result(options,
                  "Opened breach " + breach.id + ": the supervisory authority must be told by " +

@@ -13,7 +13,6 @@
 #include "core/erase/erase.hpp"
 #include "core/error.hpp"
 #include "core/requests/requests.hpp"
-#include "core/retention/retention.hpp"
 #include "core/state/state_db.hpp"
 #include "core/util/escape.hpp"
 #include "core/util/fs.hpp"
@@ -108,14 +107,15 @@ std::optional<SubjectRequest> subject_request_of(const EraseArguments& arguments
 
 void record_erasure(SubjectRequest& carried, const erase::EraseReport& report, const EraseArguments& arguments,
                     const std::vector<std::string>& recipients) {
-    auto now = arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
-    requests::Action action{util::format_iso8601(now),
-                            "erase",
-                            report.request,
-                            {{"records", report.records()},
-                             {"certified", !report.certificate.is_null()},
-                             {"certificate", arguments.certificate}},
-                            arguments.unverified_reason};
+    requests::Action action{
+        util::format_iso8601(clock_now(arguments.now)),
+        "erase",
+        report.request,
+        {{"records", report.records()},
+         {"certified", !report.certificate.is_null()},
+         {"certificate",
+          arguments.certificate.empty() ? std::string() : std::filesystem::absolute(arguments.certificate).string()}},
+        arguments.unverified_reason};
     carried.store->record_action(carried.request, action, recipients);
 }
 

@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "cli/common.hpp"
+#include "cli/compliance.hpp"
 #include "core/erase/erase.hpp"
 #include "core/error.hpp"
 #include "core/requests/requests.hpp"
@@ -77,7 +78,10 @@ void run_open(const GlobalOptions& options, const RequestArguments& arguments) {
     requests::NewRequest asked;
     asked.kind = arguments.kind;
     asked.subjects = read_identifiers(arguments.subjects, arguments.subject_file);
-    if (!arguments.tenant.empty()) asked.tenant = arguments.tenant;
+    if (!arguments.tenant.empty()) {
+        load_register(open.workspace, "").require_served(arguments.tenant);
+        asked.tenant = arguments.tenant;
+    }
     asked.channel = arguments.channel;
     asked.now = clock_now(arguments.now);
     asked.received = arguments.received.empty() ? asked.now : retention::parse_now(arguments.received);

@@ -242,11 +242,6 @@ Breach BreachStore::open(const NewBreach& asked) {
         throw Error::usage("--aware-at " + util::format_iso8601(asked.aware_at) + " is after now (" +
                                util::format_iso8601(asked.now) + ")",
                            "give the time the platform became aware of the breach");
-    for (const auto& tenant : asked.tenants)
-        if (!asked.known_tenants.empty() && !contains(asked.known_tenants, tenant))
-            throw Error::usage("tenant \"" + tenant + "\" is not a controller the register says the platform serves",
-                               "the register's tenants: " + nlohmann::json(asked.known_tenants).dump() +
-                                   "; check the spelling, or add the tenant to the register");
     Breach breach;
     breach.opened = util::format_iso8601(asked.now);
     breach.aware_at = asked.aware_at;

@@ -88,7 +88,6 @@ struct NewBreach {
     util::UnixTime aware_at = 0;
     std::string summary;
     std::vector<std::string> tenants;
-    std::vector<std::string> known_tenants;  // the register's served controllers; empty: not checked
     util::UnixTime now = 0;
 };
 

@@ -68,7 +68,7 @@ void append_journal(state::StateDb& state, const std::string& command, const Req
                                    {{"request", request.id},
                                     {"kind", request.kind},
                                     {"tenant", optional_text(request.tenant)},
-                                    {"identifiers", request.subject_kinds.size()}},
+                                    {"identifier_kinds", request.subject_kinds.size()}},
                                    nlohmann::json::array(), {{"due", time_text(request.due())}}, outcome);
 }
 

@@ -178,6 +178,17 @@ const Activity* Register::find(const std::string& id) const {
     return nullptr;
 }
 
+void Register::require_served(const std::string& tenant) const {
+    if (served.empty()) return;
+    std::string names;
+    for (const auto& controller : served) {
+        if (controller.tenant == tenant) return;
+        names += (names.empty() ? "" : ", ") + controller.tenant;
+    }
+    throw Error::usage("tenant \"" + tenant + "\" is not a controller the register says the platform serves",
+                       "the register's tenants: " + names + "; check the spelling, or add the tenant to the register");
+}
+
 bool Register::empty() const { return activities.empty() && controller.name.empty() && processor.name.empty(); }
 
 Activity activity_from_json(const nlohmann::json& object, const std::string& pointer, const std::string& file,

@@ -65,6 +65,9 @@ struct Register {
 
     const Activity* find(const std::string& id) const;
     bool empty() const;
+    // Error::usage for a tenant that is not among the controllers served, when the register lists
+    // any: a misspelt tenant would otherwise be a request or a breach about nobody's data.
+    void require_served(const std::string& tenant) const;
 };
 
 // The name activities use for the workspace's own encrypted backups, which are no data-map source.

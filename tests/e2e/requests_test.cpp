@@ -247,6 +247,8 @@ TEST_F(RequestsTest, BadInputSaysWhatIsWrongAndChangesNothing) {
                       &out, &err),
               2);
     EXPECT_NE(err.find("after now"), std::string::npos) << err;
+    EXPECT_EQ(gdprctl("request open --kind access --subject email:a@example.org --tenant acmee", &out, &err), 2);
+    EXPECT_NE(err.find("acmee"), std::string::npos) << err;
     EXPECT_EQ(gdprctl("request show rq-2026-0042", &out, &err), 2);
     EXPECT_NE(err.find("request list"), std::string::npos) << err;
     EXPECT_EQ(gdprctl("request list --due-within soon", &out, &err), 2);
