@@ -352,6 +352,10 @@ void check_notification(const Breach& breach, const Notification& notification, 
         throw Error::usage("breach " + breach.id + " did not reach tenant \"" + notification.tenant + "\"",
                            "the tenants it reached: " + nlohmann::json(breach.tenants).dump());
     }
+    if (sent < breach.aware_at)
+        throw Error::usage("--sent " + notification.sent + " is before the platform became aware of breach " +
+                               breach.id + " (" + util::format_iso8601(breach.aware_at) + ")",
+                           "give the time the notification was sent");
     if (notification.to == "authority" && sent > breach.deadline() && notification.late_reason.empty())
         throw Error::usage("the authority is told " + hours_text(sent - breach.aware_at) +
                                " after the platform became aware: a notification after 72 hours must give the "
