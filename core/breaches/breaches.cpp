@@ -75,46 +75,62 @@ nlohmann::json body_of(const Breach& breach) {
             {"notifications", notifications}};
 }
 
-// Counts distinct identifiers per kind in the records collect() hands over. The values stay in
-// memory for the count only. A log line comes as its raw text: its addresses are found in it.
+// Counts distinct identifiers per kind, per tenant, in the records collect() hands over: one
+// pass over the stores serves every tenant named. With no tenant named, everything counts as
+// the platform's own (""). The values stay in memory for the count only. A log line comes as its
+// raw text: its addresses are found in it.
 class IdentifierCounter : public connectors::RecordSink {
 public:
-    void record(const config::Dataset& dataset, const std::string&, const nlohmann::json& record) override {
+    explicit IdentifierCounter(const std::vector<std::string>& tenants) : m_tenants(tenants.begin(), tenants.end()) {}
+
+    void record(const config::Dataset& dataset, const std::string& tenant, const nlohmann::json& record) override {
+        auto* seen = seen_for(tenant);
+        if (!seen) return;
         bool fields_present = false;
         for (const auto& subject : dataset.subjects) {
             auto value = record.find(subject.field);
             if (value == record.end() || !value->is_string()) continue;
             fields_present = true;
-            count(subject.kind, value->get<std::string>());
+            count(*seen, subject.kind, value->get<std::string>());
         }
         if (fields_present || !record.contains("text") || !record["text"].is_string()) return;
         for (const auto& subject : dataset.subjects)
             if (subject.kind == "ip") {
-                count("ip", record["text"].get<std::string>());
+                count(*seen, "ip", record["text"].get<std::string>());
                 break;
             }
     }
 
     void blob(const config::Dataset&, const std::string&, const std::filesystem::path&, const std::string&) override {}
 
-    std::map<std::string, std::uint64_t> counts() const {
+    std::map<std::string, std::uint64_t> counts(const std::string& tenant) const {
         std::map<std::string, std::uint64_t> counts;
-        for (const auto& [kind, values] : m_seen) counts[kind] = values.size();
+        if (auto it = m_seen.find(tenant); it != m_seen.end())
+            for (const auto& [kind, values] : it->second) counts[kind] = values.size();
         return counts;
     }
 
 private:
-    void count(const std::string& kind, std::string text) {
+    using Seen = std::map<std::string, std::unordered_set<std::string>>;
+
+    Seen* seen_for(const std::string& tenant) {
+        if (m_tenants.empty()) return &m_seen[""];
+        if (!m_tenants.count(tenant)) return nullptr;
+        return &m_seen[tenant];
+    }
+
+    static void count(Seen& seen, const std::string& kind, std::string text) {
         if (text.empty()) return;
         if (kind == "ip") {
-            pii::for_each_ip(text, [&](const std::string& ip) { m_seen["ip"].insert(ip); });
+            pii::for_each_ip(text, [&](const std::string& ip) { seen["ip"].insert(ip); });
             return;
         }
         if (kind == "email") std::transform(text.begin(), text.end(), text.begin(), ::tolower);
-        m_seen[kind].insert(std::move(text));
+        seen[kind].insert(std::move(text));
     }
 
-    std::map<std::string, std::unordered_set<std::string>> m_seen;
+    std::set<std::string> m_tenants;
+    std::map<std::string, Seen> m_seen;
 };
 
 void check_names(const config::Workspace& workspace, const AssessmentAsked& asked) {
@@ -315,6 +331,11 @@ Assessment assess(const config::Workspace& workspace, const scan::SourceOpener& 
     scan::ScanOptions options;
     options.selector.categories = asked.categories;
     auto inventory = scan::run_scan(workspace, opener, options);
+    connectors::Selector selector;
+    if (breach.tenants.size() == 1) selector.tenant = breach.tenants.front();
+    selector.categories = asked.categories;
+    IdentifierCounter counter(breach.tenants);
+    for (auto& connector : opener(workspace)) connector->collect(selector, counter);
     for (const auto& tenant : tenants) {
         Affected affected;
         affected.tenant = tenant;
@@ -323,12 +344,7 @@ Assessment assess(const config::Workspace& workspace, const scan::SourceOpener& 
                 if ((tenant.empty() || row.tenant == tenant) &&
                     (asked.categories.empty() || contains(asked.categories, row.category)))
                     affected.records_per_category[row.category] += row.records;
-        connectors::Selector selector;
-        if (!tenant.empty()) selector.tenant = tenant;
-        selector.categories = asked.categories;
-        IdentifierCounter counter;
-        for (auto& connector : opener(workspace)) connector->collect(selector, counter);
-        affected.identifiers_per_kind = counter.counts();
+        affected.identifiers_per_kind = counter.counts(tenant);
         assessment.affected.push_back(std::move(affected));
     }
     return assessment;
