@@ -58,17 +58,19 @@ void journal_check(const ComplianceContext& context, const std::string& command,
     }
 }
 
+std::vector<policy::SourceDatasets> read_data_map(const config::Workspace& workspace) {
+    scan::Connectors unopened;
+    for (const auto& source : workspace.sources) unopened.push_back(connectors::open_connector(source, workspace));
+    return policy::data_map_of(unopened);
+}
+
 ComplianceContext load_compliance_context(const GlobalOptions& options, const ComplianceArguments& arguments) {
     ComplianceContext context;
     context.workspace = load_workspace(options);
     context.policies = load_policies(context.workspace, arguments.policy_dirs);
     context.register_file = register_file_of(context.workspace, arguments.register_file);
     context.reg = load_register(context.workspace, arguments.register_file);
-    // Only the config is read here: a CI job checks a platform repository without its stores.
-    scan::Connectors unopened;
-    for (const auto& source : context.workspace.sources)
-        unopened.push_back(connectors::open_connector(source, context.workspace));
-    context.sources = policy::data_map_of(unopened);
+    context.sources = read_data_map(context.workspace);
     context.now = arguments.now.empty() ? util::now() : retention::parse_now(arguments.now);
     context.accountability = policy::read_accountability(context.workspace);
     if (arguments.live)

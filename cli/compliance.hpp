@@ -33,6 +33,10 @@ struct ComplianceContext {
     policy::CheckInput input() const;
 };
 
+// The data map of every source, as its connector reads it from the config alone: no store is
+// opened, so a CI job checks a platform repository without its stores.
+std::vector<policy::SourceDatasets> read_data_map(const config::Workspace& workspace);
+
 ComplianceContext load_compliance_context(const GlobalOptions& options, const ComplianceArguments& arguments);
 
 // Leaves a check's verdict in the journal (findings per severity, whether the stores were

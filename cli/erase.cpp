@@ -64,10 +64,8 @@ void confirm_on_terminal(const erase::EraseReport& preview) {
 std::vector<std::string> recipients_to_tell(const config::Workspace& workspace, const erase::EraseReport& report) {
     try {
         std::vector<config::Dataset> datasets;
-        for (const auto& source : workspace.sources) {
-            auto connector = connectors::open_connector(source, workspace);
-            datasets.insert(datasets.end(), connector->datasets().begin(), connector->datasets().end());
-        }
+        for (const auto& source : read_data_map(workspace))
+            datasets.insert(datasets.end(), source.datasets.begin(), source.datasets.end());
         return requests::recipients_of(load_register(workspace, ""), requests::erased_categories(report, datasets));
     } catch (const std::exception& e) {
         spdlog::warn("the recipients to tell of this erasure (Art. 19) are not listed: {}", e.what());

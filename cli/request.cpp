@@ -52,8 +52,7 @@ std::int64_t parse_duration(const std::string& text) {
 std::string left_text(const requests::Request& request, util::UnixTime now) {
     if (!request.open()) {
         auto days = *request.time_to_answer() / 86400;
-        return "in " + std::to_string(days) + " days" +
-               (request.to_json(now)["answered_late"].get<bool>() ? ", LATE" : "");
+        return "in " + std::to_string(days) + " days" + (request.answered_late() ? ", LATE" : "");
     }
     auto left = request.due() - now;
     if (left < 0) return "OVERDUE by " + std::to_string(-left / 86400) + " days";

@@ -43,7 +43,7 @@ json request_row(const requests::Request& request, util::UnixTime now) {
             {"answered", request.closing ? json(request.closing->time) : json(nullptr)},
             {"days_to_answer", answered ? json(static_cast<double>(*answered) / 86400) : json(nullptr)},
             {"overdue", request.overdue(now)},
-            {"late", request.closing && *util::parse_iso8601(request.closing->time) > request.due()}};
+            {"late", request.answered_late()}};
 }
 
 }  // namespace

@@ -125,6 +125,8 @@ std::string Request::status() const {
     return "received";
 }
 
+bool Request::answered_late() const { return closing && *util::parse_iso8601(closing->time) > due(); }
+
 std::optional<std::int64_t> Request::time_to_answer() const {
     if (!closing) return std::nullopt;
     return *util::parse_iso8601(closing->time) - received;
@@ -138,8 +140,7 @@ nlohmann::json Request::to_json(util::UnixTime now) const {
     json["seconds_left"] = open() ? nlohmann::json(due() - now) : nlohmann::json(nullptr);
     auto answered = time_to_answer();
     json["days_to_answer"] = answered ? nlohmann::json(*answered / k_day) : nlohmann::json(nullptr);
-    json["answered_late"] =
-        closing ? nlohmann::json(*util::parse_iso8601(closing->time) > due()) : nlohmann::json(nullptr);
+    json["answered_late"] = closing ? nlohmann::json(answered_late()) : nlohmann::json(nullptr);
     return json;
 }
 
@@ -374,7 +375,7 @@ nlohmann::json statistics(const std::vector<Request>& requests, util::UnixTime n
         }
         ++(request.closing->refused ? refused : answered);
         taken.push_back(*request.time_to_answer());
-        late += *util::parse_iso8601(request.closing->time) > request.due();
+        late += request.answered_late();
     }
     std::sort(taken.begin(), taken.end());
     nlohmann::json median = nullptr, worst = nullptr;

@@ -75,6 +75,8 @@ struct Request {
     bool overdue(util::UnixTime now) const { return open() && now > due(); }
     // received, verified, carried out, answered, refused
     std::string status() const;
+    // Closed after its due date.
+    bool answered_late() const;
     // Seconds from receipt to the answer; nullopt while open.
     std::optional<std::int64_t> time_to_answer() const;
 
