@@ -446,6 +446,28 @@ RawOccurrences find_in_raw_bytes(const std::filesystem::path& file, const pii::I
     return found;
 }
 
+void StreamingMatchCounter::feed(std::string_view bytes) {
+    if (m_identifiers.empty()) return;
+    m_window.append(bytes);
+    // A match ending within the last bytes may still grow, or lose its bound, with what comes.
+    if (m_window.size() <= pii::IdentifierMatcher::k_context) return;
+    auto countable = m_window.size() - pii::IdentifierMatcher::k_context;
+    if (countable <= m_counted) return;
+    m_matches += m_identifiers.count_ending_in(m_window, m_counted, countable);
+    auto keep = m_identifiers.longest() + 2 * pii::IdentifierMatcher::k_context;
+    auto drop = countable > keep ? countable - keep : 0;
+    m_window.erase(0, drop);
+    m_counted = countable - drop;
+}
+
+std::uint64_t StreamingMatchCounter::finish() {
+    if (!m_identifiers.empty() && m_window.size() > m_counted)
+        m_matches += m_identifiers.count_ending_in(m_window, m_counted, m_window.size());
+    m_window.clear();
+    m_counted = 0;
+    return m_matches;
+}
+
 std::int64_t day_of(util::UnixTime time) { return time >= 0 ? time / 86400 : (time - 86399) / 86400; }
 
 void InventoryTally::add(const config::Dataset& dataset, std::string_view tenant, std::uint64_t bytes,

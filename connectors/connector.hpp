@@ -106,13 +106,26 @@ struct InventoryOptions {
     unsigned threads = 0;  // 0: one per core
 };
 
-// Receives what collect() finds. record() gets one row or log line as JSON; blob() one file.
+// An object that lives in a remote store (a bucket), streamed when it is written out instead
+// of staged on disk. read() passes every byte of it, size in all, to write, in order; it may
+// run on another thread after collect() returned, and throws Error::runtime when the store
+// cannot be read.
+struct StreamedBlob {
+    std::string relative_path;
+    std::uint64_t size = 0;
+    util::UnixTime mtime = 0;
+    std::function<void(const std::function<void(std::string_view)>& write)> read;
+};
+
+// Receives what collect() finds. record() gets one row or log line as JSON; blob() one file;
+// streamed_blob() one remote object.
 class RecordSink {
 public:
     virtual ~RecordSink() = default;
     virtual void record(const config::Dataset& dataset, const std::string& tenant, const nlohmann::json& record) = 0;
     virtual void blob(const config::Dataset& dataset, const std::string& tenant, const std::filesystem::path& file,
                       const std::string& relative_path) = 0;
+    virtual void streamed_blob(const config::Dataset& dataset, const std::string& tenant, const StreamedBlob& blob) = 0;
 };
 
 // Something verify() found still present.
@@ -297,6 +310,23 @@ struct RawOccurrences {
 };
 RawOccurrences find_in_raw_bytes(const std::filesystem::path& file, const pii::IdentifierMatcher& identifiers,
                                  unsigned threads);
+
+// Counts the bounded matches of identifiers in bytes that arrive in pieces (an object read
+// from a remote store); a match across two pieces is counted once. Keeps only the bytes a
+// match and its context can span between pieces.
+class StreamingMatchCounter {
+public:
+    explicit StreamingMatchCounter(const pii::IdentifierMatcher& identifiers) : m_identifiers(identifiers) {}
+    void feed(std::string_view bytes);
+    // The matches in everything fed.
+    std::uint64_t finish();
+
+private:
+    const pii::IdentifierMatcher& m_identifiers;
+    std::string m_window;       // the tail of what was counted, then what was not yet
+    std::size_t m_counted = 0;  // matches ending at or before this offset of m_window are counted
+    std::uint64_t m_matches = 0;
+};
 
 // The UTC day (days since 1970-01-01) a time falls on.
 std::int64_t day_of(util::UnixTime time);

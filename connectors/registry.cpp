@@ -1,6 +1,7 @@
 #include "connectors/files/files_connector.hpp"
 #include "connectors/logfile/logfile_connector.hpp"
 #include "connectors/postgres/postgres_connector.hpp"
+#include "connectors/s3/s3_connector.hpp"
 #include "connectors/sqlite/sqlite_connector.hpp"
 #include "core/error.hpp"
 
@@ -21,6 +22,7 @@ constexpr Kind k_kinds[] = {
     {"logfile", &logfile::open},
     {"files", &files::open},
     {"postgres", &postgres::open},
+    {"s3", &s3::open},
 };
 
 }  // namespace

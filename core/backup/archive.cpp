@@ -282,6 +282,24 @@ void ArchiveWriter::add_descriptor(const std::string& path, int fd, std::int64_t
     copy_from(fd, size, path, path);
 }
 
+void ArchiveWriter::add_stream(const std::string& path, std::uint64_t size, std::int64_t mtime, bool stored,
+                               const StreamReader& read) {
+    write_header(path, static_cast<std::int64_t>(size), mtime, stored);
+    std::uint64_t written = 0;
+    read([&](std::string_view bytes) {
+        // The header fixed the size: an object that changed since it was listed is an error,
+        // not an entry whose bytes run into the next one's.
+        if (written + bytes.size() > size)
+            throw Error::runtime("cannot archive " + util::printable(path) + ": it grew since it was listed",
+                                 "run it again");
+        write_data(path, bytes.data(), bytes.size());
+        written += bytes.size();
+    });
+    if (written != size)
+        throw Error::runtime("cannot archive " + util::printable(path) + ": it shrank since it was listed",
+                             "run it again");
+}
+
 void ArchiveWriter::finish() {
     if (m_finished) return;
     check(archive_write_close(m_archive), "close");

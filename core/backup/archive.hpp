@@ -43,6 +43,11 @@ public:
     void add_file(const std::string& path, const std::filesystem::path& file, std::int64_t mtime, bool stored = false);
     // Streams size bytes read from an open file descriptor, from its start.
     void add_descriptor(const std::string& path, int fd, std::int64_t size, std::int64_t mtime);
+    // Streams size bytes that read() passes to the writer it is given (an object in a remote
+    // store). Error::runtime when read() passes more or fewer bytes than size.
+    using StreamReader = std::function<void(const std::function<void(std::string_view)>& write)>;
+    void add_stream(const std::string& path, std::uint64_t size, std::int64_t mtime, bool stored,
+                    const StreamReader& read);
     void finish();
 
 private:

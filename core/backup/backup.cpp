@@ -125,6 +125,13 @@ public:
         m_counts[dataset.name] = m_counts.value(dataset.name, 0) + 1;
     }
 
+    void streamed_blob(const config::Dataset& dataset, const connectors::StreamedBlob& blob) {
+        flush_part();
+        auto source = dataset.name.substr(0, dataset.name.find(':'));
+        m_tar.add_stream("files/" + source + "/" + blob.relative_path, blob.size, blob.mtime, false, blob.read);
+        m_counts[dataset.name] = m_counts.value(dataset.name, 0) + 1;
+    }
+
     BackupFile finish(const nlohmann::json& sources) {
         flush_part();
         m_tar.add(k_archive_counts, m_counts.dump(2) + "\n", m_created);
@@ -197,6 +204,10 @@ public:
     void blob(const config::Dataset& dataset, const std::string& tenant, const std::filesystem::path& file,
               const std::string& relative_path) override {
         if (auto* archive = archive_for(tenant)) archive->blob(dataset, file, relative_path);
+    }
+    void streamed_blob(const config::Dataset& dataset, const std::string& tenant,
+                       const connectors::StreamedBlob& blob) override {
+        if (auto* archive = archive_for(tenant)) archive->streamed_blob(dataset, blob);
     }
 
     void ensure_archive(const std::string& tenant) { archive_for(tenant); }

@@ -102,6 +102,7 @@ public:
     }
 
     void blob(const config::Dataset&, const std::string&, const std::filesystem::path&, const std::string&) override {}
+    void streamed_blob(const config::Dataset&, const std::string&, const connectors::StreamedBlob&) override {}
 
     std::map<std::string, std::uint64_t> counts(const std::string& tenant) const {
         std::map<std::string, std::uint64_t> counts;

@@ -90,9 +90,9 @@ Source read_source(JsonReader& reader, const std::filesystem::path& base_dir) {
     Source source;
     source.name = reader.required_string("name");
     source.kind = reader.required_string("kind");
-    // A database server is reached by its connection string, not a path.
-    source.path_text =
-        source.kind == "postgres" ? reader.optional_string("path").value_or("") : reader.required_string("path");
+    // A database server is reached by its connection string, a bucket by its endpoint: no path.
+    source.path_text = source.kind == "postgres" || source.kind == "s3" ? reader.optional_string("path").value_or("")
+                                                                        : reader.required_string("path");
     if (!source.path_text.empty()) source.path = util::resolve(base_dir, source.path_text);
     source.pointer = reader.pointer();
     source.file = reader.file();

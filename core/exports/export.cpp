@@ -158,6 +158,10 @@ public:
         std::error_code ec;
         count.bytes += std::filesystem::file_size(file, ec);
     }
+    void streamed_blob(const config::Dataset& dataset, const std::string&,
+                       const connectors::StreamedBlob& blob) override {
+        add(dataset, blob.size);
+    }
     std::vector<DatasetCount> counts;
 
 protected:
@@ -182,6 +186,7 @@ struct PendingBlob {
     const config::Dataset* dataset = nullptr;
     std::filesystem::path file;
     std::string relative_path;
+    std::optional<connectors::StreamedBlob> streamed;  // a remote object instead of file
 };
 
 // Thrown in a collecting thread once the export failed elsewhere; that failure is the one reported.
@@ -287,7 +292,12 @@ public:
     void blob(const config::Dataset& dataset, const std::string& tenant, const std::filesystem::path& file,
               const std::string& relative_path) override {
         CountingSink::blob(dataset, tenant, file, relative_path);
-        m_blobs.push({&dataset, file, relative_path});
+        m_blobs.push({&dataset, file, relative_path, std::nullopt});
+    }
+    void streamed_blob(const config::Dataset& dataset, const std::string& tenant,
+                       const connectors::StreamedBlob& blob) override {
+        CountingSink::streamed_blob(dataset, tenant, blob);
+        m_blobs.push({&dataset, {}, blob.relative_path, blob});
     }
 
     // The spooled datasets, in the order their first record came; call after collecting.
@@ -336,6 +346,15 @@ public:
     }
 
     void add_blob(const PendingBlob& blob) {
+        if (blob.streamed) {
+            auto path = "files/" + source_of(*blob.dataset) + "/" + blob.relative_path;
+            const auto& streamed = *blob.streamed;
+            entry(path, [&] {
+                m_archive.add_stream(path, streamed.size, streamed.mtime, compressed_media(streamed.relative_path),
+                                     streamed.read);
+            });
+            return;
+        }
         struct stat st {};
         std::int64_t mtime = ::stat(blob.file.c_str(), &st) == 0 ? st.st_mtime : m_now;
         auto path = "files/" + source_of(*blob.dataset) + "/" + blob.relative_path;

@@ -249,6 +249,7 @@ public:
         if (it != record.end() && it->is_string()) values.push_back({dataset.name, tenant, it->get<std::string>()});
     }
     void blob(const config::Dataset&, const std::string&, const std::filesystem::path&, const std::string&) override {}
+    void streamed_blob(const config::Dataset&, const std::string&, const connectors::StreamedBlob&) override {}
     std::vector<LiveValue> values;
 
 private:

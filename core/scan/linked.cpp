@@ -35,6 +35,7 @@ public:
                 found.insert({id->kind, id->value});
     }
     void blob(const config::Dataset&, const std::string&, const std::filesystem::path&, const std::string&) override {}
+    void streamed_blob(const config::Dataset&, const std::string&, const connectors::StreamedBlob&) override {}
 
     std::set<std::pair<std::string, std::string>> found;
 
@@ -65,6 +66,7 @@ public:
         }
     }
     void blob(const config::Dataset&, const std::string&, const std::filesystem::path&, const std::string&) override {}
+    void streamed_blob(const config::Dataset&, const std::string&, const connectors::StreamedBlob&) override {}
 
     std::set<std::string> shared;
 

@@ -22,6 +22,11 @@ struct Collected final : connectors::RecordSink {
         tenants.push_back(tenant);
         texts.push_back(relative);
     }
+    void streamed_blob(const config::Dataset&, const std::string& tenant,
+                       const connectors::StreamedBlob& blob) override {
+        tenants.push_back(tenant);
+        texts.push_back(blob.relative_path);
+    }
 };
 
 class ConnectorContract : public ConnectorFixtureTest {};

@@ -152,6 +152,7 @@ TEST(PostgresConnector, StreamsPastOneFetchAndDeletesPastOneBatchInASchema) {
         }
         void blob(const config::Dataset&, const std::string&, const std::filesystem::path&,
                   const std::string&) override {}
+        void streamed_blob(const config::Dataset&, const std::string&, const StreamedBlob&) override {}
     } counted;
     Selector tenant_a;
     tenant_a.tenant = "a";

@@ -90,3 +90,28 @@ TEST(RawBytes, AMissingFileHoldsNothingAndAnUnreadableOneIsAnError) {
 
 }  // namespace
 }  // namespace gdprctl::connectors
+
+namespace gdprctl::connectors {
+namespace {
+
+// An object read from a bucket arrives in pieces of any size: each match counts once, bounded
+// as in the whole text, wherever the pieces are cut.
+TEST(StreamingMatchCounter, CountsAsTheWholeTextDoesWhereverThePiecesAreCut) {
+    pii::IdentifierMatcher identifiers({"192.0.2.1", "ann@example.org"});
+    std::string text;
+    for (int i = 0; i < 300; ++i)
+        text += (i % 3 == 0   ? "192.0.2.1 "
+                 : i % 3 == 1 ? "192.0.2.10 "
+                              : "mail ann@example.org, ") +
+                std::string(i % 7, ' ');
+    auto whole = identifiers.count(text);
+    ASSERT_EQ(whole, 200u);
+    for (std::size_t piece : {1u, 2u, 5u, 9u, 64u, 4096u}) {
+        StreamingMatchCounter counter(identifiers);
+        for (std::size_t at = 0; at < text.size(); at += piece) counter.feed(std::string_view(text).substr(at, piece));
+        EXPECT_EQ(counter.finish(), whole) << "pieces of " << piece;
+    }
+}
+
+}  // namespace
+}  // namespace gdprctl::connectors

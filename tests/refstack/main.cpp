@@ -54,6 +54,16 @@ int main(int argc, char** argv) {
                              "With --db postgres: file holding the password, also named in gdprctl.json "
                              "(default: PGPASSWORD or PGPASSFILE)");
 
+    seed_command->add_option("--objects", seed.objects, "Where recordings are kept: files (DIR/recordings) or s3")
+        ->check(CLI::IsMember({"files", "s3"}))
+        ->capture_default_str();
+    seed_command->add_option("--s3-endpoint", seed.s3_endpoint, "With --objects s3: the server, http(s)://host:port");
+    seed_command->add_option("--s3-bucket", seed.s3_bucket, "With --objects s3: the bucket (made if missing)")
+        ->capture_default_str();
+    seed_command->add_option(
+        "--s3-credentials-file", seed.s3_credentials_file,
+        "With --objects s3: access_key_id and secret_access_key lines, also named in gdprctl.json");
+
     gdprctl::refstack::StackOptions stack;
     auto* up_command = app.add_subcommand("up", "Seed when needed, then start nginx-rtmp, publishers and viewers");
     up_command->add_option("--dir", dir, "Platform directory")->required();

@@ -6,10 +6,12 @@
 
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <stdexcept>
 
+#include "connectors/s3/s3_client.hpp"
 #include "core/util/fs.hpp"
 #include "core/util/time.hpp"
 
@@ -155,7 +157,10 @@ private:
 class Seeder {
 public:
     explicit Seeder(const SeedOptions& options)
-        : m_options(options), m_random(options.seed), m_now(options.now ? options.now : util::now() / 3600 * 3600) {}
+        : m_options(options),
+          m_random(options.seed),
+          m_now(options.now ? options.now : util::now() / 3600 * 3600),
+          m_bucket(open_bucket(options)) {}
 
     nlohmann::json run() {
         auto dir = m_options.dir;
@@ -621,9 +626,13 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                 std::int64_t t = time_in_day(day);
                 auto name = stream.name + "-" + util::format_utc(t, "%Y%m%d-%H%M%S");
                 std::string flv = std::string("FLV\x01\x05\0\0\0\x09", 9) + m_random.hex(2048);
-                auto flv_path = dir / "recordings" / tenant / (name + ".flv");
-                util::write_file_atomically(flv_path, flv, 0600);
-                set_mtime(flv_path, t + 3600);
+                if (m_bucket) {
+                    m_bucket->put("recordings/" + tenant + "/" + name + ".flv", flv);
+                } else {
+                    auto flv_path = dir / "recordings" / tenant / (name + ".flv");
+                    util::write_file_atomically(flv_path, flv, 0600);
+                    set_mtime(flv_path, t + 3600);
+                }
                 m_truth.add(tenant, "recordings", "recordings");
                 auto vtt_path = dir / "captions" / tenant / (name + ".en.vtt");
                 util::write_file_atomically(
@@ -632,6 +641,46 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                 m_truth.add(tenant, "captions", "ai-generated");
             }
         }
+    }
+
+    // Recordings in a directory, or as the objects write_recordings() put in the bucket.
+    nlohmann::json recordings_source() const {
+        nlohmann::json source = {
+            {"name", "recordings"},
+            {"kind", "files"},
+            {"path", "recordings"},
+            {"include", {"*.flv", "*.mp4"}},
+            {"category", "recordings"},
+            {"tenant", {{"regex", "^([^/]+)/"}}},
+            {"timestamp",
+             {{"format", "pattern"}, {"regex", "-([0-9]{8}-[0-9]{6})\\.[a-z0-9]+$"}, {"pattern", "%Y%m%d-%H%M%S"}}}};
+        if (m_options.objects != "s3") return source;
+        source.erase("path");
+        source["kind"] = "s3";
+        source["endpoint"] = m_options.s3_endpoint;
+        source["bucket"] = m_options.s3_bucket;
+        source["prefix"] = "recordings/";
+        source["credentials_file"] = std::filesystem::absolute(m_options.s3_credentials_file).string();
+        return source;
+    }
+
+    // The bucket --objects s3 names, made when it does not exist yet.
+    static std::unique_ptr<connectors::s3::Client> open_bucket(const SeedOptions& options) {
+        if (options.objects != "s3") return nullptr;
+        if (options.s3_endpoint.empty() || options.s3_credentials_file.empty())
+            throw std::runtime_error("--objects s3 needs --s3-endpoint and --s3-credentials-file");
+        connectors::s3::Endpoint endpoint;
+        endpoint.url = options.s3_endpoint;
+        endpoint.bucket = options.s3_bucket;
+        endpoint.credentials = connectors::s3::read_credentials_file(options.s3_credentials_file);
+        endpoint.source = "refstack";
+        auto bucket = std::make_unique<connectors::s3::Client>(endpoint);
+        try {
+            bucket->create_bucket();
+        } catch (const std::exception&) {
+            bucket->list("", [](const connectors::s3::ObjectVersion&) {});  // it exists, and may be used
+        }
+        return bucket;
     }
 
     nlohmann::json platform_database_source(const nlohmann::json& tables, const nlohmann::json& own_tenant) const {
@@ -743,14 +792,7 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
                {"subjects", {{"ip", {"viewer_ip"}}, {"email", {"viewer_email"}}}},
                {"tenant", {{"field", "tenant"}}},
                {"timestamp", {{"field", "ts"}, {"format", "iso8601"}}}},
-              {{"name", "recordings"},
-               {"kind", "files"},
-               {"path", "recordings"},
-               {"include", {"*.flv", "*.mp4"}},
-               {"category", "recordings"},
-               {"tenant", {{"regex", "^([^/]+)/"}}},
-               {"timestamp",
-                {{"format", "pattern"}, {"regex", "-([0-9]{8}-[0-9]{6})\\.[a-z0-9]+$"}, {"pattern", "%Y%m%d-%H%M%S"}}}},
+              recordings_source(),
               {{"name", "hls"},
                {"kind", "files"},
                {"path", "hls"},
@@ -772,6 +814,7 @@ CREATE TABLE storage_settings (tenant_id TEXT PRIMARY KEY REFERENCES tenants(id)
     Random m_random;
     std::int64_t m_now;
     std::vector<Viewer> m_viewers;
+    std::unique_ptr<connectors::s3::Client> m_bucket;  // --objects s3
     std::vector<Stream> m_streams;
     std::vector<Session> m_sessions;
     std::map<int, std::vector<std::size_t>> m_sessions_by_day;

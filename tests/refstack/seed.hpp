@@ -22,6 +22,12 @@ struct SeedOptions {
     // "sqlite" (platform.db) or "postgres" (the same tables in the database postgres names).
     std::string db = "sqlite";
     PostgresTarget postgres;
+    // "files" (DIR/recordings) or "s3": the recordings as objects recordings/TENANT/NAME.flv in
+    // s3_bucket (created when missing) at s3_endpoint, and a source of kind s3 for them.
+    std::string objects = "files";
+    std::string s3_endpoint;
+    std::string s3_bucket = "refstack";
+    std::filesystem::path s3_credentials_file;
 };
 
 // Writes a whole platform's stores under dir deterministically (same options, same bytes):

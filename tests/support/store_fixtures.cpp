@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 
+#include "tests/support/ceph_cluster.hpp"
 #include "tests/support/postgres_server.hpp"
 
 namespace gdprctl::testing {
@@ -167,6 +168,50 @@ private:
     std::string m_database;
 };
 
+// The files fixture's objects in a bucket of the test cluster. Last-Modified is the server's
+// clock, so each record's time is in its key.
+class S3Fixture final : public StoreFixture {
+public:
+    std::string kind() const override { return "s3"; }
+    bool has_subjects() const override { return false; }
+    bool detects_undeclared() const override { return false; }
+    // The bucket's keys as s3cmd lists them: gdprctl's own listing is what is under test.
+    std::string store_digest() const override {
+        std::string all;
+        for (const auto& key : CephCluster::shared().keys_by_s3cmd(m_bucket)) all += key + "\n";
+        return all;
+    }
+
+protected:
+    nlohmann::json write_store(const std::filesystem::path&) override {
+        auto& cluster = CephCluster::shared();
+        m_bucket = cluster.create_bucket();
+        connectors::s3::Client client(cluster.bucket_endpoint(m_bucket));
+        int n = 0;
+        for (const auto& record : sample_records()) {
+            auto folder = record.tenant.empty() ? std::string("shared") : record.tenant;
+            ++n;
+            client.put("media/" + folder + "/rec" + std::to_string(n) + "-" + std::to_string(record.time) + ".flv",
+                       "FLV" + std::string(100 * static_cast<std::size_t>(n), 'x'));
+        }
+        client.put("media/t1/notes.txt", "not a recording");
+        client.put("other/t1/rec9-1.flv", "outside the prefix");
+        return {{"name", "media"},
+                {"kind", "s3"},
+                {"endpoint", cluster.endpoint()},
+                {"bucket", m_bucket},
+                {"prefix", "media/"},
+                {"credentials_file", cluster.credentials_file().string()},
+                {"include", {"*.flv"}},
+                {"category", "recordings"},
+                {"tenant", {{"regex", "^(t[0-9]+)/"}}},
+                {"timestamp", {{"format", "unix"}, {"regex", "-([0-9]+)\\.flv$"}}}};
+    }
+
+private:
+    std::string m_bucket;
+};
+
 }  // namespace
 
 std::string StoreFixture::store_digest() const { return tree_digest(dir()); }
@@ -198,10 +243,11 @@ std::unique_ptr<StoreFixture> make_fixture(const std::string& kind) {
     if (kind == "logfile") return std::make_unique<LogfileFixture>();
     if (kind == "files") return std::make_unique<FilesFixture>();
     if (kind == "postgres") return std::make_unique<PostgresFixture>();
+    if (kind == "s3") return std::make_unique<S3Fixture>();
     return nullptr;
 }
 
-std::vector<std::string> fixture_kinds() { return {"sqlite", "logfile", "files", "postgres"}; }
+std::vector<std::string> fixture_kinds() { return {"sqlite", "logfile", "files", "postgres", "s3"}; }
 
 std::map<std::string, std::uint64_t> records_by_tenant(const connectors::SourceInventory& inventory) {
     std::map<std::string, std::uint64_t> counts;
