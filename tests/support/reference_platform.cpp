@@ -6,9 +6,9 @@
 
 namespace gdprctl::testing {
 
-ReferencePlatform::ReferencePlatform() {
+ReferencePlatform::ReferencePlatform(const std::string& seed_options) {
     std::string err;
-    if (seed_reference_platform(dir(), "--seed 5 --now " + std::to_string(k_now), &err) != 0)
+    if (seed_reference_platform(dir(), "--seed 5 --now " + std::to_string(k_now) + " " + seed_options, &err) != 0)
         throw std::runtime_error("refstack seed failed: " + err);
     truth = nlohmann::json::parse(read_text(dir() / "truth.json"));
 }

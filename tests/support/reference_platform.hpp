@@ -18,7 +18,9 @@ class ReferencePlatform {
 public:
     static constexpr long k_now = 1795447510;  // 2026-11-23T15:25:10Z
 
-    ReferencePlatform();
+    ReferencePlatform() : ReferencePlatform("") {}
+    // Seeded with these refstack seed options as well ("--objects s3 ...").
+    explicit ReferencePlatform(const std::string& seed_options);
     const std::filesystem::path& dir() const { return m_dir.path(); }
     int gdprctl(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const;
     // `gdprctl --format json ARGS`, its exit status expected (a test failure otherwise), parsed:

@@ -1,0 +1,129 @@
+// The reference platform with its recordings in a bucket of a real RADOS Gateway (refstack
+// seed --objects s3), driven through the gdprctl binary and checked from outside with s3cmd,
+// unzip and sha256sum.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/ceph_cluster.hpp"
+#include "tests/support/reference_platform.hpp"
+
+namespace gdprctl::testing {
+namespace {
+
+std::string seed_options_for(const std::string& bucket) {
+    auto& cluster = CephCluster::shared();
+    return "--objects s3 --s3-endpoint " + cluster.endpoint() + " --s3-bucket " + bucket + " --s3-credentials-file " +
+           shell_quote(cluster.credentials_file().string());
+}
+
+class S3Platform : public ::testing::Test, protected ReferencePlatform {
+protected:
+    S3Platform() : ReferencePlatform(seed_options_for(bucket_for_this_test())) {}
+
+    static std::string bucket_for_this_test() {
+        static std::string bucket;
+        bucket = CephCluster::shared().create_bucket();
+        return bucket;
+    }
+    std::string bucket() const { return config()["sources"][recordings_index()]["bucket"]; }
+    nlohmann::json config() const { return nlohmann::json::parse(read_text(dir() / "gdprctl.json")); }
+    std::size_t recordings_index() const {
+        auto sources = config()["sources"];
+        for (std::size_t i = 0; i < sources.size(); ++i)
+            if (sources[i]["name"] == "recordings") return i;
+        throw std::runtime_error("no recordings source");
+    }
+    std::vector<std::string> recordings_of(const std::string& tenant) const {
+        return CephCluster::shared().keys_by_s3cmd(bucket(), "recordings/" + tenant + "/");
+    }
+    void edit_recordings_source(const std::function<void(nlohmann::json&)>& change) const {
+        auto edited = config();
+        change(edited["sources"][recordings_index()]);
+        write_text(dir() / "gdprctl.json", edited.dump(2));
+    }
+};
+
+std::string sha256_of(const std::filesystem::path& file) {
+    std::string out;
+    run_command("sha256sum " + shell_quote(file.string()), &out);
+    return out.substr(0, 64);
+}
+
+TEST_F(S3Platform, RecordingsInABucketAreScannedExportedBackedUpAndErasedWithTheirTenantOnly) {
+    auto acme = recordings_of("acme");
+    auto bluebird = recordings_of("bluebird");
+    ASSERT_EQ(acme.size(), truth["tenants"]["acme"]["records"]["recordings"].get<std::size_t>());
+    ASSERT_FALSE(bluebird.empty());
+    EXPECT_FALSE(std::filesystem::exists(dir() / "recordings" / "acme" / acme.front()));
+
+    auto scanned = scanned_records(dir());
+    EXPECT_EQ(scanned["recordings/acme"], acme.size());
+    EXPECT_EQ(scanned["recordings/bluebird"], bluebird.size());
+
+    // The export holds every recording of acme's, byte for byte, and none of anyone else's.
+    std::string out, err;
+    ASSERT_EQ(gdprctl("export --tenant acme --out " + (dir() / "acme.zip").string(), &out, &err), 0) << out << err;
+    run_command("unzip -Z1 " + shell_quote((dir() / "acme.zip").string()) + " 'files/recordings/*'", &out);
+    EXPECT_EQ(static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n')), acme.size()) << out;
+    EXPECT_EQ(out.find("bluebird"), std::string::npos);
+    auto first = acme.front();  // recordings/acme/NAME.flv
+    CephCluster::shared().s3cmd("get " + shell_quote("s3://" + bucket() + "/" + first) + " " +
+                                shell_quote((dir() / "from-s3cmd.flv").string()));
+    run_command("unzip -p " + shell_quote((dir() / "acme.zip").string()) + " " +
+                    shell_quote("files/recordings/" + first.substr(std::string("recordings/").size())) + " > " +
+                    shell_quote((dir() / "from-export.flv").string()),
+                &out);
+    EXPECT_EQ(sha256_of(dir() / "from-export.flv"), sha256_of(dir() / "from-s3cmd.flv"));
+
+    // The tenant's backup carries the objects too, and restores them byte for byte.
+    ASSERT_EQ(gdprctl("keys init --key-file " + (dir() / "master.key").string() + " -q"), 0);
+    auto created = gdprctl_json("backup create --tenant acme");
+    ASSERT_EQ(created["backups"].size(), 1u);
+    auto restored = dir() / "restored";
+    ASSERT_EQ(
+        gdprctl("backup restore " + created["backups"][0]["path"].get<std::string>() + " --to " + restored.string(),
+                &out, &err),
+        0)
+        << out << err;
+    EXPECT_EQ(sha256_of(restored / "files" / "recordings" / first.substr(std::string("recordings/").size())),
+              sha256_of(dir() / "from-s3cmd.flv"));
+
+    ASSERT_EQ(gdprctl("erase --tenant acme --yes", &out, &err), 0) << out << err;
+    EXPECT_NE(out.find("nothing left"), std::string::npos) << out;
+    EXPECT_TRUE(recordings_of("acme").empty());
+    EXPECT_EQ(recordings_of("bluebird"), bluebird);
+}
+
+TEST_F(S3Platform, AnUnreachableEndpointOrWrongCredentialsExitThreeNamingTheSourceAndNoSecret) {
+    auto secret = read_text(CephCluster::shared().credentials_file());
+    secret = secret.substr(secret.find("secret_access_key = ") + 20, 40);
+
+    edit_recordings_source([](nlohmann::json& source) {
+        source["endpoint"] = "http://127.0.0.1:" + std::to_string(free_loopback_port());
+    });
+    std::string out, err;
+    EXPECT_EQ(gdprctl("scan", &out, &err), 3) << out << err;
+    EXPECT_NE(err.find("source \"recordings\": cannot reach http://127.0.0.1:"), std::string::npos) << err;
+    EXPECT_NE(err.find("hint: check \"endpoint\""), std::string::npos) << err;
+
+    write_text(dir() / "wrong.credentials", "access_key_id = NOSUCHKEY\nsecret_access_key = not-the-secret\n");
+    edit_recordings_source([&](nlohmann::json& source) {
+        source["endpoint"] = CephCluster::shared().endpoint();
+        source["credentials_file"] = (dir() / "wrong.credentials").string();
+    });
+    EXPECT_EQ(gdprctl("erase --tenant acme --yes", &out, &err), 3) << out << err;
+    EXPECT_NE(err.find("source \"recordings\": " + CephCluster::shared().endpoint() + " refused the credentials from " +
+                       (dir() / "wrong.credentials").string()),
+              std::string::npos)
+        << err;
+    EXPECT_EQ((out + err).find("not-the-secret"), std::string::npos);
+    EXPECT_EQ((out + err).find(secret), std::string::npos);
+    EXPECT_FALSE(recordings_of("acme").empty());  // nothing was erased anywhere
+    EXPECT_EQ(database().value("SELECT count(*) FROM tenants WHERE id = 'acme'"), "1");
+}
+
+}  // namespace
+}  // namespace gdprctl::testing
