@@ -18,11 +18,8 @@ struct Kind {
 
 // One explicit table: a new store kind is one folder and one line here.
 constexpr Kind k_kinds[] = {
-    {"sqlite", &sqlite::open},
-    {"logfile", &logfile::open},
-    {"files", &files::open},
-    {"postgres", &postgres::open},
-    {"s3", &s3::open},
+    {"sqlite", &sqlite::open},     {"logfile", &logfile::open}, {"files", &files::open},
+    {"postgres", &postgres::open}, {"s3", &s3::open},
 };
 
 }  // namespace

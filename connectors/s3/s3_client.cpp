@@ -64,6 +64,14 @@ std::string xml_escape(std::string_view text) {
     return out;
 }
 
+// XML 1.0 cannot carry most control characters, even as references, and a parser turns a
+// carriage return into a newline: a key holding one is deleted on its own, by its URL.
+bool fits_in_xml(std::string_view key) {
+    for (unsigned char c : key)
+        if (c < 0x20 && c != '\t' && c != '\n') return false;
+    return true;
+}
+
 std::string sha256_hex(std::string_view body) {
     crypto::Sha256 digest;
     digest.update(reinterpret_cast<const unsigned char*>(body.data()), body.size());
@@ -155,6 +163,26 @@ bool is_credentials_error(long status, const std::string& code) {
 }
 
 util::UnixTime time_of(const std::string& text) { return util::parse_iso8601(text).value_or(0); }
+
+// Listings are asked for with encoding-type=url, so that a key with bytes XML cannot carry
+// (control characters) still lists: keys come back percent-encoded, a space as "+" on some
+// servers (a "+" itself is always encoded).
+std::string url_decoded(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '+') {
+            out += ' ';
+        } else if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+                   std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+            out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -381,7 +409,7 @@ void Client::list(const std::string& prefix, const std::function<void(const Obje
     for (;;) {
         Request request;
         request.path = bucket_path();
-        request.query = {{"list-type", "2"}, {"max-keys", "1000"}, {"prefix", prefix}};
+        request.query = {{"encoding-type", "url"}, {"list-type", "2"}, {"max-keys", "1000"}, {"prefix", prefix}};
         if (!token.empty()) request.query["continuation-token"] = token;
         request.what = "listing \"" + prefix + "\"";
         auto response = perform(request);
@@ -390,7 +418,7 @@ void Client::list(const std::string& prefix, const std::function<void(const Obje
         ObjectVersion object;
         XmlElements elements([&](const std::string& path, const std::string& text) {
             if (path == "ListBucketResult/Contents/Key")
-                object.key = text;
+                object.key = url_decoded(text);
             else if (path == "ListBucketResult/Contents/Size")
                 object.size = std::strtoull(text.c_str(), nullptr, 10);
             else if (path == "ListBucketResult/Contents/LastModified")
@@ -416,7 +444,7 @@ void Client::list_versions(const std::string& prefix, const std::function<void(c
     for (;;) {
         Request request;
         request.path = bucket_path();
-        request.query = {{"versions", ""}, {"max-keys", "1000"}, {"prefix", prefix}};
+        request.query = {{"encoding-type", "url"}, {"max-keys", "1000"}, {"prefix", prefix}, {"versions", ""}};
         if (!key_marker.empty()) request.query["key-marker"] = key_marker;
         if (!version_marker.empty()) request.query["version-id-marker"] = version_marker;
         request.what = "listing the versions under \"" + prefix + "\"";
@@ -430,7 +458,7 @@ void Client::list_versions(const std::string& prefix, const std::function<void(c
             if (in_version || in_marker) {
                 auto field = path.substr(in_version ? v.size() : d.size());
                 if (field == "/Key")
-                    version.key = text;
+                    version.key = url_decoded(text);
                 else if (field == "/VersionId")
                     version.version_id = text;
                 else if (field == "/IsLatest")
@@ -446,7 +474,7 @@ void Client::list_versions(const std::string& prefix, const std::function<void(c
             } else if (path == "ListVersionsResult/IsTruncated") {
                 truncated = text == "true";
             } else if (path == "ListVersionsResult/NextKeyMarker") {
-                next_key = text;
+                next_key = url_decoded(text);
             } else if (path == "ListVersionsResult/NextVersionIdMarker") {
                 next_version = text;
             }
@@ -559,10 +587,27 @@ void Client::upload_parts(const std::string& key, const std::filesystem::path& f
     }
 }
 
+void Client::delete_one(const ObjectRef& object) {
+    Request request;
+    request.method = "DELETE";
+    request.path = object_path(object.key);
+    if (!object.version_id.empty()) request.query["versionId"] = object.version_id;
+    request.what = "deleting " + util::printable(object.key);
+    perform(request);
+}
+
 void Client::delete_objects(const std::vector<ObjectRef>& objects) {
-    if (objects.empty()) return;
-    std::string body = "<Delete><Quiet>true</Quiet>";
+    std::vector<const ObjectRef*> batched;
     for (const auto& object : objects) {
+        if (fits_in_xml(object.key))
+            batched.push_back(&object);
+        else
+            delete_one(object);
+    }
+    if (batched.empty()) return;
+    std::string body = "<Delete><Quiet>true</Quiet>";
+    for (const auto* each : batched) {
+        const auto& object = *each;
         body += "<Object><Key>" + xml_escape(object.key) + "</Key>";
         if (!object.version_id.empty()) body += "<VersionId>" + xml_escape(object.version_id) + "</VersionId>";
         body += "</Object>";
@@ -574,7 +619,7 @@ void Client::delete_objects(const std::vector<ObjectRef>& objects) {
     request.query = {{"delete", ""}};
     request.body = body;
     request.headers = {"Content-MD5: " + md5_base64(body)};
-    request.what = "deleting " + std::to_string(objects.size()) + " objects";
+    request.what = "deleting " + std::to_string(batched.size()) + " objects";
     auto response = perform(request);
     std::string key, code, message;
     std::string refused;

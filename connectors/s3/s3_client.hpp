@@ -79,8 +79,9 @@ public:
     // Writes the file as one object, in parts of part_size bytes (multipart upload) when it is
     // larger than that.
     void put_file(const std::string& key, const std::filesystem::path& file, std::uint64_t part_size = 8u << 20);
-    // Deletes up to 1,000 objects in one request; Error::runtime naming the first key the server
-    // refused. Deleting what is already gone succeeds.
+    // Deletes up to 1,000 objects in one request (a key XML cannot carry in a request of its
+    // own); Error::runtime naming the first key the server refused. Deleting what is already
+    // gone succeeds.
     void delete_objects(const std::vector<ObjectRef>& objects);
 
     // For setting up buckets (the reference platform, tests).
@@ -95,6 +96,7 @@ private:
     std::string bucket_path() const;
     std::string base_url() const;
     void upload_parts(const std::string& key, const std::filesystem::path& file, std::uint64_t part_size);
+    void delete_one(const ObjectRef& object);
 
     Endpoint m_endpoint;
     void* m_curl = nullptr;  // CURL*, kept for connection reuse

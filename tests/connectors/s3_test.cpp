@@ -193,6 +193,47 @@ TEST(S3Connector, TheRescanReadsLogObjectsPlainAndGzippedAndNamesWhereTheIdentif
                                                     {"s3://" + bucket + "/" + key_of("t1", 2, k_now, "log.gz"), 1}}));
 }
 
+TEST(S3Connector, KeysWithSpacesPlusSignsAccentsAndControlBytesAreListedAndErased) {
+    auto& cluster = CephCluster::shared();
+    auto bucket = cluster.create_bucket();
+    connectors::s3::Client client(cluster.bucket_endpoint(bucket));
+    const std::vector<std::string> names = {"a b", "a+b", "caf\xc3\xa9", "line\nbreak", "bell\x01", "100%", "x&y<z>"};
+    for (const auto& name : names) client.put("media/t1/" + name + "-" + std::to_string(k_now) + ".flv", name);
+    client.put("media/t2/kept-" + std::to_string(k_now) + ".flv", "kept");
+    ASSERT_EQ(cluster.versions_by_curl(bucket).first, 8);
+    S3Workspace workspace(bucket);
+    auto inventory = workspace.connector().inventory({}, {});
+    std::map<std::string, std::uint64_t> per_tenant;
+    for (const auto& row : inventory.rows) per_tenant[row.tenant] += row.records;
+    EXPECT_EQ(per_tenant, (std::map<std::string, std::uint64_t>{{"t1", 7}, {"t2", 1}}));
+    connectors::Selector tenant;
+    tenant.tenant = "t1";
+    FaultyProgress progress;
+    auto report = workspace.connector().apply(
+        workspace.connector().plan(tenant, {connectors::Action::Kind::erase, {}, {}, {}}), progress);
+    EXPECT_EQ(report.records_changed, 7u);
+    EXPECT_EQ(cluster.versions_by_curl(bucket).first, 1);
+    EXPECT_EQ(cluster.keys_by_s3cmd(bucket),
+              std::vector<std::string>{"media/t2/kept-" + std::to_string(k_now) + ".flv"});
+}
+
+TEST(S3Connector, TlsIsVerifiedByDefaultAndAcceptedWithTheCaThatSignedTheServer) {
+    auto& cluster = CephCluster::shared();
+    auto bucket = cluster.create_bucket();
+    try {
+        S3Workspace workspace(bucket, {{"endpoint", cluster.tls_endpoint()}});
+        FAIL() << "a certificate no trusted CA signed was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.exit_code(), 3);
+        EXPECT_NE(std::string(e.what()).find("cannot reach " + cluster.tls_endpoint()), std::string::npos) << e.what();
+        EXPECT_NE(e.hint().find("ca_file"), std::string::npos) << e.hint();
+    }
+    S3Workspace trusting(bucket, {{"endpoint", cluster.tls_endpoint()}, {"ca_file", cluster.ca_file().string()}});
+    EXPECT_TRUE(trusting.connector().inventory({}, {}).rows.empty());
+    S3Workspace unverified(bucket, {{"endpoint", cluster.tls_endpoint()}, {"tls_verify", false}});
+    EXPECT_TRUE(unverified.connector().inventory({}, {}).rows.empty());
+}
+
 TEST(S3Connector, TheConfigNeverHoldsCredentialsAndAMissingBucketIsNamed) {
     auto& cluster = CephCluster::shared();
     auto bucket = cluster.create_bucket();

@@ -42,6 +42,7 @@ CephCluster::CephCluster() {
             throw std::runtime_error("tests/support/ceph-cluster start failed: " + out + err);
     }
     m_endpoint = trimmed(read_text(m_dir / "endpoint"));
+    m_tls_endpoint = trimmed(read_text(m_dir / "endpoint-tls"));
     m_credentials = m_dir / "credentials";
     auto credentials = connectors::s3::read_credentials_file(m_credentials);
     auto host = m_endpoint.substr(m_endpoint.find("://") + 3);

@@ -23,6 +23,9 @@ public:
     CephCluster& operator=(const CephCluster&) = delete;
 
     const std::string& endpoint() const { return m_endpoint; }
+    // The same gateway on https, with a certificate for 127.0.0.1 that ca_file() signed.
+    const std::string& tls_endpoint() const { return m_tls_endpoint; }
+    std::filesystem::path ca_file() const { return m_dir / "tls" / "ca.pem"; }
     const std::filesystem::path& credentials_file() const { return m_credentials; }
     // A new, empty bucket of this process (versioned: keeps every version); its name.
     std::string create_bucket(bool versioned = false);
@@ -42,6 +45,7 @@ private:
     std::unique_ptr<TempDir> m_own;  // set when this process started the cluster
     std::filesystem::path m_dir;
     std::string m_endpoint;
+    std::string m_tls_endpoint;
     std::filesystem::path m_credentials;
     std::filesystem::path m_s3cmd_config;
     TempDir m_scratch;
