@@ -4,6 +4,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "connectors/s3/s3_client.hpp"
 #include "core/error.hpp"
@@ -15,7 +18,8 @@ namespace gdprctl::connectors::s3 {
 
 namespace {
 
-constexpr std::size_t k_delete_batch = 1000;  // the most one DeleteObjects request takes
+constexpr std::size_t k_delete_batch = 1000;   // the most one DeleteObjects request takes
+constexpr std::size_t k_parallel_deletes = 4;  // batches in flight at once
 
 // Objects whose bytes the rescan reads for identifiers when the source names no "text"
 // patterns: captions, playlists, metadata and logs, plain or gzipped.
@@ -185,11 +189,9 @@ public:
             throw Error::findings("source \"" + m_source.name + "\": " + std::to_string(selected.size()) +
                                       " objects to delete now, the plan covered " + std::to_string(planned),
                                   "the bucket changed since the plan was made: make a new plan");
-        auto& bucket = client();
-        for (std::size_t begin = 0; begin < selected.size(); begin += k_delete_batch) {
-            auto end = std::min(selected.size(), begin + k_delete_batch);
-            bucket.delete_objects(std::vector<ObjectRef>(selected.begin() + static_cast<std::ptrdiff_t>(begin),
-                                                         selected.begin() + static_cast<std::ptrdiff_t>(end)));
+        for (std::size_t begin = 0; begin < selected.size(); begin += k_delete_batch * k_parallel_deletes) {
+            auto end = std::min(selected.size(), begin + k_delete_batch * k_parallel_deletes);
+            delete_in_parallel(selected, begin, end);
             progress.mark_done(plan.items.front().dataset + "#" + std::to_string(end));
         }
         // Every selected object is gone now, those an interrupted earlier run deleted included:
@@ -231,6 +233,32 @@ private:
         bool is_latest = true;
         bool delete_marker = false;
     };
+
+    // Deletes selected[begin, end) as batches of k_delete_batch sent at the same time, one
+    // client each: the server deletes one batch's objects one after the other, so batches in
+    // flight together keep more of its threads busy. Returns once every batch is done; the
+    // first failure is rethrown then.
+    void delete_in_parallel(const std::vector<ObjectRef>& selected, std::size_t begin, std::size_t end) {
+        std::vector<std::thread> workers;
+        std::vector<std::exception_ptr> failures;
+        std::mutex failed;
+        const auto& settings = endpoint();
+        for (std::size_t from = begin; from < end; from += k_delete_batch) {
+            auto to = std::min(end, from + k_delete_batch);
+            workers.emplace_back([&, from, to] {
+                try {
+                    Client own(settings);
+                    own.delete_objects(std::vector<ObjectRef>(selected.begin() + static_cast<std::ptrdiff_t>(from),
+                                                              selected.begin() + static_cast<std::ptrdiff_t>(to)));
+                } catch (...) {
+                    std::lock_guard lock(failed);
+                    failures.push_back(std::current_exception());
+                }
+            });
+        }
+        for (auto& worker : workers) worker.join();
+        if (!failures.empty()) std::rethrow_exception(failures.front());
+    }
 
     static void refuse_credentials_in_config(const config::JsonReader& reader) {
         for (const char* key : {"access_key_id", "secret_access_key", "aws_access_key_id", "aws_secret_access_key"})

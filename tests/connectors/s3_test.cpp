@@ -77,24 +77,25 @@ TEST(S3Connector, PagesThroughThousandsOfObjectsAndAKilledPurgeResumesToDeleteOn
     auto& cluster = CephCluster::shared();
     auto bucket = cluster.create_bucket();
     connectors::s3::Client client(cluster.bucket_endpoint(bucket));
-    // 2,500 expired objects (three listing pages, three delete batches) and 300 fresh ones.
-    for (int n = 0; n < 2500; ++n) client.put(key_of(n % 2 ? "t1" : "t2", n, k_now - 100 * 86400), "old");
+    // 4,500 expired objects (five listing pages, five delete batches sent in two waves of at
+    // most four) and 300 fresh ones.
+    for (int n = 0; n < 4500; ++n) client.put(key_of(n % 2 ? "t1" : "t2", n, k_now - 100 * 86400), "old");
     for (int n = 0; n < 300; ++n) client.put(key_of("t1", 5000 + n, k_now - 86400), "new");
     S3Workspace workspace(bucket);
 
-    EXPECT_EQ(records_of(workspace.connector().inventory({}, {})), 2800u);
+    EXPECT_EQ(records_of(workspace.connector().inventory({}, {})), 4800u);
     auto plan = workspace.connector().plan(older_than(k_now - 90 * 86400), {});
-    ASSERT_EQ(plan.records(), 2500u);
-    EXPECT_EQ(plan.source_records, 2800u);
-    EXPECT_EQ(cluster.keys_by_s3cmd(bucket).size(), 2800u);  // the plan changed nothing
+    ASSERT_EQ(plan.records(), 4500u);
+    EXPECT_EQ(plan.source_records, 4800u);
+    EXPECT_EQ(cluster.keys_by_s3cmd(bucket).size(), 4800u);  // the plan changed nothing
 
-    FaultyProgress killed(2);  // dies after the second batch of 1,000 is deleted
+    FaultyProgress killed(1);  // dies after the first wave of 4,000 is deleted
     EXPECT_THROW(workspace.connector().apply(plan, killed), FaultyProgress::Killed);
     EXPECT_EQ(cluster.keys_by_s3cmd(bucket).size(), 800u);
 
     killed.heal();
     auto report = workspace.connector().apply(plan, killed);
-    EXPECT_EQ(report.records_changed, 2500u);
+    EXPECT_EQ(report.records_changed, 4500u);
     auto left = cluster.keys_by_s3cmd(bucket);
     ASSERT_EQ(left.size(), 300u);
     for (const auto& key : left)
@@ -169,6 +170,27 @@ TEST(S3Connector, ErasingATenantInAVersionedBucketLeavesNoVersionAndNoDeleteMark
     EXPECT_EQ(cluster.keys_by_s3cmd(bucket), std::vector<std::string>{key_of("t2", 3, k_now)});
     pii::IdentifierMatcher nothing({});
     EXPECT_TRUE(workspace.connector().verify(tenant, nothing).residue.empty());
+}
+
+TEST(S3Connector, MoreThanAThousandVersionsArePagedThroughAndEveryOneGoesWithItsTenant) {
+    auto& cluster = CephCluster::shared();
+    auto bucket = cluster.create_bucket(true);
+    connectors::s3::Client client(cluster.bucket_endpoint(bucket));
+    // 700 keys of two versions each: the version listing takes two pages, the second starting
+    // inside a key's versions for some of them.
+    for (int take = 0; take < 2; ++take)
+        for (int n = 0; n < 700; ++n) client.put(key_of("t1", n, k_now), "take " + std::to_string(take));
+    client.put(key_of("t2", 1, k_now), "another tenant's");
+    S3Workspace workspace(bucket);
+    connectors::Selector tenant;
+    tenant.tenant = "t1";
+    auto plan = workspace.connector().plan(tenant, {connectors::Action::Kind::erase, {}, {}, {}});
+    ASSERT_EQ(plan.items.size(), 2u);
+    EXPECT_EQ(plan.items[0].records, 700u);
+    EXPECT_EQ(plan.items[1].records, 700u);
+    FaultyProgress progress;
+    EXPECT_EQ(workspace.connector().apply(plan, progress).records_changed, 1400u);
+    EXPECT_EQ(cluster.versions_by_curl(bucket), std::make_pair(1, 0));
 }
 
 TEST(S3Connector, TheRescanReadsLogObjectsPlainAndGzippedAndNamesWhereTheIdentifierIs) {

@@ -105,6 +105,8 @@ std::pair<int, int> CephCluster::versions_by_curl(const std::string& bucket) con
                 &out, &err);
     if (out.find("ListVersionsResult") == std::string::npos)
         throw std::runtime_error("curl could not list the versions of " + bucket + ": " + out + err);
+    if (out.find("<IsTruncated>true</IsTruncated>") != std::string::npos)
+        throw std::runtime_error("more than 1,000 versions in " + bucket + ": count them in pages");
     return {count_of(out, "<Version>"), count_of(out, "<DeleteMarker>")};
 }
 

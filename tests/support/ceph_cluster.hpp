@@ -36,7 +36,7 @@ public:
     // s3cmd with a config for this cluster; its stdout, throwing on failure.
     std::string s3cmd(const std::string& arguments) const;
     // Every version and delete marker under bucket, counted with curl's own SigV4 signing
-    // (s3cmd lists no versions): {versions, delete markers}.
+    // (s3cmd lists no versions): {versions, delete markers}. Throws beyond one page (1,000).
     std::pair<int, int> versions_by_curl(const std::string& bucket) const;
 
 private:
