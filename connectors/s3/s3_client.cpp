@@ -3,10 +3,13 @@
 #include <curl/curl.h>
 #include <expat.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -202,7 +205,24 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
     return out;
 }
 
+namespace {
+
+// The file holds a secret that reaches every object in the bucket: one others may read is said
+// out loud, as the master key file is, and still used (refusing would stop a purge that is due).
+void warn_if_credentials_are_exposed(const std::filesystem::path& file) {
+    struct stat info {};
+    if (::stat(file.c_str(), &info) != 0 || (info.st_mode & 0077) == 0) return;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    spdlog::warn(
+        "the credentials file {} is readable or writable by others than its owner (mode {}): run 'chmod 600 {}'",
+        util::printable(file.string()), mode, util::printable(file.string()));
+}
+
+}  // namespace
+
 Credentials read_credentials_file(const std::filesystem::path& file) {
+    warn_if_credentials_are_exposed(file);
     std::ifstream in(file);
     if (!in)
         throw Error::config("cannot read the credentials file " + file.string(),

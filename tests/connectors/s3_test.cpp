@@ -256,6 +256,44 @@ TEST(S3Connector, TlsIsVerifiedByDefaultAndAcceptedWithTheCaThatSignedTheServer)
     EXPECT_TRUE(unverified.connector().inventory({}, {}).rows.empty());
 }
 
+TEST(S3Connector, AVirtualHostEndpointAddressesTheBucketByItsHostName) {
+    auto& cluster = CephCluster::shared();
+    auto bucket = cluster.create_bucket(true);
+    connectors::s3::Client client(cluster.bucket_endpoint(bucket));
+    for (int n = 0; n < 3; ++n) client.put(key_of("t1", n, k_now), "take one");
+    client.put(key_of("t1", 0, k_now), "take two");
+    client.put(key_of("t2", 9, k_now), "another tenant's");
+    // http://BUCKET.localhost:PORT/KEY: the gateway knows the bucket from the host name alone,
+    // so a path-style request sent there by mistake would list the account's buckets instead.
+    auto endpoint = cluster.endpoint();
+    endpoint.replace(endpoint.find("127.0.0.1"), 9, "localhost");
+    S3Workspace workspace(bucket, {{"endpoint", endpoint}, {"addressing", "virtual-host"}});
+
+    EXPECT_EQ(records_of(workspace.connector().inventory({}, {})), 4u);
+    struct Bodies final : connectors::RecordSink {
+        std::vector<std::string> texts;
+        void record(const config::Dataset&, const std::string&, const nlohmann::json&) override {}
+        void blob(const config::Dataset&, const std::string&, const std::filesystem::path&,
+                  const std::string&) override {}
+        void streamed_blob(const config::Dataset&, const std::string&, const connectors::StreamedBlob& blob) override {
+            std::string text;
+            blob.read([&](std::string_view piece) { text.append(piece); });
+            texts.push_back(text);
+        }
+    } bodies;
+    connectors::Selector tenant;
+    tenant.tenant = "t2";
+    workspace.connector().collect(tenant, bodies);
+    EXPECT_EQ(bodies.texts, std::vector<std::string>{"another tenant's"});
+
+    tenant.tenant = "t1";
+    auto plan = workspace.connector().plan(tenant, {connectors::Action::Kind::erase, {}, {}, {}});
+    FaultyProgress progress;
+    EXPECT_EQ(workspace.connector().apply(plan, progress).records_changed, 4u);
+    EXPECT_EQ(cluster.versions_by_curl(bucket), std::make_pair(1, 0));
+    EXPECT_EQ(cluster.keys_by_s3cmd(bucket), std::vector<std::string>{key_of("t2", 9, k_now)});
+}
+
 TEST(S3Connector, TheConfigNeverHoldsCredentialsAndAMissingBucketIsNamed) {
     auto& cluster = CephCluster::shared();
     auto bucket = cluster.create_bucket();

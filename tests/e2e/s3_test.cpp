@@ -108,8 +108,10 @@ TEST_F(S3Platform, AnUnreachableEndpointOrWrongCredentialsExitThreeNamingTheSour
     EXPECT_EQ(gdprctl("scan", &out, &err), 3) << out << err;
     EXPECT_NE(err.find("source \"recordings\": cannot reach http://127.0.0.1:"), std::string::npos) << err;
     EXPECT_NE(err.find("hint: check \"endpoint\""), std::string::npos) << err;
+    EXPECT_EQ(err.find("readable or writable by others"), std::string::npos) << err;  // the cluster's is 0600
 
     write_text(dir() / "wrong.credentials", "access_key_id = NOSUCHKEY\nsecret_access_key = not-the-secret\n");
+    std::filesystem::permissions(dir() / "wrong.credentials", std::filesystem::perms(0644));
     edit_recordings_source([&](nlohmann::json& source) {
         source["endpoint"] = CephCluster::shared().endpoint();
         source["credentials_file"] = (dir() / "wrong.credentials").string();
@@ -117,6 +119,10 @@ TEST_F(S3Platform, AnUnreachableEndpointOrWrongCredentialsExitThreeNamingTheSour
     EXPECT_EQ(gdprctl("erase --tenant acme --yes", &out, &err), 3) << out << err;
     EXPECT_NE(err.find("source \"recordings\": " + CephCluster::shared().endpoint() + " refused the credentials from " +
                        (dir() / "wrong.credentials").string()),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("the credentials file " + (dir() / "wrong.credentials").string() +
+                       " is readable or writable by others than its owner (mode 0644): run 'chmod 600"),
               std::string::npos)
         << err;
     EXPECT_EQ((out + err).find("not-the-secret"), std::string::npos);
