@@ -45,23 +45,7 @@ public:
     std::optional<util::UnixTime> parse(std::string_view text, const config::TimestampSpec& spec) {
         if (text == m_text && !m_text.empty()) return m_value;
         m_text.assign(text);
-        switch (spec.format) {
-            case config::TimeFormat::nginx:
-                m_value = util::parse_nginx_time(text);
-                break;
-            case config::TimeFormat::unix_seconds:
-                m_value = util::parse_unix(text, false);
-                break;
-            case config::TimeFormat::unix_millis:
-                m_value = util::parse_unix(text, true);
-                break;
-            case config::TimeFormat::pattern:
-                m_value = util::parse_with_pattern(text, spec.pattern);
-                break;
-            default:
-                m_value = util::parse_iso8601(text);
-                break;
-        }
+        m_value = config::parse_timestamp(text, spec);
         return m_value;
     }
 

@@ -41,32 +41,6 @@ std::string trim(std::string_view text) {
     return std::string(text.substr(begin, end - begin + 1));
 }
 
-std::string xml_escape(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&apos;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 // XML 1.0 cannot carry most control characters, even as references, and a parser turns a
 // carriage return into a newline: a key holding one is deleted on its own, by its URL.
 bool fits_in_xml(std::string_view key) {
@@ -581,8 +555,8 @@ void Client::upload_parts(const std::string& key, const std::filesystem::path& f
             upload.body = std::string_view(part.data(), got);
             upload.what = "writing part " + std::to_string(number) + " of " + util::printable(key);
             auto etag = perform(upload).etag;
-            completion += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + xml_escape(etag) +
-                          "</ETag></Part>";
+            completion += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" +
+                          util::markup_escape(etag) + "</ETag></Part>";
         }
         completion += "</CompleteMultipartUpload>";
         Request complete;
@@ -628,8 +602,8 @@ void Client::delete_objects(const std::vector<ObjectRef>& objects) {
     std::string body = "<Delete><Quiet>true</Quiet>";
     for (const auto* each : batched) {
         const auto& object = *each;
-        body += "<Object><Key>" + xml_escape(object.key) + "</Key>";
-        if (!object.version_id.empty()) body += "<VersionId>" + xml_escape(object.version_id) + "</VersionId>";
+        body += "<Object><Key>" + util::markup_escape(object.key) + "</Key>";
+        if (!object.version_id.empty()) body += "<VersionId>" + util::markup_escape(object.version_id) + "</VersionId>";
         body += "</Object>";
     }
     body += "</Delete>";

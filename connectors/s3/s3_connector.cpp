@@ -354,16 +354,7 @@ private:
         if (!spec || spec->format == config::TimeFormat::mtime) return object.last_modified;
         auto text = m_time_regex->first_group(object.relative);
         if (!text) return std::nullopt;
-        switch (spec->format) {
-            case config::TimeFormat::pattern:
-                return util::parse_with_pattern(*text, spec->pattern);
-            case config::TimeFormat::unix_seconds:
-                return util::parse_unix(*text, false);
-            case config::TimeFormat::unix_millis:
-                return util::parse_unix(*text, true);
-            default:
-                return util::parse_iso8601(*text);
-        }
+        return config::parse_timestamp(*text, *spec);
     }
 
     // Every object under the prefix that "include" takes; with versions, every version and

@@ -65,6 +65,21 @@ TimestampSpec read_timestamp(JsonReader& reader, const std::string& field_key) {
 
 }  // namespace
 
+std::optional<util::UnixTime> parse_timestamp(std::string_view text, const TimestampSpec& spec) {
+    switch (spec.format) {
+        case TimeFormat::nginx:
+            return util::parse_nginx_time(text);
+        case TimeFormat::unix_seconds:
+            return util::parse_unix(text, false);
+        case TimeFormat::unix_millis:
+            return util::parse_unix(text, true);
+        case TimeFormat::pattern:
+            return util::parse_with_pattern(text, spec.pattern);
+        default:
+            return util::parse_iso8601(text);
+    }
+}
+
 TenantSpec read_tenant(JsonReader& reader, const std::string& field_key) {
     TenantSpec spec;
     spec.pointer = reader.pointer();

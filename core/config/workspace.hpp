@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/config/reader.hpp"
+#include "core/util/time.hpp"
 
 namespace gdprctl::config {
 
@@ -20,6 +21,10 @@ struct TimestampSpec {
     std::string regex;    // for files: a regex whose first group is the date text in the path
     std::string pointer;
 };
+
+// The time a record's text stands for in spec's format; nullopt when it does not parse. An
+// mtime spec has no text: its callers take the file's or the object's own time instead.
+std::optional<util::UnixTime> parse_timestamp(std::string_view text, const TimestampSpec& spec);
 
 // One hop from the current table towards the table that holds the tenant:
 // JOIN table ON <previous>.from = table.to
