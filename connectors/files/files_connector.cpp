@@ -10,6 +10,7 @@
 
 #include <set>
 
+#include "connectors/key_subjects.hpp"
 #include "core/error.hpp"
 #include "core/util/regex.hpp"
 
@@ -32,6 +33,7 @@ public:
         auto dataset = config::read_dataset(reader, workspace, "");
         dataset.name = source.name;
         reader.finish();
+        m_key_subjects = KeySubjects(reader, dataset.subjects);
         if (dataset.tenant) m_tenant_regex.emplace(compile(reader, dataset.tenant->regex, "tenant/regex"));
         if (dataset.timestamp && !dataset.timestamp->regex.empty())
             m_time_regex.emplace(compile(reader, dataset.timestamp->regex, "timestamp/regex"));
@@ -139,7 +141,7 @@ public:
         std::uint64_t selected = 0;
         for_each_object(ignored, [&](const Object& object) {
             ++report.records_scanned;
-            if (selector.subjects.empty() && in_selector(object, selector)) ++selected;
+            if (in_selector(object, selector)) ++selected;
             if (identifiers.empty() || !selector.text_counts_in(object.tenant)) return;
             std::uint64_t in_name = identifiers.count(object.relative);
             std::uint64_t in_body =
@@ -185,10 +187,12 @@ private:
         return false;
     }
 
+    // A person's selector takes only the files whose path names them (KeySubjects); without
+    // subject patterns, none: it never widens to every file of the tenant.
     bool in_selector(const Object& object, const Selector& selector) const {
         if (!selector.wants_tenant(object.tenant)) return false;
         if (selector.older_than && (!object.time || *object.time >= *selector.older_than)) return false;
-        return true;
+        return selector.subjects.empty() || m_key_subjects.name_a_subject_of(selector, object.relative);
     }
 
     std::optional<util::UnixTime> time_of(util::UnixTime mtime, const std::string& relative) {
@@ -230,6 +234,7 @@ private:
 
     config::Source m_source;
     std::vector<config::Dataset> m_datasets;
+    KeySubjects m_key_subjects;
     std::vector<std::string> m_include;
     std::optional<util::Regex> m_tenant_regex;
     std::optional<util::Regex> m_time_regex;

@@ -417,6 +417,8 @@ void Client::list(const std::string& prefix, const std::function<void(const Obje
                 object.size = std::strtoull(text.c_str(), nullptr, 10);
             else if (path == "ListBucketResult/Contents/LastModified")
                 object.last_modified = time_of(text);
+            else if (path == "ListBucketResult/Contents/ETag")
+                object.etag = text;
             else if (path == "ListBucketResult/Contents")
                 on_object(std::exchange(object, {}));
             else if (path == "ListBucketResult/IsTruncated")
@@ -461,6 +463,8 @@ void Client::list_versions(const std::string& prefix, const std::function<void(c
                     version.size = std::strtoull(text.c_str(), nullptr, 10);
                 else if (field == "/LastModified")
                     version.last_modified = time_of(text);
+                else if (field == "/ETag")
+                    version.etag = text;
                 else if (field.empty()) {
                     version.delete_marker = in_marker;
                     on_version(std::exchange(version, {}));
@@ -516,20 +520,58 @@ void Client::put(const std::string& key, std::string_view body) {
     perform(request);
 }
 
-void Client::put_file(const std::string& key, const std::filesystem::path& file, std::uint64_t part_size) {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(file, ec);
-    if (ec) throw Error::runtime("cannot read " + file.string() + ": " + ec.message());
-    if (size <= part_size) {
-        std::ifstream in(file, std::ios::binary);
-        std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        put(key, body);
-        return;
+void Client::put_stream(const std::string& key, const Producer& produce, std::uint64_t part_size) {
+    std::string part;
+    std::string upload_id, parts;
+    int number = 0;
+    auto send_part = [&] {
+        if (upload_id.empty()) upload_id = start_multipart(key);
+        auto etag = upload_part(key, upload_id, ++number, part);
+        parts += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + util::markup_escape(etag) +
+                 "</ETag></Part>";
+        part.clear();
+    };
+    try {
+        produce([&](std::string_view bytes) {
+            while (!bytes.empty()) {
+                auto room = static_cast<std::size_t>(part_size) - part.size();
+                auto taken = std::min(room, bytes.size());
+                part.append(bytes.substr(0, taken));
+                bytes.remove_prefix(taken);
+                // A full part waits for the next byte: the last part may be the only one.
+                if (!bytes.empty()) send_part();
+            }
+        });
+        if (upload_id.empty()) {
+            put(key, part);
+            return;
+        }
+        if (!part.empty()) send_part();
+        complete_multipart(key, upload_id, parts);
+    } catch (...) {
+        // The parts written so far would otherwise stay, unlisted, holding the bytes.
+        if (!upload_id.empty()) abort_multipart(key, upload_id);
+        throw;
     }
-    upload_parts(key, file, part_size);
 }
 
-void Client::upload_parts(const std::string& key, const std::filesystem::path& file, std::uint64_t part_size) {
+void Client::put_file(const std::string& key, const std::filesystem::path& file, std::uint64_t part_size) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error::runtime("cannot read " + file.string());
+    put_stream(
+        key,
+        [&](const std::function<void(std::string_view)>& write) {
+            std::string chunk(1 << 20, '\0');
+            while (in) {
+                in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+                if (in.gcount() > 0) write(std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount())));
+            }
+            if (in.bad()) throw Error::runtime("cannot read " + file.string());
+        },
+        part_size);
+}
+
+std::string Client::start_multipart(const std::string& key) {
     Request start;
     start.method = "POST";
     start.path = object_path(key);
@@ -540,44 +582,43 @@ void Client::upload_parts(const std::string& key, const std::filesystem::path& f
         if (path == "InitiateMultipartUploadResult/UploadId") upload_id = text;
     });
     ids.parse(perform(start).body, start.what);
+    if (upload_id.empty())
+        throw Error::runtime("source \"" + m_endpoint.source + "\": " + start.what + ": no upload id");
+    return upload_id;
+}
+
+std::string Client::upload_part(const std::string& key, const std::string& upload_id, int number,
+                                std::string_view bytes) {
+    Request upload;
+    upload.method = "PUT";
+    upload.path = object_path(key);
+    upload.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
+    upload.body = bytes;
+    upload.what = "writing part " + std::to_string(number) + " of " + util::printable(key);
+    return perform(upload).etag;
+}
+
+void Client::complete_multipart(const std::string& key, const std::string& upload_id, const std::string& parts) {
+    std::string completion = "<CompleteMultipartUpload>" + parts + "</CompleteMultipartUpload>";
+    Request complete;
+    complete.method = "POST";
+    complete.path = object_path(key);
+    complete.query = {{"uploadId", upload_id}};
+    complete.body = completion;
+    complete.what = "completing the multipart upload of " + util::printable(key);
+    perform(complete);
+}
+
+void Client::abort_multipart(const std::string& key, const std::string& upload_id) {
+    Request abort;
+    abort.method = "DELETE";
+    abort.path = object_path(key);
+    abort.query = {{"uploadId", upload_id}};
+    abort.what = "aborting the multipart upload of " + util::printable(key);
     try {
-        std::ifstream in(file, std::ios::binary);
-        std::string part(part_size, '\0');
-        std::string completion = "<CompleteMultipartUpload>";
-        for (int number = 1; in; ++number) {
-            in.read(part.data(), static_cast<std::streamsize>(part_size));
-            auto got = static_cast<std::size_t>(in.gcount());
-            if (got == 0) break;
-            Request upload;
-            upload.method = "PUT";
-            upload.path = object_path(key);
-            upload.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
-            upload.body = std::string_view(part.data(), got);
-            upload.what = "writing part " + std::to_string(number) + " of " + util::printable(key);
-            auto etag = perform(upload).etag;
-            completion += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" +
-                          util::markup_escape(etag) + "</ETag></Part>";
-        }
-        completion += "</CompleteMultipartUpload>";
-        Request complete;
-        complete.method = "POST";
-        complete.path = object_path(key);
-        complete.query = {{"uploadId", upload_id}};
-        complete.body = completion;
-        complete.what = "completing the multipart upload of " + util::printable(key);
-        perform(complete);
-    } catch (...) {
-        // The parts written so far would otherwise stay, unlisted, holding the file's bytes.
-        Request abort;
-        abort.method = "DELETE";
-        abort.path = object_path(key);
-        abort.query = {{"uploadId", upload_id}};
-        abort.what = "aborting the multipart upload of " + util::printable(key);
-        try {
-            perform(abort);
-        } catch (const Error&) {
-        }
-        throw;
+        perform(abort);
+    } catch (const Error&) {
+        // The failure that led here is the one to report.
     }
 }
 

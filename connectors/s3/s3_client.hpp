@@ -44,6 +44,7 @@ struct ObjectVersion {
     std::uint64_t size = 0;
     util::UnixTime last_modified = 0;
     std::string version_id;  // empty in a listing of current objects
+    std::string etag;        // as the server quotes it
     bool is_latest = true;
     bool delete_marker = false;
 };
@@ -76,8 +77,13 @@ public:
     void get(const std::string& key, const std::function<void(std::string_view)>& on_bytes,
              const std::string& version_id = {});
     void put(const std::string& key, std::string_view body);
-    // Writes the file as one object, in parts of part_size bytes (multipart upload) when it is
-    // larger than that.
+    // The bytes produce() passes to its write function, in order. Writes the file as one object:
+    // one request when they fit in part_size, a multipart upload of part_size parts otherwise,
+    // never more than a part in memory and nothing on disk. Until it returns, the object as it
+    // was stays visible; a failure aborts the upload and leaves it so.
+    using Producer = std::function<void(const std::function<void(std::string_view)>& write)>;
+    void put_stream(const std::string& key, const Producer& produce, std::uint64_t part_size = 8u << 20);
+    // Writes the file as one object, as put_stream does.
     void put_file(const std::string& key, const std::filesystem::path& file, std::uint64_t part_size = 8u << 20);
     // Deletes up to 1,000 objects in one request (a key XML cannot carry in a request of its
     // own); Error::runtime naming the first key the server refused. Deleting what is already
@@ -95,7 +101,10 @@ private:
     std::string object_path(const std::string& key) const;
     std::string bucket_path() const;
     std::string base_url() const;
-    void upload_parts(const std::string& key, const std::filesystem::path& file, std::uint64_t part_size);
+    std::string start_multipart(const std::string& key);
+    std::string upload_part(const std::string& key, const std::string& upload_id, int number, std::string_view bytes);
+    void complete_multipart(const std::string& key, const std::string& upload_id, const std::string& parts);
+    void abort_multipart(const std::string& key, const std::string& upload_id);
     void delete_one(const ObjectRef& object);
 
     Endpoint m_endpoint;

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "connectors/key_subjects.hpp"
 #include "connectors/s3/s3_client.hpp"
 #include "core/error.hpp"
 #include "core/util/escape.hpp"
@@ -25,6 +28,10 @@ constexpr std::size_t k_parallel_deletes = 4;  // batches in flight at once
 // patterns: captions, playlists, metadata and logs, plain or gzipped.
 const std::vector<std::string> k_default_text = {"*.vtt",   "*.srt", "*.m3u8", "*.txt",   "*.json",
                                                  "*.jsonl", "*.csv", "*.log",  "*.log.*", "*.gz"};
+
+// Objects that are line logs: a person's erasure rewrites them without the lines that hold the
+// person's identifiers, when the source names no "lines" patterns.
+const std::vector<std::string> k_default_lines = {"*.log", "*.log.*", "*.log-*", "*.jsonl", "*.jsonl.gz"};
 
 bool matches_any(const std::vector<std::string>& patterns, const std::string& text) {
     for (const auto& pattern : patterns)
@@ -68,6 +75,69 @@ private:
     unsigned char m_buffer[1 << 16];
 };
 
+// Deflates into gzip as bytes arrive: a rewritten log object stays gzipped if it was.
+class GzipStream {
+public:
+    explicit GzipStream(std::function<void(std::string_view)> out) : m_out(std::move(out)) {
+        if (deflateInit2(&m_zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            throw Error::runtime("cannot initialise zlib");
+    }
+    ~GzipStream() { deflateEnd(&m_zs); }
+    GzipStream(const GzipStream&) = delete;
+    GzipStream& operator=(const GzipStream&) = delete;
+
+    void feed(std::string_view in) { deflate_all(in, Z_NO_FLUSH); }
+    void finish() { deflate_all({}, Z_FINISH); }
+
+private:
+    void deflate_all(std::string_view in, int flush) {
+        m_zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        m_zs.avail_in = static_cast<uInt>(in.size());
+        int result = Z_OK;
+        do {
+            m_zs.next_out = m_buffer;
+            m_zs.avail_out = sizeof m_buffer;
+            result = deflate(&m_zs, flush);
+            if (result == Z_STREAM_ERROR) throw Error::runtime("zlib failed to compress");
+            m_out(std::string_view(reinterpret_cast<char*>(m_buffer), sizeof m_buffer - m_zs.avail_out));
+        } while (m_zs.avail_out == 0 || (flush == Z_FINISH && result != Z_STREAM_END));
+    }
+
+    std::function<void(std::string_view)> m_out;
+    z_stream m_zs{};
+    unsigned char m_buffer[1 << 16];
+};
+
+// Cuts bytes that arrive in pieces into lines, each passed without its newline and with
+// whether it had one (the last line of an object may not).
+class LineSplitter {
+public:
+    using OnLine = std::function<void(std::string_view line, bool newline)>;
+    explicit LineSplitter(OnLine on_line) : m_on_line(std::move(on_line)) {}
+
+    void feed(std::string_view bytes) {
+        for (auto end = bytes.find('\n'); end != std::string_view::npos; end = bytes.find('\n')) {
+            if (m_partial.empty()) {
+                m_on_line(bytes.substr(0, end), true);
+            } else {
+                m_partial.append(bytes.substr(0, end));
+                m_on_line(m_partial, true);
+                m_partial.clear();
+            }
+            bytes.remove_prefix(end + 1);
+        }
+        m_partial.append(bytes);
+    }
+    void finish() {
+        if (!m_partial.empty()) m_on_line(m_partial, false);
+        m_partial.clear();
+    }
+
+private:
+    OnLine m_on_line;
+    std::string m_partial;
+};
+
 class S3Connector final : public Connector {
 public:
     S3Connector(const config::Source& source, const config::Workspace& workspace) : m_source(source) {
@@ -85,9 +155,15 @@ public:
         m_prefix = reader.optional_string("prefix").value_or("");
         m_include = reader.string_list("include");
         m_text = reader.has("text") ? reader.string_list("text") : k_default_text;
+        m_lines = reader.has("lines") ? reader.string_list("lines") : k_default_lines;
+        if (auto line_tenant = reader.optional_object("line_tenant")) {
+            m_line_tenant.emplace(compile(*line_tenant, line_tenant->required_string("regex"), "regex"));
+            line_tenant->finish();
+        }
         auto dataset = config::read_dataset(reader, workspace, "");
         dataset.name = source.name;
         reader.finish();
+        m_key_subjects = KeySubjects(reader, dataset.subjects);
         if (dataset.tenant) m_tenant_regex.emplace(compile(reader, dataset.tenant->regex, "tenant/regex"));
         if (dataset.timestamp && !dataset.timestamp->regex.empty())
             m_time_regex.emplace(compile(reader, dataset.timestamp->regex, "timestamp/regex"));
@@ -104,6 +180,7 @@ public:
     SourceInventory inventory(const Selector& selector, const InventoryOptions&) override {
         SourceInventory result;
         const auto& dataset = m_datasets.front();
+        if (takes_lines(selector)) return inventory_by_lines(selector);
         if (!selector.may_match(dataset)) return result;
         InventoryTally tally;
         for_each_object(result, false, [&](const Object& object) {
@@ -116,28 +193,19 @@ public:
     }
 
     void collect(const Selector& selector, RecordSink& sink) override {
-        SourceInventory ignored;
         const auto& dataset = m_datasets.front();
+        if (takes_lines(selector)) return collect_by_lines(selector, sink);
         if (!selector.may_match(dataset)) return;
-        // Blobs are read after collect() returns (an export's archive takes them in turn), by a
-        // client of their own that outlives this connector.
-        auto reader = std::make_shared<Client>(endpoint());
+        SourceInventory ignored;
         for_each_object(ignored, false, [&](const Object& object) {
-            if (!in_selector(object, selector)) return;
-            StreamedBlob blob;
-            blob.relative_path = object.relative;
-            blob.size = object.size;
-            blob.mtime = object.last_modified;
-            blob.read = [reader, key = object.key](const std::function<void(std::string_view)>& write) {
-                reader->get(key, write);
-            };
-            sink.streamed_blob(dataset, object.tenant, blob);
+            if (in_selector(object, selector)) sink.streamed_blob(dataset, object.tenant, streamed(object));
         });
     }
 
     Plan plan(const Selector& selector, const Action& action) override {
         Plan plan{m_source.name, action, selector, {}, 0, {}};
         const auto& dataset = m_datasets.front();
+        if (takes_lines(selector)) return plan_by_lines(std::move(plan));
         if (!selector.may_match(dataset)) return plan;
         if (action.kind == Action::Kind::anonymise)
             throw Error::config(m_source.file + ": " + m_source.pointer + ": source \"" + m_source.name +
@@ -149,15 +217,9 @@ public:
         older.what = "delete noncurrent versions and delete markers";
         SourceInventory ignored;
         for_each_object(ignored, versioned(), [&](const Object& object) {
-            if (object.is_latest && !object.delete_marker) {
-                ++plan.source_records;
-                if (object.time) plan.newest = std::max(plan.newest.value_or(0), *object.time);
-            }
+            count_in_plan(plan, object);
             if (!in_selector(object, selector)) return;
-            auto& item = object.is_latest && !object.delete_marker ? current : older;
-            ++item.records;
-            item.bytes += object.size;
-            if (object.time && (!item.oldest || *object.time < *item.oldest)) item.oldest = object.time;
+            add_to(object.is_latest && !object.delete_marker ? current : older, object);
         });
         if (dataset.timestamp && dataset.timestamp->format == config::TimeFormat::mtime)
             current.note = "times come from the objects' Last-Modified, which copies and restores change";
@@ -174,6 +236,7 @@ public:
     ApplyReport apply(const Plan& plan, ApplyProgress& progress) override {
         ApplyReport report;
         if (plan.items.empty()) return report;
+        if (takes_lines(plan.selector)) return apply_by_lines(plan, progress);
         std::uint64_t planned = 0;
         for (const auto& item : plan.items) {
             planned += item.records;
@@ -189,11 +252,7 @@ public:
             throw Error::findings("source \"" + m_source.name + "\": " + std::to_string(selected.size()) +
                                       " objects to delete now, the plan covered " + std::to_string(planned),
                                   "the bucket changed since the plan was made: make a new plan");
-        for (std::size_t begin = 0; begin < selected.size(); begin += k_delete_batch * k_parallel_deletes) {
-            auto end = std::min(selected.size(), begin + k_delete_batch * k_parallel_deletes);
-            delete_in_parallel(selected, begin, end);
-            progress.mark_done(plan.items.front().dataset + "#" + std::to_string(end));
-        }
+        delete_in_waves(selected, plan.items.front().dataset, progress);
         // Every selected object is gone now, those an interrupted earlier run deleted included:
         // the plan's count is what the whole run removed.
         report.records_changed = planned;
@@ -210,11 +269,17 @@ public:
         std::uint64_t selected = 0;
         for_each_object(ignored, versioned(), [&](const Object& object) {
             ++report.records_scanned;
-            if (selector.subjects.empty() && in_selector(object, selector)) ++selected;
-            if (identifiers.empty() || !selector.text_counts_in(object.tenant)) return;
-            std::uint64_t found = identifiers.count(object.relative);
-            if (!object.delete_marker && matches_any(m_text, object.relative))
+            bool person = !selector.subjects.empty();
+            if (in_selector(object, selector) &&
+                (!person || m_key_subjects.name_a_subject_of(selector, object.relative)))
+                ++selected;
+            std::uint64_t found = selector.text_counts_in(object.tenant) ? identifiers.count(object.relative) : 0;
+            if (reads_by_line(object, selector, identifiers)) {
+                found += count_by_line(object, selector, identifiers, report.bytes_scanned);
+            } else if (!identifiers.empty() && selector.text_counts_in(object.tenant) && !object.delete_marker &&
+                       is_read_for_text(object)) {
                 found += count_in_object(object, identifiers, report.bytes_scanned);
+            }
             if (found) report.residue.push_back({location_of(object), found});
         });
         if (selected) report.residue.push_back({m_source.name + " (objects of the selector)", selected});
@@ -230,9 +295,406 @@ private:
         util::UnixTime last_modified = 0;
         std::optional<util::UnixTime> time;
         std::string version_id;
+        std::string etag;
         bool is_latest = true;
         bool delete_marker = false;
     };
+
+    // How a selector that takes lines (takes_lines) takes one object.
+    enum class Hold {
+        none,
+        named,        // its key names the person, or the tenant: it goes, every version
+        lines,        // a line log some of whose lines are taken: rewritten without them
+        only_lines,   // a line log every line of which is taken: it goes
+        unrewritable  // it holds the person's identifiers, but is not a line log gdprctl may rewrite
+    };
+    struct Finding {
+        Hold hold = Hold::none;
+        std::uint64_t lines = 0;  // the lines taken (lines, only_lines)
+        std::uint64_t bytes = 0;  // their bytes, newlines included
+        std::map<std::string, std::uint64_t> lines_per_tenant;
+    };
+
+    StreamedBlob streamed(const Object& object) {
+        // Blobs are read after collect() returns (an export's archive takes them in turn), by a
+        // client of their own that outlives this connector.
+        if (!m_blob_reader) m_blob_reader = std::make_shared<Client>(endpoint());
+        StreamedBlob blob;
+        blob.relative_path = object.relative;
+        blob.size = object.size;
+        blob.mtime = object.last_modified;
+        blob.read = [reader = m_blob_reader, key = object.key](const std::function<void(std::string_view)>& write) {
+            reader->get(key, write);
+        };
+        return blob;
+    }
+
+    static void count_in_plan(Plan& plan, const Object& object) {
+        if (!object.is_latest || object.delete_marker) return;
+        ++plan.source_records;
+        if (object.time) plan.newest = std::max(plan.newest.value_or(0), *object.time);
+    }
+
+    static void add_to(PlanItem& item, const Object& object, std::uint64_t records = 1, std::uint64_t bytes = 0) {
+        item.records += records;
+        item.bytes += bytes ? bytes : object.size;
+        if (object.time && (!item.oldest || *object.time < *item.oldest)) item.oldest = object.time;
+    }
+
+    // Deletes refs in waves of k_parallel_deletes batches, marking progress after each wave.
+    void delete_in_waves(const std::vector<ObjectRef>& refs, const std::string& step, ApplyProgress& progress) {
+        for (std::size_t begin = 0; begin < refs.size(); begin += k_delete_batch * k_parallel_deletes) {
+            auto end = std::min(refs.size(), begin + k_delete_batch * k_parallel_deletes);
+            delete_in_parallel(refs, begin, end);
+            progress.mark_done(step + "#" + std::to_string(end));
+        }
+    }
+
+    bool wants_dataset(const Selector& selector) const {
+        const auto& dataset = m_datasets.front();
+        return selector.wants_category(dataset.category) &&
+               (selector.datasets.empty() ||
+                std::find(selector.datasets.begin(), selector.datasets.end(), dataset.name) != selector.datasets.end());
+    }
+
+    bool is_line_log(const Object& object) const { return matches_any(m_lines, object.relative); }
+    bool is_read_for_text(const Object& object) const {
+        return is_line_log(object) || matches_any(m_text, object.relative);
+    }
+
+    // A person's selector, and a whole tenant's where lines say whose they are, take line logs
+    // line by line; other selectors take whole objects.
+    bool takes_lines(const Selector& selector) const {
+        return !selector.subjects.empty() || (m_line_tenant && selector.is_whole_tenant());
+    }
+
+    std::string_view tenant_of_line(std::string_view line, const Object& object) const {
+        if (m_line_tenant)
+            if (auto tenant = m_line_tenant->first_group(line)) return *tenant;
+        return object.tenant;
+    }
+
+    // A person's lines hold their identifiers, in the tenants where the rescan counts them; a
+    // tenant's lines are those whose tenant is theirs.
+    bool takes_line(std::string_view line, const Object& object, const Selector& selector,
+                    const pii::IdentifierMatcher& identifiers) const {
+        auto tenant = tenant_of_line(line, object);
+        if (selector.subjects.empty()) return !tenant.empty() && selector.wants_tenant(tenant);
+        return selector.text_counts_in(tenant) && identifiers.contains(line);
+    }
+
+    // Streams the object's bytes, inflated when it is gzipped, through reader.
+    void read_plain(Client& reader, const Object& object, const std::function<void(std::string_view)>& on_plain) {
+        if (ends_with(object.relative, ".gz")) {
+            auto shown = location_of(object);
+            GunzipStream gunzip(on_plain);
+            reader.get(
+                object.key, [&](std::string_view bytes) { gunzip.feed(bytes, shown); }, object.version_id);
+        } else {
+            reader.get(object.key, on_plain, object.version_id);
+        }
+    }
+
+    // Reads a line log, calling on_line(line, number, newline) for each line.
+    template <typename F>
+    void for_each_line(Client& reader, const Object& object, F&& on_line) {
+        std::uint64_t number = 0;
+        LineSplitter lines([&](std::string_view line, bool newline) { on_line(line, ++number, newline); });
+        read_plain(reader, object, [&](std::string_view bytes) { lines.feed(bytes); });
+        lines.finish();
+    }
+
+    bool names_person(const Object& object, const Selector& selector, const pii::IdentifierMatcher& identifiers) const {
+        return m_key_subjects.name_a_subject_of(selector, object.relative) ||
+               (!identifiers.empty() && identifiers.contains(object.relative));
+    }
+
+    // What a selector that takes lines does to object. Line logs are read where lines can be
+    // the selector's (their key's tenant is in scope, or lines carry their tenant), and, for a
+    // person, other text objects in scope, as the rescan reads them: what it would find, the
+    // plan takes or names.
+    Finding find_taken(const Object& object, const Selector& selector, const pii::IdentifierMatcher& identifiers,
+                       std::uint64_t& bytes_read) {
+        Finding finding;
+        if (selector.older_than && (!object.time || *object.time >= *selector.older_than)) return finding;
+        bool person = !selector.subjects.empty();
+        bool key_in_scope = selector.wants_tenant(object.tenant);
+        if (key_in_scope && (!person || names_person(object, selector, identifiers))) {
+            finding.hold = Hold::named;
+            return finding;
+        }
+        if (object.delete_marker || (person && identifiers.empty())) return finding;
+        if (is_line_log(object) && (key_in_scope || m_line_tenant)) {
+            std::uint64_t lines = 0;
+            for_each_line(client(), object, [&](std::string_view line, std::uint64_t, bool newline) {
+                ++lines;
+                if (!takes_line(line, object, selector, identifiers)) return;
+                ++finding.lines;
+                finding.bytes += line.size() + (newline ? 1 : 0);
+                ++finding.lines_per_tenant[std::string(tenant_of_line(line, object))];
+            });
+            bytes_read += object.size;
+            if (finding.lines) finding.hold = finding.lines == lines ? Hold::only_lines : Hold::lines;
+        } else if (person && key_in_scope && matches_any(m_text, object.relative) &&
+                   count_in_object(object, identifiers, bytes_read)) {
+            finding.hold = Hold::unrewritable;
+        }
+        return finding;
+    }
+
+    // Line logs whose lines say whose they are are rescanned line by line: only the lines in
+    // the selector's scope count, and after a tenant's erasure a line of theirs is residue.
+    bool reads_by_line(const Object& object, const Selector& selector,
+                       const pii::IdentifierMatcher& identifiers) const {
+        return m_line_tenant && is_line_log(object) && !object.delete_marker &&
+               (!identifiers.empty() || (selector.subjects.empty() && takes_lines(selector)));
+    }
+
+    std::uint64_t count_by_line(const Object& object, const Selector& selector,
+                                const pii::IdentifierMatcher& identifiers, std::uint64_t& bytes_scanned) {
+        std::uint64_t found = 0;
+        bool tenants_lines = selector.subjects.empty() && takes_lines(selector);
+        for_each_line(client(), object, [&](std::string_view line, std::uint64_t, bool) {
+            auto tenant = tenant_of_line(line, object);
+            if (selector.text_counts_in(tenant)) found += identifiers.count(line);
+            if (tenants_lines && tenant == *selector.tenant) ++found;
+        });
+        bytes_scanned += object.size;
+        return found;
+    }
+
+    static pii::IdentifierMatcher text_of(const Selector& selector) {
+        return pii::IdentifierMatcher(text_patterns(selector.subjects));
+    }
+
+    SourceInventory inventory_by_lines(const Selector& selector) {
+        SourceInventory result;
+        if (!wants_dataset(selector)) return result;
+        const auto& dataset = m_datasets.front();
+        auto identifiers = text_of(selector);
+        InventoryTally tally;
+        for_each_object(result, false, [&](const Object& object) {
+            auto found = find_taken(object, selector, identifiers, result.bytes_read);
+            if (found.hold == Hold::named) tally.add(dataset, object.tenant, object.size, object.time);
+            for (const auto& [tenant, lines] : found.lines_per_tenant)
+                for (std::uint64_t i = 0; i < lines; ++i)
+                    tally.add(dataset, tenant, found.bytes / found.lines, object.time);
+        });
+        result.rows = tally.rows();
+        return result;
+    }
+
+    // The objects that are the selector's, whole, and its lines of line logs, as records that
+    // say where each was. Text objects that only mention a person are not theirs to take.
+    void collect_by_lines(const Selector& selector, RecordSink& sink) {
+        if (!wants_dataset(selector)) return;
+        const auto& dataset = m_datasets.front();
+        auto identifiers = text_of(selector);
+        SourceInventory ignored;
+        for_each_object(ignored, false, [&](const Object& object) {
+            bool key_in_scope = selector.wants_tenant(object.tenant);
+            bool person = !selector.subjects.empty();
+            if (key_in_scope && (!person || names_person(object, selector, identifiers))) {
+                sink.streamed_blob(dataset, object.tenant, streamed(object));
+                return;
+            }
+            if ((person && identifiers.empty()) || !is_line_log(object) || !(key_in_scope || m_line_tenant)) return;
+            for_each_line(client(), object, [&](std::string_view line, std::uint64_t number, bool) {
+                if (!takes_line(line, object, selector, identifiers)) return;
+                sink.record(dataset, std::string(tenant_of_line(line, object)),
+                            {{"object", object.relative}, {"line", number}, {"text", std::string(line)}});
+            });
+        });
+    }
+
+    Plan plan_by_lines(Plan plan) {
+        const auto& selector = plan.selector;
+        if (!wants_dataset(selector)) return plan;
+        const auto& dataset = m_datasets.front();
+        auto identifiers = text_of(selector);
+        std::string whose = selector.subjects.empty() ? "the tenant's" : "the person's";
+        PlanItem named, only_lines, rewrite, older, unrewritable;
+        named.dataset = only_lines.dataset = rewrite.dataset = older.dataset = unrewritable.dataset = dataset.name;
+        named.what = selector.subjects.empty() ? "delete objects" : "delete objects whose key names the person";
+        named.note = "every version of them goes";
+        only_lines.what = "delete log objects holding only " + whose + " lines";
+        rewrite.what = "rewrite log objects without " + whose + " lines";
+        rewrite.note = "everybody else's lines stay, in order; a gzipped object stays gzipped";
+        older.what = "delete older versions holding " + whose + " lines";
+        older.note =
+            "a version cannot be rewritten: it goes whole, and the current version keeps everybody else's lines";
+        unrewritable.what = "leave alone";
+        nlohmann::json nameds = nlohmann::json::array(), onlys = nlohmann::json::array(),
+                       olders = nlohmann::json::array(), rewrites = nlohmann::json::array();
+        std::vector<std::string> unrewritable_keys;
+        SourceInventory ignored;
+        std::uint64_t bytes_read = 0;
+        for_each_object(ignored, versioned(), [&](const Object& object) {
+            count_in_plan(plan, object);
+            auto found = find_taken(object, selector, identifiers, bytes_read);
+            switch (found.hold) {
+                case Hold::none:
+                    return;
+                case Hold::named:
+                    add_to(named, object);
+                    nameds.push_back({object.key, object.version_id});
+                    return;
+                case Hold::lines:
+                case Hold::only_lines:
+                    if (object.is_latest && found.hold == Hold::only_lines) {
+                        add_to(only_lines, object, found.lines, found.bytes);
+                        onlys.push_back({object.key, object.version_id});
+                    } else if (object.is_latest) {
+                        add_to(rewrite, object, found.lines, found.bytes);
+                        rewrites.push_back({object.key, object.version_id, object.etag});
+                    } else {
+                        add_to(older, object);
+                        olders.push_back({object.key, object.version_id});
+                    }
+                    return;
+                case Hold::unrewritable:
+                    add_to(unrewritable, object);
+                    unrewritable_keys.push_back(location_of(object));
+                    return;
+            }
+        });
+        if (!unrewritable_keys.empty()) unrewritable.blocked = unrewritable_reason(unrewritable_keys);
+        named.snapshot = {{"delete", nameds}};
+        only_lines.snapshot = {{"delete", onlys}};
+        older.snapshot = {{"delete", olders}};
+        rewrite.snapshot = {{"rewrite", rewrites}};
+        unrewritable.snapshot = {{"records", unrewritable.records}};
+        for (auto* item : {&named, &only_lines, &rewrite, &older, &unrewritable})
+            if (item->records) plan.items.push_back(std::move(*item));
+        return plan;
+    }
+
+    std::string unrewritable_reason(const std::vector<std::string>& locations) const {
+        std::string shown;
+        for (std::size_t i = 0; i < locations.size() && i < 5; ++i) shown += (i ? ", " : "") + locations[i];
+        if (locations.size() > 5) shown += " and " + std::to_string(locations.size() - 5) + " more";
+        return "source \"" + m_source.name + "\": " + std::to_string(locations.size()) +
+               " object(s) hold the person's identifiers but are not line logs gdprctl rewrites (" + shown +
+               "). Remove the person from them, or delete them, by hand; or, if they are line logs, add their "
+               "names to \"lines\" in the source; then run the erasure again";
+    }
+
+    Object object_at(const std::string& key, const std::string& version_id = {}) const {
+        Object object;
+        object.key = key;
+        object.relative = key.substr(std::min(m_prefix.size(), key.size()));
+        object.version_id = version_id;
+        if (m_tenant_regex) object.tenant = std::string(m_tenant_regex->first_group(object.relative).value_or(""));
+        return object;
+    }
+
+    struct PlannedRewrite {
+        std::string key, version_id, etag;
+    };
+
+    ApplyReport apply_by_lines(const Plan& plan, ApplyProgress& progress) {
+        for (const auto& item : plan.items)
+            if (!item.blocked.empty()) throw Error::findings(item.blocked);
+        std::vector<ObjectRef> deletes;
+        std::vector<PlannedRewrite> rewrites;
+        for (const auto& item : plan.items) {
+            for (const auto& ref : item.snapshot.value("delete", nlohmann::json::array()))
+                deletes.push_back({ref.at(0).get<std::string>(), ref.at(1).get<std::string>()});
+            for (const auto& ref : item.snapshot.value("rewrite", nlohmann::json::array()))
+                rewrites.push_back(
+                    {ref.at(0).get<std::string>(), ref.at(1).get<std::string>(), ref.at(2).get<std::string>()});
+        }
+        auto now = listing_by_key();
+        auto identifiers = text_of(plan.selector);
+        refuse_changed_since_plan(rewrites, now, plan.selector, identifiers, progress);
+        // Only what still exists is deleted: a resumed run finds what the killed one left.
+        std::vector<ObjectRef> remaining;
+        for (const auto& ref : deletes)
+            if (now.count(ref.key) && now[ref.key].versions.count(ref.version_id)) remaining.push_back(ref);
+        delete_in_waves(remaining, m_datasets.front().name + " by lines", progress);
+        for (const auto& planned : rewrites) {
+            auto step = "rewrite " + planned.key + " " + planned.etag;
+            if (progress.is_done(step)) continue;
+            auto listed = now.find(planned.key);
+            if (listed != now.end() && listed->second.current_etag == planned.etag)
+                rewrite_without(planned, plan.selector, identifiers);
+            // The version that held the lines stays as a noncurrent one in a versioned bucket.
+            if (!planned.version_id.empty() && listed != now.end() && listed->second.versions.count(planned.version_id))
+                Client(endpoint()).delete_objects({{planned.key, planned.version_id}});
+            progress.mark_done(step);
+        }
+        ApplyReport report;
+        for (const auto& item : plan.items) {
+            report.records_changed += item.records;
+            report.bytes_changed += item.bytes;
+        }
+        return report;
+    }
+
+    struct Listed {
+        std::string current_etag;        // empty: no current object (deleted, or a delete marker)
+        std::set<std::string> versions;  // version ids ("" in a bucket without versions)
+    };
+
+    std::map<std::string, Listed> listing_by_key() {
+        std::map<std::string, Listed> by_key;
+        SourceInventory ignored;
+        for_each_object(ignored, versioned(), [&](const Object& object) {
+            auto& listed = by_key[object.key];
+            listed.versions.insert(object.version_id);
+            if (object.is_latest && !object.delete_marker) listed.current_etag = object.etag;
+        });
+        return by_key;
+    }
+
+    // A log object whose content is not what the plan read either was rewritten by a run that
+    // was killed before it could mark it done (it holds none of the lines taken), or changed
+    // since: then nothing is done, and a new plan is needed.
+    void refuse_changed_since_plan(const std::vector<PlannedRewrite>& rewrites,
+                                   const std::map<std::string, Listed>& now, const Selector& selector,
+                                   const pii::IdentifierMatcher& identifiers, ApplyProgress& progress) {
+        for (const auto& planned : rewrites) {
+            auto listed = now.find(planned.key);
+            if (listed == now.end() || listed->second.current_etag.empty() ||
+                listed->second.current_etag == planned.etag ||
+                progress.is_done("rewrite " + planned.key + " " + planned.etag))
+                continue;
+            auto current = object_at(planned.key);
+            bool holds_taken = false;
+            for_each_line(client(), current, [&](std::string_view line, std::uint64_t, bool) {
+                holds_taken = holds_taken || takes_line(line, current, selector, identifiers);
+            });
+            if (holds_taken)
+                throw Error::integrity(
+                    "source \"" + m_source.name + "\": " + location_of(current) + " changed since the plan was made",
+                    "make a new plan: nothing was changed");
+        }
+    }
+
+    // Writes the object anew, as the same key, without the lines the selector takes: read from
+    // one connection while the result is uploaded on another, in parts, so no copy is kept on
+    // disk or whole in memory.
+    void rewrite_without(const PlannedRewrite& planned, const Selector& selector,
+                         const pii::IdentifierMatcher& identifiers) {
+        auto source = object_at(planned.key, planned.version_id);
+        bool gz = ends_with(source.relative, ".gz");
+        Client reader(endpoint());
+        client().put_stream(planned.key, [&](const std::function<void(std::string_view)>& write) {
+            GzipStream gzip(write);
+            auto out = [&](std::string_view bytes) {
+                if (gz)
+                    gzip.feed(bytes);
+                else
+                    write(bytes);
+            };
+            for_each_line(reader, source, [&](std::string_view line, std::uint64_t, bool newline) {
+                if (takes_line(line, source, selector, identifiers)) return;
+                out(line);
+                if (newline) out("\n");
+            });
+            if (gz) gzip.finish();
+        });
+    }
 
     // Deletes selected[begin, end) as batches of k_delete_batch sent at the same time, one
     // client each: the server deletes one batch's objects one after the other, so batches in
@@ -330,15 +792,7 @@ private:
     std::uint64_t count_in_object(const Object& object, const pii::IdentifierMatcher& identifiers,
                                   std::uint64_t& bytes_scanned) {
         StreamingMatchCounter counter(identifiers);
-        auto shown = location_of(object);
-        if (ends_with(object.relative, ".gz")) {
-            GunzipStream gunzip([&](std::string_view plain) { counter.feed(plain); });
-            client().get(
-                object.key, [&](std::string_view bytes) { gunzip.feed(bytes, shown); }, object.version_id);
-        } else {
-            client().get(
-                object.key, [&](std::string_view bytes) { counter.feed(bytes); }, object.version_id);
-        }
+        read_plain(client(), object, [&](std::string_view plain) { counter.feed(plain); });
         bytes_scanned += object.size;
         return counter.finish();
     }
@@ -370,6 +824,7 @@ private:
             object.size = listed.size;
             object.last_modified = listed.last_modified;
             object.version_id = listed.version_id;
+            object.etag = listed.etag;
             object.is_latest = listed.is_latest;
             object.delete_marker = listed.delete_marker;
             object.time = time_of(object);
@@ -392,9 +847,13 @@ private:
     std::string m_prefix;
     std::vector<std::string> m_include;
     std::vector<std::string> m_text;
+    std::vector<std::string> m_lines;
+    KeySubjects m_key_subjects;
     std::optional<util::Regex> m_tenant_regex;
     std::optional<util::Regex> m_time_regex;
+    std::optional<util::Regex> m_line_tenant;
     std::unique_ptr<Client> m_client;
+    std::shared_ptr<Client> m_blob_reader;
     std::optional<bool> m_versioned;
 };
 

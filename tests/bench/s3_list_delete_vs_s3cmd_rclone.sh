@@ -15,22 +15,12 @@ build=$(cd "${2:-$(dirname "$0")/../../build}" && pwd)
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${BENCH_RUNS:-3}
 . "$source_dir/tests/bench/median_of.sh"
-work=$(mktemp -d)
-cluster="$work/ceph"
-trap '"$source_dir/tests/support/ceph-cluster" stop "$cluster"; rm -rf "$work"' EXIT
-"$source_dir/tests/support/ceph-cluster" start "$cluster" >/dev/null
-endpoint=$(cat "$cluster/endpoint")
-access=$(awk '/^access_key_id/ {print $3}' "$cluster/credentials")
-secret=$(awk '/^secret_access_key/ {print $3}' "$cluster/credentials")
-host=${endpoint#http://}
+. "$source_dir/tests/bench/ceph_bench_cluster.sh"
 now=1795447510                                  # 2026-11-23T15:25:10Z
 old=$((now - 120 * 86400))
 
-printf '[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\nuse_https = False\nsignature_v2 = False\n' \
-  "$access" "$secret" "$host" "$host" >"$work/s3cfg"
 printf '[ceph]\ntype = s3\nprovider = Ceph\naccess_key_id = %s\nsecret_access_key = %s\nendpoint = %s\n' \
   "$access" "$secret" "$endpoint" >"$work/rclone.conf"
-s3cmd_() { s3cmd -c "$work/s3cfg" "$@"; }
 # rclone refuses a CA bundle named in the environment that it cannot load for plain http.
 rclone_() { env -u AWS_CA_BUNDLE rclone --config "$work/rclone.conf" "$@"; }
 

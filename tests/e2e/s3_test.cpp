@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/ceph_cluster.hpp"
@@ -38,6 +39,39 @@ protected:
     }
     std::vector<std::string> recordings_of(const std::string& tenant) const {
         return CephCluster::shared().keys_by_s3cmd(bucket(), "recordings/" + tenant + "/");
+    }
+    // The rotated, gzipped access logs shipped to the bucket as a log shipper does
+    // (access-logs/edge1/access.log.N.gz), gone from the disk, and mapped as an s3 source whose
+    // lines say their tenant, as the access-log source's do.
+    void ship_rotated_logs_to_the_bucket() const {
+        auto& cluster = CephCluster::shared();
+        std::vector<std::filesystem::path> rotated;
+        for (const auto& entry : std::filesystem::directory_iterator(dir() / "logs"))
+            if (entry.path().extension() == ".gz" && entry.path().filename().string().rfind("access.log.", 0) == 0)
+                rotated.push_back(entry.path());
+        ASSERT_GE(rotated.size(), 3u);
+        for (const auto& file : rotated) {
+            cluster.s3cmd("put -q " + shell_quote(file.string()) + " " +
+                          shell_quote("s3://" + bucket() + "/access-logs/edge1/" + file.filename().string()));
+            std::filesystem::remove(file);
+        }
+        auto edited = config();
+        edited["sources"].push_back({{"name", "log-archive"},
+                                     {"kind", "s3"},
+                                     {"endpoint", cluster.endpoint()},
+                                     {"bucket", bucket()},
+                                     {"prefix", "access-logs/"},
+                                     {"credentials_file", cluster.credentials_file().string()},
+                                     {"category", "usage-data"},
+                                     {"line_tenant", {{"regex", "\"[A-Z]+ /hls/([^/]+)/"}}}});
+        write_text(dir() / "gdprctl.json", edited.dump(2));
+    }
+    // The archive as s3cmd fetches it, in dir()/name.
+    std::filesystem::path archive_copy(const std::string& name) const {
+        auto copy = dir() / name;
+        CephCluster::shared().s3cmd("sync -q " + shell_quote("s3://" + bucket() + "/access-logs/") + " " +
+                                    shell_quote(copy.string() + "/"));
+        return copy;
     }
     void edit_recordings_source(const std::function<void(nlohmann::json&)>& change) const {
         auto edited = config();
@@ -129,6 +163,89 @@ TEST_F(S3Platform, AnUnreachableEndpointOrWrongCredentialsExitThreeNamingTheSour
     EXPECT_EQ((out + err).find(secret), std::string::npos);
     EXPECT_FALSE(recordings_of("acme").empty());  // nothing was erased anywhere
     EXPECT_EQ(database().value("SELECT count(*) FROM tenants WHERE id = 'acme'"), "1");
+}
+
+// Lines of the files under dir (gzipped or not) holding text, as a word or anywhere, counted
+// with zcat and grep.
+std::uint64_t lines_holding(const std::filesystem::path& dir, const std::string& text, bool as_word = true) {
+    std::string out;
+    run_command("find " + shell_quote(dir.string()) + " -type f -exec zcat -f {} + | grep -a -c -F " +
+                    (as_word ? "-w " : "") + "-e " + shell_quote(text),
+                &out);
+    return std::stoull(out);
+}
+
+std::uint64_t lines_in(const std::filesystem::path& dir) {
+    std::string out;
+    run_command("find " + shell_quote(dir.string()) + " -type f -exec zcat -f {} + | wc -l", &out);
+    return std::stoull(out);
+}
+
+TEST_F(S3Platform, AViewersErasureTakesTheirLinesOutOfTheLogArchiveInTheBucketAndIsCertified) {
+    ship_rotated_logs_to_the_bucket();
+
+    // A viewer whose addresses are in the archive.
+    auto before = archive_copy("before");
+    const nlohmann::json* viewer = nullptr;
+    for (const auto& subject : truth["subjects"])
+        for (const auto& ip : subject["identifiers"].value("ip", nlohmann::json::array()))
+            if (!viewer && subject["identifiers"].contains("email") && lines_holding(before, ip) > 0) viewer = &subject;
+    ASSERT_NE(viewer, nullptr);
+    std::map<std::string, std::uint64_t> held;
+    std::uint64_t held_in_all = 0;
+    for (const auto& ip : (*viewer)["identifiers"]["ip"]) held_in_all += held[ip] = lines_holding(before, ip);
+
+    ASSERT_EQ(gdprctl("keys init --key-file " + (dir() / "master.key").string() + " -q"), 0);
+    auto email = (*viewer)["identifiers"]["email"].get<std::string>();
+    auto dry = gdprctl_json("erase --dry-run --subject " + shell_quote("email:" + email));
+    bool planned = false;
+    for (const auto& source : dry["sources"])
+        if (source["source"] == "log-archive") planned = source["records"].get<std::uint64_t>() > 0;
+    EXPECT_TRUE(planned) << dry.dump(2);
+
+    auto report = gdprctl_json("erase --yes --subject " + shell_quote("email:" + email));
+    EXPECT_EQ(report["verification"]["result"], "no residue") << report.dump(2);
+    EXPECT_EQ(report["certified"], true) << report.dump(2);
+
+    // From outside: each address's lines are gone, or all kept where others used it too; and
+    // no other line went.
+    auto after = archive_copy("after");
+    std::uint64_t erased = 0;
+    for (const auto& [ip, lines] : held) {
+        auto left = lines_holding(after, ip);
+        EXPECT_TRUE(left == 0 || left == lines) << ip << ": " << left << " of " << lines;
+        if (left == 0) erased += lines;
+    }
+    EXPECT_GT(erased, 0u);
+    EXPECT_LE(erased, held_in_all);
+    EXPECT_EQ(lines_in(after), lines_in(before) - erased);
+}
+
+TEST_F(S3Platform, ATenantsErasureTakesItsLinesOutOfALogArchiveEveryTenantShares) {
+    ship_rotated_logs_to_the_bucket();
+    auto before = archive_copy("before");
+    auto acme_lines = lines_holding(before, " /hls/acme/", false);
+    ASSERT_GT(acme_lines, 0u);
+    auto dry = gdprctl_json("erase --dry-run --tenant acme");
+    std::uint64_t planned = 0;
+    for (const auto& source : dry["sources"])
+        if (source["source"] == "log-archive") planned = source["records"].get<std::uint64_t>();
+    EXPECT_EQ(planned, acme_lines) << dry.dump(2);
+
+    auto report = gdprctl_json("erase --yes --tenant acme");
+    EXPECT_EQ(report["verification"]["result"], "no residue") << report.dump(2);
+    EXPECT_EQ(report["certified"], true);
+    // From outside: no line of acme's is left, and every other line is, in order.
+    auto after = archive_copy("after");
+    EXPECT_EQ(lines_holding(after, " /hls/acme/", false), 0u);
+    std::string expected, got;
+    run_command("for f in $(ls " + shell_quote(before.string() + "/edge1") + "); do zcat " +
+                    shell_quote(before.string() + "/edge1/") + "$f | grep -v -F \" /hls/acme/\"; done | sha256sum",
+                &expected);
+    run_command("for f in $(ls " + shell_quote(after.string() + "/edge1") + "); do zcat " +
+                    shell_quote(after.string() + "/edge1/") + "$f; done | sha256sum",
+                &got);
+    EXPECT_EQ(got, expected);
 }
 
 }  // namespace

@@ -168,12 +168,14 @@ private:
     std::string m_database;
 };
 
-// The files fixture's objects in a bucket of the test cluster. Last-Modified is the server's
-// clock, so each record's time is in its key.
+// The files fixture's objects in a bucket of the test cluster or, with lines, an archive of
+// access logs there, one line a record, each in an object of its own (the time is in the key:
+// Last-Modified is the server's clock).
 class S3Fixture final : public StoreFixture {
 public:
+    explicit S3Fixture(bool lines) : m_lines(lines) {}
     std::string kind() const override { return "s3"; }
-    bool has_subjects() const override { return false; }
+    bool has_subjects() const override { return m_lines; }
     bool detects_undeclared() const override { return false; }
     // The bucket's keys as s3cmd lists them: gdprctl's own listing is what is under test.
     std::string store_digest() const override {
@@ -191,8 +193,14 @@ protected:
         for (const auto& record : sample_records()) {
             auto folder = record.tenant.empty() ? std::string("shared") : record.tenant;
             ++n;
-            client.put("media/" + folder + "/rec" + std::to_string(n) + "-" + std::to_string(record.time) + ".flv",
-                       "FLV" + std::string(100 * static_cast<std::size_t>(n), 'x'));
+            if (m_lines)
+                client.put(
+                    "media/" + folder + "/access-" + std::to_string(n) + "-" + std::to_string(record.time) + ".log",
+                    record.ip + " - - [" + util::format_nginx_time(record.time) +
+                        "] \"GET /live-1.ts?from=" + record.email + " HTTP/1.1\" 200 512\n");
+            else
+                client.put("media/" + folder + "/rec" + std::to_string(n) + "-" + std::to_string(record.time) + ".flv",
+                           "FLV" + std::string(100 * static_cast<std::size_t>(n), 'x'));
         }
         client.put("media/t1/notes.txt", "not a recording");
         client.put("other/t1/rec9-1.flv", "outside the prefix");
@@ -202,13 +210,14 @@ protected:
                 {"bucket", m_bucket},
                 {"prefix", "media/"},
                 {"credentials_file", cluster.credentials_file().string()},
-                {"include", {"*.flv"}},
-                {"category", "recordings"},
+                {"include", {m_lines ? "*.log" : "*.flv"}},
+                {"category", m_lines ? "usage-data" : "recordings"},
                 {"tenant", {{"regex", "^(t[0-9]+)/"}}},
-                {"timestamp", {{"format", "unix"}, {"regex", "-([0-9]+)\\.flv$"}}}};
+                {"timestamp", {{"format", "unix"}, {"regex", "-([0-9]+)\\.(flv|log)$"}}}};
     }
 
 private:
+    bool m_lines;
     std::string m_bucket;
 };
 
@@ -243,11 +252,12 @@ std::unique_ptr<StoreFixture> make_fixture(const std::string& kind) {
     if (kind == "logfile") return std::make_unique<LogfileFixture>();
     if (kind == "files") return std::make_unique<FilesFixture>();
     if (kind == "postgres") return std::make_unique<PostgresFixture>();
-    if (kind == "s3") return std::make_unique<S3Fixture>();
+    if (kind == "s3") return std::make_unique<S3Fixture>(false);
+    if (kind == "s3_lines") return std::make_unique<S3Fixture>(true);
     return nullptr;
 }
 
-std::vector<std::string> fixture_kinds() { return {"sqlite", "logfile", "files", "postgres", "s3"}; }
+std::vector<std::string> fixture_kinds() { return {"sqlite", "logfile", "files", "postgres", "s3", "s3_lines"}; }
 
 std::map<std::string, std::uint64_t> records_by_tenant(const connectors::SourceInventory& inventory) {
     std::map<std::string, std::uint64_t> counts;
