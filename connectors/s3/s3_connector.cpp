@@ -511,6 +511,11 @@ private:
         const auto& selector = plan.selector;
         if (!wants_dataset(selector)) return plan;
         const auto& dataset = m_datasets.front();
+        if (plan.action.kind == Action::Kind::anonymise ||
+            (!selector.subjects.empty() && dataset.on_erase == config::OnErase::anonymise))
+            throw Error::config(m_source.file + ": " + m_source.pointer + ": source \"" + m_source.name +
+                                    "\" holds objects and log lines, which can be deleted but not anonymised",
+                                "use \"erase\": \"delete\" (the default) for this source");
         auto identifiers = text_of(selector);
         std::string whose = selector.subjects.empty() ? "the tenant's" : "the person's";
         PlanItem named, only_lines, rewrite, older, unrewritable;

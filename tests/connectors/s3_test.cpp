@@ -567,6 +567,17 @@ TEST(S3Connector, APersonsSelectorTakesNoObjectTheKeyOrTheBytesDoNotTieToThem) {
     EXPECT_EQ(CephCluster::shared().keys_by_s3cmd(platform.bucket()),
               (std::vector<std::string>{"platform/acme/user-exports/421-77aa0e1f.zip",
                                         "platform/acme/web-videos/3f6c2b1a-720.mp4"}));
+    // Lines cannot be anonymised in place: a data map that asks for it is told so, and nothing runs.
+    auto anonymising = platform_source(platform.bucket());
+    anonymising["erase"] = "anonymise";
+    S3Workspace asks_anonymised(platform.bucket(), anonymising);
+    try {
+        asks_anonymised.connector().plan(bob_within_acme(), {connectors::Action::Kind::erase, {}, {}, {}});
+        FAIL() << "anonymising objects was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.exit_code(), 2);
+        EXPECT_NE(std::string(e.what()).find("can be deleted but not anonymised"), std::string::npos) << e.what();
+    }
 }
 
 // Edge nodes serving every tenant ship one log a day to logs/NODE/: the tenant is in each
