@@ -133,6 +133,9 @@ std::string method_of(const std::string& kind) {
                "reclaims them and in its write-ahead log until recycled)";
     if (kind == "logfile") return "clear: lines removed by rewriting each file (new inode), gzip kept";
     if (kind == "files") return "clear: files unlinked";
+    if (kind == "s3")
+        return "clear: objects deleted with every version and delete marker; log objects written anew without the "
+               "lines (gzip kept), the versions that held them deleted";
     return "clear";
 }
 
