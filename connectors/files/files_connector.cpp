@@ -34,6 +34,7 @@ public:
         dataset.name = source.name;
         reader.finish();
         m_key_subjects = KeySubjects(reader, dataset.subjects);
+        refuse_metadata(reader, dataset);
         if (dataset.tenant) m_tenant_regex.emplace(compile(reader, dataset.tenant->regex, "tenant/regex"));
         if (dataset.timestamp && !dataset.timestamp->regex.empty())
             m_time_regex.emplace(compile(reader, dataset.timestamp->regex, "timestamp/regex"));
@@ -170,6 +171,16 @@ private:
                    ::rmdir(directory.c_str()) == 0)
                 directory = directory.parent_path();
         }
+    }
+
+    // Object storage keeps metadata beside an object's bytes; a file has none to read.
+    static void refuse_metadata(const config::JsonReader& reader, const config::Dataset& dataset) {
+        for (const auto& [key, metadata] :
+             {std::pair{"tenant", dataset.tenant ? dataset.tenant->metadata : ""},
+              std::pair{"timestamp", dataset.timestamp ? dataset.timestamp->metadata : ""}})
+            if (!metadata.empty())
+                reader.fail_path(std::string(key) + "/metadata", "files have no metadata",
+                                 "take it from the path with \"regex\" (or the timestamp from \"mtime\")");
     }
 
     static util::Regex compile(const config::JsonReader& reader, const std::string& pattern, const std::string& key) {

@@ -397,10 +397,10 @@ private:
         if (dataset.timestamp || m_jsonl) return;
         if (m_format->variable_index("time_local"))
             dataset.timestamp =
-                config::TimestampSpec{"time_local", config::TimeFormat::nginx, "", "", m_source.pointer};
+                config::TimestampSpec{"time_local", config::TimeFormat::nginx, "", "", m_source.pointer, ""};
         else if (m_format->variable_index("time_iso8601"))
             dataset.timestamp =
-                config::TimestampSpec{"time_iso8601", config::TimeFormat::iso8601, "", "", m_source.pointer};
+                config::TimestampSpec{"time_iso8601", config::TimeFormat::iso8601, "", "", m_source.pointer, ""};
     }
 
     std::size_t field_index(const config::JsonReader& reader, const std::string& name, const std::string& key) {

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <chrono>
@@ -235,12 +236,14 @@ struct Client::Request {
     std::vector<std::string> headers;
     std::function<void(std::string_view)> on_bytes;  // streams a 2xx body instead of keeping it
     std::string what;                                // for messages: "listing recordings/"
+    bool missing_ok = false;                         // a 404 is an answer, not a failure
 };
 
 struct Client::Response {
     long status = 0;
     std::string body;
     std::string etag;
+    std::map<std::string, std::string> headers;  // by name in lower case
 };
 
 Client::Client(Endpoint endpoint) : m_endpoint(std::move(endpoint)) {
@@ -270,7 +273,7 @@ struct Transfer {
     CURL* curl;
     const std::function<void(std::string_view)>* on_bytes;
     std::string* body;
-    std::string* etag;
+    std::map<std::string, std::string>* headers;
     bool streamed = false;
     std::exception_ptr failure;
 };
@@ -296,10 +299,31 @@ std::size_t on_write(char* data, std::size_t, std::size_t size, void* user) {
 std::size_t on_header(char* data, std::size_t, std::size_t size, void* user) {
     auto& transfer = *static_cast<Transfer*>(user);
     std::string_view line(data, size);
-    if (line.size() > 5 &&
-        (line.substr(0, 5) == "ETag:" || line.substr(0, 5) == "etag:" || line.substr(0, 5) == "Etag:"))
-        *transfer.etag = trim(line.substr(5));
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) return size;
+    std::string name(line.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    (*transfer.headers)[name] = trim(line.substr(colon + 1));
     return size;
+}
+
+bool has_header(const std::vector<std::string>& headers, std::string_view name) {
+    for (const auto& header : headers)
+        if (header.size() > name.size() && header[name.size()] == ':' &&
+            std::equal(name.begin(), name.end(), header.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+            }))
+            return true;
+    return false;
+}
+
+// The request headers that give an object head's content type and user metadata.
+std::vector<std::string> headers_of(const ObjectHead* head) {
+    std::vector<std::string> headers;
+    if (!head) return headers;
+    if (!head->content_type.empty()) headers.push_back("Content-Type: " + head->content_type);
+    for (const auto& [name, value] : head->metadata) headers.push_back("x-amz-meta-" + name + ": " + value);
+    return headers;
 }
 
 std::string query_text(const std::map<std::string, std::string>& query) {
@@ -319,7 +343,7 @@ Client::Response Client::perform(const Request& request) {
     auto shown = m_endpoint.url + request.path;
     for (int attempt = 1;; ++attempt) {
         Response response;
-        Transfer transfer{curl, &request.on_bytes, &response.body, &response.etag, false, nullptr};
+        Transfer transfer{curl, &request.on_bytes, &response.body, &response.headers, false, nullptr};
         curl_easy_reset(curl);
         char error_text[CURL_ERROR_SIZE] = "";
         curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -348,7 +372,7 @@ Client::Response Client::perform(const Request& request) {
         // libcurl 7.88 signs the payload hash it is given and does not compute one itself.
         auto payload = "x-amz-content-sha256: " + sha256_hex(request.body);
         headers = curl_slist_append(headers, payload.c_str());
-        if (request.method == "PUT" || request.method == "POST")
+        if ((request.method == "PUT" || request.method == "POST") && !has_header(request.headers, "Content-Type"))
             headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
         for (const auto& header : request.headers) headers = curl_slist_append(headers, header.c_str());
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -360,6 +384,7 @@ Client::Response Client::perform(const Request& request) {
         curl_slist_free_all(headers);
         if (transfer.failure) std::rethrow_exception(transfer.failure);
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+        if (auto etag = response.headers.find("etag"); etag != response.headers.end()) response.etag = etag->second;
         bool retry_possible = attempt < k_attempts && !transfer.streamed;
         if (result != CURLE_OK) {
             bool transient = result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR || result == CURLE_GOT_NOTHING ||
@@ -376,7 +401,7 @@ Client::Response Client::perform(const Request& request) {
                                      request.what + "): " + detail,
                                  hint);
         }
-        if (response.status / 100 == 2) return response;
+        if (response.status / 100 == 2 || (request.missing_ok && response.status == 404)) return response;
         if ((response.status >= 500 || response.status == 429) && retry_possible) {
             std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
             continue;
@@ -501,6 +526,24 @@ bool Client::has_versioning() {
     return status == "Enabled" || status == "Suspended";
 }
 
+std::optional<ObjectHead> Client::head(const std::string& key, const std::string& version_id) {
+    Request request;
+    request.method = "HEAD";
+    request.path = object_path(key);
+    if (!version_id.empty()) request.query["versionId"] = version_id;
+    request.what = "reading what is known of " + util::printable(key);
+    request.missing_ok = true;
+    auto response = perform(request);
+    if (response.status == 404) return std::nullopt;
+    ObjectHead head;
+    static const std::string k_meta = "x-amz-meta-";
+    for (const auto& [name, value] : response.headers) {
+        if (name == "content-type") head.content_type = value;
+        if (name.rfind(k_meta, 0) == 0) head.metadata[name.substr(k_meta.size())] = value;
+    }
+    return head;
+}
+
 void Client::get(const std::string& key, const std::function<void(std::string_view)>& on_bytes,
                  const std::string& version_id) {
     Request request;
@@ -511,21 +554,23 @@ void Client::get(const std::string& key, const std::function<void(std::string_vi
     perform(request);
 }
 
-void Client::put(const std::string& key, std::string_view body) {
+void Client::put(const std::string& key, std::string_view body, const ObjectHead* head) {
     Request request;
     request.method = "PUT";
     request.path = object_path(key);
     request.body = body;
+    request.headers = headers_of(head);
     request.what = "writing " + util::printable(key);
     perform(request);
 }
 
-void Client::put_stream(const std::string& key, const Producer& produce, std::uint64_t part_size) {
+void Client::put_stream(const std::string& key, const Producer& produce, std::uint64_t part_size,
+                        const ObjectHead* head) {
     std::string part;
     std::string upload_id, parts;
     int number = 0;
     auto send_part = [&] {
-        if (upload_id.empty()) upload_id = start_multipart(key);
+        if (upload_id.empty()) upload_id = start_multipart(key, head);
         auto etag = upload_part(key, upload_id, ++number, part);
         parts += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + util::markup_escape(etag) +
                  "</ETag></Part>";
@@ -543,7 +588,7 @@ void Client::put_stream(const std::string& key, const Producer& produce, std::ui
             }
         });
         if (upload_id.empty()) {
-            put(key, part);
+            put(key, part, head);
             return;
         }
         if (!part.empty()) send_part();
@@ -571,11 +616,12 @@ void Client::put_file(const std::string& key, const std::filesystem::path& file,
         part_size);
 }
 
-std::string Client::start_multipart(const std::string& key) {
+std::string Client::start_multipart(const std::string& key, const ObjectHead* head) {
     Request start;
     start.method = "POST";
     start.path = object_path(key);
     start.query = {{"uploads", ""}};
+    start.headers = headers_of(head);
     start.what = "starting the multipart upload of " + util::printable(key);
     std::string upload_id;
     XmlElements ids([&](const std::string& path, const std::string& text) {

@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +51,12 @@ struct ObjectVersion {
     bool delete_marker = false;
 };
 
+// What HEAD tells of an object beside its bytes: kept when the object is written anew.
+struct ObjectHead {
+    std::string content_type;
+    std::map<std::string, std::string> metadata;  // x-amz-meta-NAME, by NAME in lower case
+};
+
 // One object (or one version of it) to delete.
 struct ObjectRef {
     std::string key;
@@ -73,16 +81,20 @@ public:
     // Whether the bucket keeps versions: versioning Enabled, or Suspended after it was (versions
     // made meanwhile remain).
     bool has_versioning();
+    // The object's (version's) content type and user metadata; nullopt when it is gone.
+    std::optional<ObjectHead> head(const std::string& key, const std::string& version_id = {});
     // Streams the object's bytes (of version_id, when given) to on_bytes as they arrive.
     void get(const std::string& key, const std::function<void(std::string_view)>& on_bytes,
              const std::string& version_id = {});
-    void put(const std::string& key, std::string_view body);
+    void put(const std::string& key, std::string_view body, const ObjectHead* head = nullptr);
     // The bytes produce() passes to its write function, in order. Writes the file as one object:
     // one request when they fit in part_size, a multipart upload of part_size parts otherwise,
     // never more than a part in memory and nothing on disk. Until it returns, the object as it
     // was stays visible; a failure aborts the upload and leaves it so.
+    // The object gets head's content type and user metadata, when given.
     using Producer = std::function<void(const std::function<void(std::string_view)>& write)>;
-    void put_stream(const std::string& key, const Producer& produce, std::uint64_t part_size = 8u << 20);
+    void put_stream(const std::string& key, const Producer& produce, std::uint64_t part_size = 8u << 20,
+                    const ObjectHead* head = nullptr);
     // Writes the file as one object, as put_stream does.
     void put_file(const std::string& key, const std::filesystem::path& file, std::uint64_t part_size = 8u << 20);
     // Deletes up to 1,000 objects in one request (a key XML cannot carry in a request of its
@@ -101,7 +113,7 @@ private:
     std::string object_path(const std::string& key) const;
     std::string bucket_path() const;
     std::string base_url() const;
-    std::string start_multipart(const std::string& key);
+    std::string start_multipart(const std::string& key, const ObjectHead* head);
     std::string upload_part(const std::string& key, const std::string& upload_id, int number, std::string_view bytes);
     void complete_multipart(const std::string& key, const std::string& upload_id, const std::string& parts);
     void abort_multipart(const std::string& key, const std::string& upload_id);

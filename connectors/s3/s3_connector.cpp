@@ -164,7 +164,8 @@ public:
         dataset.name = source.name;
         reader.finish();
         m_key_subjects = KeySubjects(reader, dataset.subjects);
-        if (dataset.tenant) m_tenant_regex.emplace(compile(reader, dataset.tenant->regex, "tenant/regex"));
+        if (dataset.tenant && !dataset.tenant->regex.empty())
+            m_tenant_regex.emplace(compile(reader, dataset.tenant->regex, "tenant/regex"));
         if (dataset.timestamp && !dataset.timestamp->regex.empty())
             m_time_regex.emplace(compile(reader, dataset.timestamp->regex, "timestamp/regex"));
         m_datasets.push_back(std::move(dataset));
@@ -584,12 +585,12 @@ private:
                "names to \"lines\" in the source; then run the erasure again";
     }
 
-    Object object_at(const std::string& key, const std::string& version_id = {}) const {
+    Object object_at(const std::string& key, const std::string& version_id = {}) {
         Object object;
         object.key = key;
         object.relative = key.substr(std::min(m_prefix.size(), key.size()));
         object.version_id = version_id;
-        if (m_tenant_regex) object.tenant = std::string(m_tenant_regex->first_group(object.relative).value_or(""));
+        describe(object);
         return object;
     }
 
@@ -682,23 +683,29 @@ private:
     void rewrite_without(const PlannedRewrite& planned, const Selector& selector,
                          const pii::IdentifierMatcher& identifiers) {
         auto source = object_at(planned.key, planned.version_id);
+        // The new object keeps the old one's content type and user metadata (a tenant it names).
+        auto head = client().head(planned.key, planned.version_id);
+        if (!head) return;
         bool gz = ends_with(source.relative, ".gz");
         Client reader(endpoint());
-        client().put_stream(planned.key, [&](const std::function<void(std::string_view)>& write) {
-            GzipStream gzip(write);
-            auto out = [&](std::string_view bytes) {
-                if (gz)
-                    gzip.feed(bytes);
-                else
-                    write(bytes);
-            };
-            for_each_line(reader, source, [&](std::string_view line, std::uint64_t, bool newline) {
-                if (takes_line(line, source, selector, identifiers)) return;
-                out(line);
-                if (newline) out("\n");
-            });
-            if (gz) gzip.finish();
-        });
+        client().put_stream(
+            planned.key,
+            [&](const std::function<void(std::string_view)>& write) {
+                GzipStream gzip(write);
+                auto out = [&](std::string_view bytes) {
+                    if (gz)
+                        gzip.feed(bytes);
+                    else
+                        write(bytes);
+                };
+                for_each_line(reader, source, [&](std::string_view line, std::uint64_t, bool newline) {
+                    if (takes_line(line, source, selector, identifiers)) return;
+                    out(line);
+                    if (newline) out("\n");
+                });
+                if (gz) gzip.finish();
+            },
+            8u << 20, &*head);
     }
 
     // Deletes selected[begin, end) as batches of k_delete_batch sent at the same time, one
@@ -808,12 +815,45 @@ private:
         return true;
     }
 
-    std::optional<util::UnixTime> time_of(const Object& object) const {
-        const auto& spec = m_datasets.front().timestamp;
-        if (!spec || spec->format == config::TimeFormat::mtime) return object.last_modified;
-        auto text = m_time_regex->first_group(object.relative);
-        if (!text) return std::nullopt;
-        return config::parse_timestamp(*text, *spec);
+    // The user metadata the data map names ("x-amz-meta-tenant" or "tenant"), as HEAD gives it.
+    static std::string metadata_value(const std::optional<ObjectHead>& head, std::string name) {
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (name.rfind("x-amz-meta-", 0) == 0) name.erase(0, 11);
+        if (!head) return {};
+        auto found = head->metadata.find(name);
+        return found == head->metadata.end() ? std::string() : found->second;
+    }
+
+    bool uses_metadata() const {
+        const auto& dataset = m_datasets.front();
+        return (dataset.tenant && !dataset.tenant->metadata.empty()) ||
+               (dataset.timestamp && !dataset.timestamp->metadata.empty());
+    }
+
+    // The tenant and the time, where the data map takes them from: the key, the object's
+    // Last-Modified, or its user metadata (one HEAD request an object, made only then).
+    // False when the object is gone since it was listed.
+    bool describe(Object& object) {
+        const auto& dataset = m_datasets.front();
+        std::optional<ObjectHead> head;
+        if (uses_metadata() && !object.delete_marker) {
+            head = client().head(object.key, object.version_id);
+            if (!head) return false;
+        }
+        if (dataset.tenant) {
+            auto text =
+                dataset.tenant->metadata.empty() ? object.relative : metadata_value(head, dataset.tenant->metadata);
+            object.tenant = m_tenant_regex ? std::string(m_tenant_regex->first_group(text).value_or("")) : text;
+        }
+        const auto& spec = dataset.timestamp;
+        if (!spec || spec->format == config::TimeFormat::mtime) {
+            object.time = object.last_modified;
+            return true;
+        }
+        auto text = spec->metadata.empty() ? object.relative : metadata_value(head, spec->metadata);
+        auto date = m_time_regex ? m_time_regex->first_group(text) : std::optional<std::string_view>(text);
+        object.time = date && !date->empty() ? config::parse_timestamp(*date, *spec) : std::nullopt;
+        return true;
     }
 
     // Every object under the prefix that "include" takes; with versions, every version and
@@ -825,14 +865,13 @@ private:
             object.key = listed.key;
             object.relative = listed.key.substr(std::min(m_prefix.size(), listed.key.size()));
             if (object.relative.empty() || !(m_include.empty() || matches_any(m_include, object.relative))) return;
-            if (m_tenant_regex) object.tenant = std::string(m_tenant_regex->first_group(object.relative).value_or(""));
             object.size = listed.size;
             object.last_modified = listed.last_modified;
             object.version_id = listed.version_id;
             object.etag = listed.etag;
             object.is_latest = listed.is_latest;
             object.delete_marker = listed.delete_marker;
-            object.time = time_of(object);
+            if (!describe(object)) return;
             // An object whose key carries no readable date is still counted (it is personal
             // data all the same) and reported as malformed.
             if (!object.time && m_datasets.front().timestamp && !result.malformed++)

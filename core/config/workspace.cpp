@@ -57,8 +57,11 @@ TimestampSpec read_timestamp(JsonReader& reader, const std::string& field_key) {
     if (!field_key.empty() && spec.format != TimeFormat::mtime) spec.field = reader.required_string(field_key);
     if (spec.format == TimeFormat::pattern) spec.pattern = reader.required_string("pattern");
     spec.regex = reader.optional_string("regex").value_or("");
-    if (field_key.empty() && spec.format != TimeFormat::mtime && spec.regex.empty())
-        reader.fail("regex", "a file timestamp taken from the name needs \"regex\" (its first group is the date)");
+    if (field_key.empty() && spec.format != TimeFormat::mtime)
+        spec.metadata = reader.optional_string("metadata").value_or("");
+    if (field_key.empty() && spec.format != TimeFormat::mtime && spec.regex.empty() && spec.metadata.empty())
+        reader.fail("regex", "a file timestamp taken from the name needs \"regex\" (its first group is the date)",
+                    "for objects, \"metadata\" may name the user metadata that holds it instead");
     reader.finish();
     return spec;
 }
@@ -85,9 +88,11 @@ TenantSpec read_tenant(JsonReader& reader, const std::string& field_key) {
     spec.pointer = reader.pointer();
     if (!field_key.empty()) spec.field = reader.required_string(field_key);
     spec.regex = reader.optional_string("regex").value_or("");
-    if (field_key.empty() && spec.regex.empty())
+    if (field_key.empty()) spec.metadata = reader.optional_string("metadata").value_or("");
+    if (field_key.empty() && spec.regex.empty() && spec.metadata.empty())
         reader.fail("regex", "missing required key \"regex\"",
-                    "give a regex on the relative path whose first group is the tenant");
+                    "give a regex on the relative path whose first group is the tenant (or, for objects, the "
+                    "\"metadata\" that holds it)");
     if (field_key == "column") {
         for (auto& step : reader.object_list("via", false)) {
             spec.via.push_back(

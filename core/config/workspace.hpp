@@ -20,6 +20,7 @@ struct TimestampSpec {
     std::string pattern;  // strptime pattern, for TimeFormat::pattern
     std::string regex;    // for files: a regex whose first group is the date text in the path
     std::string pointer;
+    std::string metadata;  // for objects: the user metadata (x-amz-meta-NAME) holding the date text
 };
 
 // The time a record's text stands for in spec's format; nullopt when it does not parse. An
@@ -40,6 +41,7 @@ struct TenantSpec {
     std::vector<JoinStep> via;  // SQL only: joins that reach the table holding `field`
     std::string regex;          // optional: the first capture group of this regex is the tenant
     std::string pointer;
+    std::string metadata;  // for objects: the user metadata (x-amz-meta-NAME) holding it
 };
 
 struct SubjectField {

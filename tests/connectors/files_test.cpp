@@ -83,5 +83,16 @@ TEST(FilesConnector, ASubjectPatternThatIsNoRegexIsRefusedAtItsPointer) {
     }
 }
 
+TEST(FilesConnector, MetadataAsTheSourceOfATenantIsRefusedForFilesWhichHaveNone) {
+    try {
+        FilesTree tree(nlohmann::json{{"tenant", {{"metadata", "tenant"}}}});
+        FAIL() << "a tenant from metadata was accepted for files";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.exit_code(), 2);
+        EXPECT_NE(std::string(e.what()).find("/sources/0/tenant/metadata: files have no metadata"), std::string::npos)
+            << e.what();
+    }
+}
+
 }  // namespace
 }  // namespace gdprctl::testing

@@ -645,5 +645,59 @@ TEST(S3Connector, InASharedLogArchiveLinesSayWhoseTheyAreForATenantsAndAPersonsE
     EXPECT_TRUE(workspace.connector().verify(tenant, nothing).residue.empty());
 }
 
+// Uploads as a platform's own service makes them (PeerTube-style uploads/UUID.EXT keys): the
+// tenant and the recording time are in the object's metadata, not in its key.
+TEST(S3Connector, TenantAndTimeComeFromObjectMetadataAndARewriteKeepsThem) {
+    PlatformBucket platform;
+    auto& cluster = CephCluster::shared();
+    TempDir dir;
+    std::string kept, ignored;
+    auto put_with_metadata = [&](const std::string& key, const std::string& body, const std::string& tenant,
+                                 util::UnixTime recorded) {
+        write_text(dir / "body", body);
+        cluster.s3cmd("put -q --mime-type=text/plain --add-header=x-amz-meta-tenant:" + tenant +
+                      " --add-header=x-amz-meta-recorded-at:" + util::format_iso8601(recorded) + " " +
+                      shell_quote((dir / "body").string()) + " " +
+                      shell_quote("s3://" + platform.bucket() + "/" + key));
+    };
+    const std::string old_log = "uploads/0c9a44aa.log";
+    put_with_metadata(old_log, PlatformBucket::access_log("acme", 300, 30, kept), "acme", k_now - 100 * 86400);
+    put_with_metadata("uploads/5b1f0d8e.log", PlatformBucket::access_log("bluebird", 300, 30, ignored), "bluebird",
+                      k_now - 86400);
+    put_with_metadata("uploads/77aa0e1f.mp4", "ftypmp4", "acme", k_now - 86400);
+    nlohmann::json source = {{"bucket", platform.bucket()},
+                             {"prefix", "uploads/"},
+                             {"tenant", {{"metadata", "tenant"}}},
+                             {"timestamp", {{"metadata", "x-amz-meta-recorded-at"}, {"format", "iso8601"}}}};
+    S3Workspace workspace(platform.bucket(), source);
+
+    std::map<std::string, std::uint64_t> per_tenant;
+    for (const auto& row : workspace.connector().inventory({}, {}).rows) {
+        per_tenant[row.tenant] += row.records;
+        if (row.tenant == "acme") {
+            EXPECT_EQ(row.oldest, k_now - 100 * 86400);
+        }
+    }
+    EXPECT_EQ(per_tenant, (std::map<std::string, std::uint64_t>{{"acme", 2}, {"bluebird", 1}}));
+    EXPECT_EQ(workspace.connector().plan(older_than(k_now - 90 * 86400), {}).records(), 1u);
+
+    // Bob within acme: his lines leave acme's log, which keeps its metadata and content type.
+    auto bob = bob_within_acme();
+    FaultyProgress progress;
+    auto plan = workspace.connector().plan(bob, {connectors::Action::Kind::erase, {}, {}, {}});
+    EXPECT_EQ(plan.records(), 300u / 30);
+    workspace.connector().apply(plan, progress);
+    EXPECT_TRUE(platform.fetched(old_log) == kept);
+    auto headers = cluster.headers_by_curl(platform.bucket(), old_log);
+    EXPECT_EQ(headers["x-amz-meta-tenant"], "acme");
+    EXPECT_EQ(headers["x-amz-meta-recorded-at"], util::format_iso8601(k_now - 100 * 86400));
+    EXPECT_EQ(headers["content-type"], "text/plain");
+
+    // So the purge still finds it expired, and acme's: it goes, the fresh ones stay.
+    workspace.connector().apply(workspace.connector().plan(older_than(k_now - 90 * 86400), {}), progress);
+    EXPECT_EQ(cluster.keys_by_s3cmd(platform.bucket()),
+              (std::vector<std::string>{"uploads/5b1f0d8e.log", "uploads/77aa0e1f.mp4"}));
+}
+
 }  // namespace
 }  // namespace gdprctl::testing

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -93,18 +94,38 @@ std::vector<std::string> CephCluster::keys_by_s3cmd(const std::string& bucket, c
     return keys;
 }
 
-std::pair<int, int> CephCluster::versions_by_curl(const std::string& bucket) const {
+std::string CephCluster::signed_curl(const std::string& options, const std::string& path) const {
     auto credentials = connectors::s3::read_credentials_file(m_credentials);
     std::string out, err;
+    run_command("curl -s " + options + " --aws-sigv4 aws:amz:us-east-1:s3 --user " +
+                    shell_quote(credentials.access_key_id + ":" + credentials.secret_access_key) +
+                    " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' " + shell_quote(m_endpoint + "/" + path),
+                &out, &err);
+    return out + err;
+}
+
+std::map<std::string, std::string> CephCluster::headers_by_curl(const std::string& bucket,
+                                                                const std::string& key) const {
+    std::map<std::string, std::string> headers;
+    std::istringstream lines(signed_curl("-I", bucket + "/" + key));
+    for (std::string line; std::getline(lines, line);) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        auto name = line.substr(0, colon);
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        auto begin = line.find_first_not_of(' ', colon + 1);
+        auto end = line.find_last_not_of(" \r");
+        headers[name] = begin == std::string::npos || end < begin ? "" : line.substr(begin, end - begin + 1);
+    }
+    return headers;
+}
+
+std::pair<int, int> CephCluster::versions_by_curl(const std::string& bucket) const {
     // One page is enough for the few versions the tests make; the query is written sorted, as
     // SigV4 needs it.
-    run_command("curl -s --aws-sigv4 aws:amz:us-east-1:s3 --user " +
-                    shell_quote(credentials.access_key_id + ":" + credentials.secret_access_key) +
-                    " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' " +
-                    shell_quote(m_endpoint + "/" + bucket + "?max-keys=1000&versions="),
-                &out, &err);
+    auto out = signed_curl("", bucket + "?max-keys=1000&versions=");
     if (out.find("ListVersionsResult") == std::string::npos)
-        throw std::runtime_error("curl could not list the versions of " + bucket + ": " + out + err);
+        throw std::runtime_error("curl could not list the versions of " + bucket + ": " + out);
     if (out.find("<IsTruncated>true</IsTruncated>") != std::string::npos)
         throw std::runtime_error("more than 1,000 versions in " + bucket + ": count them in pages");
     return {count_of(out, "<Version>"), count_of(out, "<DeleteMarker>")};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,8 +39,12 @@ public:
     // Every version and delete marker under bucket, counted with curl's own SigV4 signing
     // (s3cmd lists no versions): {versions, delete markers}. Throws beyond one page (1,000).
     std::pair<int, int> versions_by_curl(const std::string& bucket) const;
+    // The headers a HEAD of the object answers, names in lower case, with curl's SigV4 signing.
+    std::map<std::string, std::string> headers_by_curl(const std::string& bucket, const std::string& key) const;
 
 private:
+    // curl with options, signed with the cluster's credentials, on endpoint/path; what it printed.
+    std::string signed_curl(const std::string& options, const std::string& path) const;
     CephCluster();
 
     std::unique_ptr<TempDir> m_own;  // set when this process started the cluster
