@@ -85,9 +85,13 @@ bool Selector::has_subjects_of(const std::vector<config::SubjectField>& fields) 
     return false;
 }
 
-bool Selector::may_match(const config::Dataset& dataset) const {
+bool Selector::wants_dataset(const config::Dataset& dataset) const {
     if (!datasets.empty() && std::find(datasets.begin(), datasets.end(), dataset.name) == datasets.end()) return false;
-    return wants_category(dataset.category) && (subjects.empty() || has_subjects_of(dataset.subjects));
+    return wants_category(dataset.category);
+}
+
+bool Selector::may_match(const config::Dataset& dataset) const {
+    return wants_dataset(dataset) && (subjects.empty() || has_subjects_of(dataset.subjects));
 }
 
 bool Selector::is_whole_tenant() const {

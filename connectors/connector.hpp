@@ -49,6 +49,8 @@ struct Selector {
     // True when value (of identifier kind) equals one of the subjects.
     bool matches_subject(const std::string& kind, std::string_view value) const;
     bool has_subjects_of(const std::vector<config::SubjectField>& fields) const;
+    // False when the selector names other categories or other datasets than dataset's.
+    bool wants_dataset(const config::Dataset& dataset) const;
     // False when no record of dataset can match: another category, or subjects the dataset
     // has no field for.
     bool may_match(const config::Dataset& dataset) const;

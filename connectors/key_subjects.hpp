@@ -21,7 +21,6 @@ public:
     // Compiles dataset.subjects; a pattern that does not compile fails at its JSON pointer.
     KeySubjects(const config::JsonReader& reader, const std::vector<config::SubjectField>& subjects);
 
-    bool empty() const { return m_patterns.empty(); }
     // True when one of the patterns takes from relative an identifier selector names.
     bool name_a_subject_of(const Selector& selector, std::string_view relative) const;
 

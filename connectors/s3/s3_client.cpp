@@ -242,7 +242,6 @@ struct Client::Request {
 struct Client::Response {
     long status = 0;
     std::string body;
-    std::string etag;
     std::map<std::string, std::string> headers;  // by name in lower case
 };
 
@@ -384,7 +383,6 @@ Client::Response Client::perform(const Request& request) {
         curl_slist_free_all(headers);
         if (transfer.failure) std::rethrow_exception(transfer.failure);
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
-        if (auto etag = response.headers.find("etag"); etag != response.headers.end()) response.etag = etag->second;
         bool retry_possible = attempt < k_attempts && !transfer.streamed;
         if (result != CURLE_OK) {
             bool transient = result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR || result == CURLE_GOT_NOTHING ||
@@ -641,7 +639,7 @@ std::string Client::upload_part(const std::string& key, const std::string& uploa
     upload.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
     upload.body = bytes;
     upload.what = "writing part " + std::to_string(number) + " of " + util::printable(key);
-    return perform(upload).etag;
+    return perform(upload).headers["etag"];
 }
 
 void Client::complete_multipart(const std::string& key, const std::string& upload_id, const std::string& parts) {

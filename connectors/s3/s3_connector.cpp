@@ -270,10 +270,7 @@ public:
         std::uint64_t selected = 0;
         for_each_object(ignored, versioned(), [&](const Object& object) {
             ++report.records_scanned;
-            bool person = !selector.subjects.empty();
-            if (in_selector(object, selector) &&
-                (!person || m_key_subjects.name_a_subject_of(selector, object.relative)))
-                ++selected;
+            if (in_selector(object, selector)) ++selected;
             std::uint64_t found = selector.text_counts_in(object.tenant) ? identifiers.count(object.relative) : 0;
             if (reads_by_line(object, selector, identifiers)) {
                 found += count_by_line(object, selector, identifiers, report.bytes_scanned);
@@ -351,13 +348,6 @@ private:
         }
     }
 
-    bool wants_dataset(const Selector& selector) const {
-        const auto& dataset = m_datasets.front();
-        return selector.wants_category(dataset.category) &&
-               (selector.datasets.empty() ||
-                std::find(selector.datasets.begin(), selector.datasets.end(), dataset.name) != selector.datasets.end());
-    }
-
     bool is_line_log(const Object& object) const { return matches_any(m_lines, object.relative); }
     bool is_read_for_text(const Object& object) const {
         return is_line_log(object) || matches_any(m_text, object.relative);
@@ -410,35 +400,50 @@ private:
                (!identifiers.empty() && identifiers.contains(object.relative));
     }
 
-    // What a selector that takes lines does to object. Line logs are read where lines can be
-    // the selector's (their key's tenant is in scope, or lines carry their tenant), and, for a
-    // person, other text objects in scope, as the rescan reads them: what it would find, the
-    // plan takes or names.
+    // Where a selector that takes lines looks in object, before reading any of it: the whole
+    // object (its key names the person, or the tenant), its lines (a line log whose lines can
+    // be the selector's: the key's tenant is in scope, or lines carry their tenant), or, for a
+    // person, its bytes (another text object in scope, as the rescan reads it).
+    enum class Look { nowhere, whole, lines, text };
+    Look where_to_look(const Object& object, const Selector& selector,
+                       const pii::IdentifierMatcher& identifiers) const {
+        if (!in_time(object, selector)) return Look::nowhere;
+        bool person = !selector.subjects.empty();
+        bool key_in_scope = selector.wants_tenant(object.tenant);
+        if (key_in_scope && (!person || names_person(object, selector, identifiers))) return Look::whole;
+        if (object.delete_marker || (person && identifiers.empty())) return Look::nowhere;
+        if (is_line_log(object) && (key_in_scope || m_line_tenant)) return Look::lines;
+        if (person && key_in_scope && matches_any(m_text, object.relative)) return Look::text;
+        return Look::nowhere;
+    }
+
+    // What a selector that takes lines does to object: what the rescan would find, the plan
+    // takes or names.
     Finding find_taken(const Object& object, const Selector& selector, const pii::IdentifierMatcher& identifiers,
                        std::uint64_t& bytes_read) {
         Finding finding;
-        if (selector.older_than && (!object.time || *object.time >= *selector.older_than)) return finding;
-        bool person = !selector.subjects.empty();
-        bool key_in_scope = selector.wants_tenant(object.tenant);
-        if (key_in_scope && (!person || names_person(object, selector, identifiers))) {
-            finding.hold = Hold::named;
-            return finding;
-        }
-        if (object.delete_marker || (person && identifiers.empty())) return finding;
-        if (is_line_log(object) && (key_in_scope || m_line_tenant)) {
-            std::uint64_t lines = 0;
-            for_each_line(client(), object, [&](std::string_view line, std::uint64_t, bool newline) {
-                ++lines;
-                if (!takes_line(line, object, selector, identifiers)) return;
-                ++finding.lines;
-                finding.bytes += line.size() + (newline ? 1 : 0);
-                ++finding.lines_per_tenant[std::string(tenant_of_line(line, object))];
-            });
-            bytes_read += object.size;
-            if (finding.lines) finding.hold = finding.lines == lines ? Hold::only_lines : Hold::lines;
-        } else if (person && key_in_scope && matches_any(m_text, object.relative) &&
-                   count_in_object(object, identifiers, bytes_read)) {
-            finding.hold = Hold::unrewritable;
+        switch (where_to_look(object, selector, identifiers)) {
+            case Look::nowhere:
+                break;
+            case Look::whole:
+                finding.hold = Hold::named;
+                break;
+            case Look::lines: {
+                std::uint64_t lines = 0;
+                for_each_line(client(), object, [&](std::string_view line, std::uint64_t, bool newline) {
+                    ++lines;
+                    if (!takes_line(line, object, selector, identifiers)) return;
+                    ++finding.lines;
+                    finding.bytes += line.size() + (newline ? 1 : 0);
+                    ++finding.lines_per_tenant[std::string(tenant_of_line(line, object))];
+                });
+                bytes_read += object.size;
+                if (finding.lines) finding.hold = finding.lines == lines ? Hold::only_lines : Hold::lines;
+                break;
+            }
+            case Look::text:
+                if (count_in_object(object, identifiers, bytes_read)) finding.hold = Hold::unrewritable;
+                break;
         }
         return finding;
     }
@@ -470,7 +475,7 @@ private:
 
     SourceInventory inventory_by_lines(const Selector& selector) {
         SourceInventory result;
-        if (!wants_dataset(selector)) return result;
+        if (!selector.wants_dataset(m_datasets.front())) return result;
         const auto& dataset = m_datasets.front();
         auto identifiers = text_of(selector);
         InventoryTally tally;
@@ -488,18 +493,14 @@ private:
     // The objects that are the selector's, whole, and its lines of line logs, as records that
     // say where each was. Text objects that only mention a person are not theirs to take.
     void collect_by_lines(const Selector& selector, RecordSink& sink) {
-        if (!wants_dataset(selector)) return;
+        if (!selector.wants_dataset(m_datasets.front())) return;
         const auto& dataset = m_datasets.front();
         auto identifiers = text_of(selector);
         SourceInventory ignored;
         for_each_object(ignored, false, [&](const Object& object) {
-            bool key_in_scope = selector.wants_tenant(object.tenant);
-            bool person = !selector.subjects.empty();
-            if (key_in_scope && (!person || names_person(object, selector, identifiers))) {
-                sink.streamed_blob(dataset, object.tenant, streamed(object));
-                return;
-            }
-            if ((person && identifiers.empty()) || !is_line_log(object) || !(key_in_scope || m_line_tenant)) return;
+            auto look = where_to_look(object, selector, identifiers);
+            if (look == Look::whole) sink.streamed_blob(dataset, object.tenant, streamed(object));
+            if (look != Look::lines) return;
             for_each_line(client(), object, [&](std::string_view line, std::uint64_t number, bool) {
                 if (!takes_line(line, object, selector, identifiers)) return;
                 sink.record(dataset, std::string(tenant_of_line(line, object)),
@@ -510,7 +511,7 @@ private:
 
     Plan plan_by_lines(Plan plan) {
         const auto& selector = plan.selector;
-        if (!wants_dataset(selector)) return plan;
+        if (!selector.wants_dataset(m_datasets.front())) return plan;
         const auto& dataset = m_datasets.front();
         if (plan.action.kind == Action::Kind::anonymise ||
             (!selector.subjects.empty() && dataset.on_erase == config::OnErase::anonymise))
@@ -585,12 +586,13 @@ private:
                "names to \"lines\" in the source; then run the erasure again";
     }
 
-    Object object_at(const std::string& key, const std::string& version_id = {}) {
+    Object object_at(const std::string& key, const std::string& version_id = {},
+                     const std::optional<ObjectHead>& head = std::nullopt) {
         Object object;
         object.key = key;
         object.relative = key.substr(std::min(m_prefix.size(), key.size()));
         object.version_id = version_id;
-        describe(object);
+        describe(object, head);
         return object;
     }
 
@@ -682,10 +684,10 @@ private:
     // disk or whole in memory.
     void rewrite_without(const PlannedRewrite& planned, const Selector& selector,
                          const pii::IdentifierMatcher& identifiers) {
-        auto source = object_at(planned.key, planned.version_id);
         // The new object keeps the old one's content type and user metadata (a tenant it names).
         auto head = client().head(planned.key, planned.version_id);
         if (!head) return;
+        auto source = object_at(planned.key, planned.version_id, head);
         bool gz = ends_with(source.relative, ".gz");
         Client reader(endpoint());
         client().put_stream(
@@ -809,10 +811,15 @@ private:
         return counter.finish();
     }
 
+    bool in_time(const Object& object, const Selector& selector) const {
+        return !selector.older_than || (object.time && *object.time < *selector.older_than);
+    }
+
+    // A person's selector takes only the objects whose key names them (KeySubjects), as for
+    // files; their lines of line logs are taken by the line-by-line path (takes_lines).
     bool in_selector(const Object& object, const Selector& selector) const {
-        if (!selector.wants_tenant(object.tenant)) return false;
-        if (selector.older_than && (!object.time || *object.time >= *selector.older_than)) return false;
-        return true;
+        return selector.wants_tenant(object.tenant) && in_time(object, selector) &&
+               (selector.subjects.empty() || m_key_subjects.name_a_subject_of(selector, object.relative));
     }
 
     // The user metadata the data map names ("x-amz-meta-tenant" or "tenant"), as HEAD gives it.
@@ -832,11 +839,11 @@ private:
 
     // The tenant and the time, where the data map takes them from: the key, the object's
     // Last-Modified, or its user metadata (one HEAD request an object, made only then).
-    // False when the object is gone since it was listed.
-    bool describe(Object& object) {
+    // False when the object is gone since it was listed. known: its HEAD, when the caller has it.
+    bool describe(Object& object, const std::optional<ObjectHead>& known = std::nullopt) {
         const auto& dataset = m_datasets.front();
-        std::optional<ObjectHead> head;
-        if (uses_metadata() && !object.delete_marker) {
+        std::optional<ObjectHead> head = known;
+        if (uses_metadata() && !object.delete_marker && !head) {
             head = client().head(object.key, object.version_id);
             if (!head) return false;
         }
